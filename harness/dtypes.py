@@ -1,0 +1,52 @@
+"""Dtype names and conversions shared by the orchestrator; bfloat16 comes from ml_dtypes."""
+from __future__ import annotations
+
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+_INFO = {
+    "float16": np.finfo(np.float16),
+    "bfloat16": ml_dtypes.finfo(ml_dtypes.bfloat16),
+    "float32": np.finfo(np.float32),
+    "float64": np.finfo(np.float64),
+}
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    return BFLOAT16 if name == "bfloat16" else np.dtype(name)
+
+
+def name(a: Any) -> str:
+    return np.asarray(a).dtype.name
+
+
+def is_float(name_: str) -> bool:
+    return name_ in _INFO
+
+
+def eps(name_: str) -> float:
+    """Machine epsilon of a float dtype (float64's for anything else)."""
+    return float(_INFO.get(name_, _INFO["float64"]).eps)
+
+
+def tiny(name_: str) -> float:
+    """Smallest positive normal of a float dtype."""
+    return float(_INFO.get(name_, _INFO["float64"]).tiny)
+
+
+def max_value(name_: str) -> float:
+    return float(_INFO.get(name_, _INFO["float64"]).max)
+
+
+def to_float64(a: Any) -> np.ndarray:
+    return np.asarray(a).astype(np.float64)
+
+
+def cast(values: Any, name_: str) -> np.ndarray:
+    """Round float64 values to a dtype (overflow gives inf, as a framework would)."""
+    with np.errstate(all="ignore"):
+        return np.asarray(values).astype(numpy_dtype(name_))

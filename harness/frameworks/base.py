@@ -1,0 +1,78 @@
+"""What every adapter does the same way: resolving targets, calling them, introspection."""
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import numpy as np
+
+from .. import wire
+
+_PLAIN = (type(None), bool, int, float, str)
+
+
+class Adapter:
+    name = ""
+    package = ""
+    call_method = "forward"  # the method a class binding's instances run on call
+
+    def setup(self) -> None:
+        """Import the framework and put it in a deterministic CPU mode."""
+
+    def version(self) -> str:
+        return str(importlib.import_module(self.package).__version__)
+
+    def numpy_version(self) -> str:
+        return np.__version__
+
+    # conversions -------------------------------------------------------------------------
+    def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, value: Any) -> tuple[np.ndarray, str]:
+        """The value as numpy (bfloat16 widened to float32) and the framework's dtype name."""
+        raise NotImplementedError
+
+    def is_tensor(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    # calls -------------------------------------------------------------------------------
+    def resolve(self, target: str) -> Any:
+        module, _, attr = target.rpartition(".")
+        return getattr(importlib.import_module(module), attr)
+
+    def convert(self, v: Any) -> Any:
+        if wire.is_array(v):
+            return self.to_tensor(wire.decode_array(v), v["dtype"])
+        return v
+
+    def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        fn = self.resolve(request["target"])
+        args = [self.convert(a) for a in request.get("args", [])]
+        kwargs = {k: self.convert(v) for k, v in request.get("kwargs", {}).items()}
+        if request["kind"] == "class":
+            init = {k: self.convert(v) for k, v in request.get("init", {}).items()}
+            fn = fn(**init)
+        out = fn(*args, **kwargs)
+        if not self.is_tensor(out):
+            raise TypeError(f"returned {type(out).__name__}, not a tensor")
+        value, dtype = self.to_numpy(out)  # forces any asynchronous work to finish here
+        return wire.encode_array(value, "bfloat16" if dtype == "bfloat16" else None), dtype
+
+    def signature(self, target: str, kind: str) -> dict[str, Any]:
+        obj = self.resolve(target)
+        params = _params(obj.__init__ if kind == "class" else obj)
+        call = _params(getattr(obj, self.call_method)) if kind == "class" else None
+        return {"params": params, "call": call}
+
+
+def _params(fn: Any) -> list[list[Any]]:
+    out = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        has = p.default is not p.empty
+        default = p.default if has and isinstance(p.default, _PLAIN) else (repr(p.default) if has else None)
+        out.append([p.name, default, has])
+    return out

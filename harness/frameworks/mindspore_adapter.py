@@ -1,0 +1,36 @@
+"""MindSpore: PyNative mode on CPU; `asnumpy()` waits for the kernel, so errors land on their case."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Adapter as Base
+
+
+class Adapter(Base):
+    name = package = "mindspore"
+    call_method = "construct"
+
+    def setup(self) -> None:
+        import mindspore
+
+        self.ms = mindspore
+        mindspore.set_context(mode=mindspore.PYNATIVE_MODE)
+        if hasattr(mindspore, "set_device"):
+            mindspore.set_device("CPU")
+        else:
+            mindspore.set_context(device_target="CPU")
+
+    def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
+        t = self.ms.Tensor(np.array(a, order="C", copy=True))
+        return t.astype(self.ms.bfloat16) if dtype == "bfloat16" else t
+
+    def is_tensor(self, value: Any) -> bool:
+        return isinstance(value, self.ms.Tensor)
+
+    def to_numpy(self, value: Any) -> tuple[np.ndarray, str]:
+        dtype = str(value.dtype).lower()
+        if dtype == "bfloat16":
+            value = value.astype(self.ms.float32)
+        return np.array(value.asnumpy()), dtype

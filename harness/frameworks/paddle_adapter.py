@@ -1,0 +1,33 @@
+"""PaddlePaddle: dynamic-graph mode on CPU; `.numpy()` synchronizes."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Adapter as Base
+
+
+class Adapter(Base):
+    name = package = "paddle"
+    call_method = "forward"
+
+    def setup(self) -> None:
+        import paddle
+
+        self.paddle = paddle
+        paddle.set_device("cpu")
+        paddle.disable_static()
+
+    def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
+        t = self.paddle.to_tensor(np.array(a, order="C", copy=True))
+        return t.astype("bfloat16") if dtype == "bfloat16" else t
+
+    def is_tensor(self, value: Any) -> bool:
+        return isinstance(value, self.paddle.Tensor)
+
+    def to_numpy(self, value: Any) -> tuple[np.ndarray, str]:
+        dtype = str(value.dtype).removeprefix("paddle.")
+        if dtype == "bfloat16":
+            value = value.astype("float32")
+        return np.array(value.numpy()), dtype

@@ -1,0 +1,34 @@
+"""PyTorch: eager CPU tensors; nothing is asynchronous on CPU."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Adapter as Base
+
+
+class Adapter(Base):
+    name = package = "torch"
+    call_method = "forward"
+
+    def setup(self) -> None:
+        import torch
+
+        self.torch = torch
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
+        t = self.torch.from_numpy(np.array(a, order="C", copy=True))
+        return t.to(self.torch.bfloat16) if dtype == "bfloat16" else t
+
+    def is_tensor(self, value: Any) -> bool:
+        return isinstance(value, self.torch.Tensor)
+
+    def to_numpy(self, value: Any) -> tuple[np.ndarray, str]:
+        dtype = str(value.dtype).removeprefix("torch.")
+        value = value.detach()
+        if dtype == "bfloat16":
+            value = value.float()
+        return value.numpy().copy(), dtype

@@ -1,0 +1,265 @@
+"""Hypothesis strategies derived from a spec: valid cases, and invalid ones that probe raise rules.
+
+Cases are drawn once, in the orchestrating process, and sent to every framework, so every
+framework sees the same cases for a seed.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Callable, Optional
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, find, given, seed as hseed, settings, strategies as st
+from hypothesis.errors import NoSuchExample
+from hypothesis.extra import numpy as hnp
+
+from . import dtypes
+from .case import Case
+from .spec import ArraySpec, Param, Spec
+
+SMALL_ELEMENTS = 64  # arrays up to this size get element-by-element hypothesis values
+LARGE_ELEMENTS = (2_000, 40_000)  # the rare large case, to reach vectorized and accumulating paths
+
+
+def array_specs(spec: Spec, variant: Optional[str]) -> dict[str, ArraySpec]:
+    """Inputs (as the variant shapes them) and tensor parameters, in dependency order."""
+    specs: dict[str, ArraySpec] = dict(spec.model.inputs)
+    if variant:
+        specs.update(spec.model.variants[variant].inputs)
+    specs.update({k: v for k, v in spec.model.params.items() if isinstance(v, ArraySpec)})
+    ordered: dict[str, ArraySpec] = {}
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        for ref in (specs[name].dtypes, specs[name].shape):
+            if isinstance(ref, str):
+                visit(ref.split(" ", 1)[1])
+        ordered[name] = specs[name]
+
+    for name in specs:
+        visit(name)
+    return ordered
+
+
+def scalar_params(spec: Spec) -> dict[str, Param]:
+    return {k: v for k, v in spec.model.params.items() if isinstance(v, Param)}
+
+
+def _param_strategy(p: Param) -> st.SearchStrategy[Any]:
+    if p.enum is not None:
+        return st.sampled_from(p.enum)
+    special = [v for v in p.special if _in_range(p, v)]
+    if p.type == "bool":
+        return st.booleans()
+    if p.type == "str":
+        return st.sampled_from(special or [p.default])
+    lo = p.min if p.min is not None else -10.0
+    hi = p.max if p.max is not None else 10.0
+    if p.type == "int":
+        drawn: st.SearchStrategy[Any] = st.integers(int(np.ceil(lo)), int(np.floor(hi)))
+    else:
+        drawn = st.floats(lo, hi, allow_nan=False, exclude_min=p.exclusive_min).map(lambda v: round(v, 3))
+        drawn = drawn.filter(lambda v: _in_range(p, v))
+    return st.one_of(st.sampled_from(special), drawn) if special else drawn
+
+
+def _in_range(p: Param, v: Any) -> bool:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return True
+    if p.min is not None and (v < p.min or (p.exclusive_min and v == p.min)):
+        return False
+    return p.max is None or v <= p.max
+
+
+def _elements(dtype: str, values: str, specials: bool) -> st.SearchStrategy[float]:
+    width = {"float16": 16, "float32": 32}.get(dtype, 64)
+    if values == "positive":
+        base = st.floats(0.0625, 4.0, width=width)
+    elif values == "unit":
+        base = st.floats(0.0, 1.0, width=width)
+    else:
+        base = st.one_of(st.integers(-3, 3).map(float), st.floats(-8.0, 8.0, width=width))
+    if not specials:
+        return base
+    big = dtypes.max_value(dtype) / 4
+    extremes = [0.0, -0.0, np.inf, -np.inf, np.nan, big, -big, dtypes.tiny(dtype), 1e-30 if width == 64 else 1e-4]
+    return st.one_of(base, st.sampled_from(extremes))
+
+
+@st.composite
+def _array(draw: Callable, a: ArraySpec, dtype: str, shape: tuple[int, ...], env: dict[str, Any], dims: dict[str, Any],
+           specials: bool) -> np.ndarray:
+    size = int(np.prod(shape, dtype=np.int64))
+    if a.values == "index":
+        n_classes = int(dims[a.classes]) if a.classes else 2
+        out = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(0, n_classes - 1)))))
+        if a.ignore and size and draw(st.booleans()):
+            mask = np.asarray(draw(hnp.arrays(np.bool_, shape)))
+            out = np.where(mask, int(env[a.ignore]), out)
+        return out.astype(dtypes.numpy_dtype(dtype))
+    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        return np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3)))).astype(dtypes.numpy_dtype(dtype))
+    if size > SMALL_ELEMENTS:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        wide = rng.uniform(0, 1, shape) if a.values in ("unit", "probabilities", "positive") else rng.standard_normal(shape) * 3
+        if specials and size:
+            flat = wide.reshape(-1)
+            flat[rng.integers(0, size, 3)] = [np.nan, np.inf, 0.0]
+    else:
+        kind = "unit" if a.values == "probabilities" else a.values
+        store = np.float32 if dtype == "bfloat16" else np.dtype(dtype)
+        wide = np.asarray(draw(hnp.arrays(store, shape, elements=_elements(dtype, kind, specials))), dtype=np.float64)
+    if a.values == "probabilities":
+        axis = a.axis if wide.ndim > a.axis else -1
+        wide = np.abs(np.nan_to_num(wide, nan=0.0, posinf=1.0, neginf=0.0)) if wide.ndim else np.ones(())
+        total = wide.sum(axis=axis, keepdims=True) if wide.ndim else 1.0
+        wide = np.where(total > 0, wide / np.where(total > 0, total, 1), 1.0 / max(1, wide.shape[axis] if wide.ndim else 1))
+    return dtypes.cast(wide, dtype)
+
+
+def _shape(a: ArraySpec, dims: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    if isinstance(a.shape, str):
+        return shapes[a.shape.split(" ", 1)[1]]
+    out: list[int] = []
+    for d in a.shape:
+        if isinstance(d, int):
+            out.append(d)
+        elif d.endswith("..."):
+            out.extend(dims[d[:-3]])
+        else:
+            out.append(dims[d])
+    return tuple(out)
+
+
+@st.composite
+def valid_cases(draw: Callable, spec: Spec) -> Case:
+    """A case inside the common spec's documented domain."""
+    model = spec.model
+    variant = draw(st.sampled_from(sorted(model.variants))) if model.variants else None
+    large = draw(st.integers(0, 24)) == 0
+    specials = draw(st.integers(0, 5)) == 0
+    dims: dict[str, Any] = {}
+    for name, d in model.dims.items():
+        if d.rank:
+            rank = draw(st.integers(*d.rank))
+            dims[name] = tuple(draw(st.integers(d.min, d.max)) for _ in range(rank))
+        else:
+            dims[name] = draw(st.integers(d.min, d.max))
+    if large:
+        _make_large(spec, variant, dims, draw)
+    params = {k: draw(_param_strategy(p)) for k, p in scalar_params(spec).items()}
+    arrays: dict[str, Optional[np.ndarray]] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    chosen: dict[str, str] = {}
+    for name, a in array_specs(spec, variant).items():
+        if a.optional and draw(st.booleans()):
+            arrays[name] = None
+            continue
+        dtype = chosen[a.dtypes.split(" ", 1)[1]] if isinstance(a.dtypes, str) else draw(st.sampled_from(a.dtypes))
+        chosen[name] = dtype
+        shapes[name] = _shape(a, dims, shapes)
+        env = {**params, **arrays}
+        arr = draw(_array(a, dtype, shapes[name], env, dims, specials))
+        arrays[name] = _apply_ties(spec, name, arr, {**env, name: arr}, draw)
+    return Case(spec.api, arrays, params, variant)
+
+
+def _make_large(spec: Spec, variant: Optional[str], dims: dict[str, Any], draw: Callable) -> None:
+    """Grow the first dim of the first input so the case has thousands of elements."""
+    first = next(iter(array_specs(spec, variant).values()))
+    if not isinstance(first.shape, list):
+        return
+    for d in first.shape:
+        if isinstance(d, str):
+            name = d.rstrip(".")
+            target = draw(st.integers(*LARGE_ELEMENTS))
+            others = int(np.prod([v for k, v in dims.items() if k != name and not isinstance(v, tuple)] or [1])) or 1
+            if spec.model.dims[name].rank:
+                dims[name] = (max(1, target // others),)
+            else:
+                dims[name] = max(1, target // others)
+            return
+
+
+def _apply_ties(spec: Spec, name: str, arr: np.ndarray, env: dict[str, Any], draw: Callable) -> np.ndarray:
+    ties = spec.ties.get(name) or []
+    if not ties or arr.size == 0 or not draw(st.integers(0, 2)) == 0:
+        return arr
+    tie = ties[draw(st.integers(0, len(ties) - 1))]
+    wide_env = {k: (dtypes.to_float64(v) if isinstance(v, np.ndarray) and dtypes.is_float(dtypes.name(v)) else v)
+                for k, v in env.items()}
+    try:
+        value = np.broadcast_to(np.asarray(tie.evaluate(wide_env), dtype=np.float64), arr.shape)
+    except Exception:  # a tie that does not apply to this case's shapes is simply not placed
+        return arr
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    mask = rng.random(arr.shape) < 0.5
+    return np.where(mask, dtypes.cast(value, dtypes.name(arr)), arr)
+
+
+@st.composite
+def invalid_cases(draw: Callable, spec: Spec) -> Case:
+    """A valid case with one thing broken as an `invalid` probe of the spec says."""
+    base = draw(valid_cases(spec))
+    index = draw(st.integers(0, len(spec.model.invalid) - 1))
+    probe = spec.model.invalid[index]
+    if probe.param:
+        value = draw(st.sampled_from(probe.values))
+        return base.with_(params={**base.params, probe.param: value}, origin="invalid",
+                          note=f"{probe.param}={value!r}")
+    name = probe.input
+    arr = base.arrays.get(name)
+    if arr is None:
+        return base.with_(origin="invalid", note=f"{name} absent")
+    if probe.fill:
+        try:
+            value = spec.fills[index].evaluate(base.env())
+        except Exception:
+            return base.with_(origin="invalid", note=f"{name} fill does not apply")
+        new, note = np.full_like(arr, value), f"{name} filled with {value!r}"
+    elif probe.dtype:
+        new = dtypes.cast(np.nan_to_num(dtypes.to_float64(arr)), probe.dtype)
+        note = f"{name} as {probe.dtype}"
+    elif probe.shape == "extra_dim":
+        new, note = arr[..., None].repeat(2, axis=-1), f"{name} with an extra dim"
+    else:
+        grow = arr.shape[-1] + 1 if arr.ndim else 2
+        new = np.resize(arr, arr.shape[:-1] + (grow,)) if arr.ndim else np.resize(arr, (2,))
+        note = f"{name} shape {tuple(arr.shape)} -> {tuple(new.shape)}"
+    return base.with_(arrays={**base.arrays, name: new}, origin="invalid", note=note)
+
+
+def all_cases(spec: Spec) -> st.SearchStrategy[Case]:
+    """Valid cases mostly, invalid probes (when the spec has any) one time in four."""
+    if not spec.model.invalid:
+        return valid_cases(spec)
+    return st.integers(0, 3).flatmap(lambda i: invalid_cases(spec) if i == 0 else valid_cases(spec))
+
+
+def _settings(n: int, phases: list[Phase]) -> settings:
+    return settings(max_examples=n, database=None, phases=phases, deadline=None, derandomize=False,
+                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+
+
+def draw(strategy: st.SearchStrategy[Case], n: int, seed: int) -> list[Case]:
+    """`n` cases from `strategy`, the same ones for the same seed in any process."""
+    out: list[Case] = []
+
+    @_settings(n, [Phase.explicit, Phase.generate])
+    @hseed(seed)
+    @given(strategy)
+    def collect(case: Case) -> None:
+        out.append(case)
+
+    collect()
+    return out
+
+
+def shrink(strategy: st.SearchStrategy[Case], holds: Callable[[Case], bool], seed: int, budget: int = 300) -> Optional[Case]:
+    """The simplest case for which `holds` is true, or None when none is found within the budget."""
+    try:
+        return find(strategy, holds, settings=_settings(budget, [Phase.generate, Phase.shrink]),
+                    random=random.Random(seed))
+    except (NoSuchExample, Exception):  # noqa: B014 - an Unsatisfiable search is no shrink either
+        return None

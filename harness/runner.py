@@ -1,0 +1,251 @@
+"""Running one spec against one binding: cases -> calls -> verdicts -> findings (shrunk)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from . import generate, wire
+from .case import Case, Outcome
+from .examples import load_examples
+from .findings import Finding, features, group, observe
+from .judge import Verdict, first_rule, judge, signature_verdict, unsupported_dtypes
+from .reference import Reference, evaluate
+from .spec import ArraySpec, BindingView, Spec
+from .workers import Pool
+
+
+@dataclass
+class Config:
+    seed: int = 20261121
+    max_examples: int = 150
+    shrink_budget: int = 120
+    shrink_seconds: float = 20.0
+    cases_dir: Optional[Path] = None
+
+
+@dataclass
+class TargetResult:
+    binding: BindingView
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # check -> verdict -> n
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+    calls: int = 0
+    error: Optional[str] = None  # the binding could not be run at all
+
+
+class SpecRun:
+    """The cases of one spec (drawn once per process) and their references."""
+
+    def __init__(self, spec: Spec, config: Config) -> None:
+        self.spec, self.config = spec, config
+        self.cases = generate.draw(generate.all_cases(spec), config.max_examples, config.seed)
+        self.examples = load_examples(config.cases_dir, spec) if config.cases_dir else []
+        self._refs: dict[tuple[str, str], Reference] = {}
+
+    def reference(self, case: Case, binding: Optional[BindingView] = None) -> Optional[Reference]:
+        """The common reference, or with `binding` that binding's own documented formula (if any)."""
+        formula = self.spec.formula if binding is None else binding.formula
+        if formula is None:
+            return None
+        key = (case.fingerprint(), "" if binding is None else binding.target)
+        if key not in self._refs:
+            self._refs[key] = evaluate(formula, case)
+        return self._refs[key]
+
+
+def build_request(binding: BindingView, case: Case, rid: int) -> Optional[dict[str, Any]]:
+    """The call, in the framework's names; None when the binding cannot express this case."""
+    spec = binding.spec
+    if case.variant and binding.variants is not None and case.variant not in binding.variants:
+        return None
+    args = []
+    for name in spec.model.inputs:
+        a = case.arrays.get(name)
+        if binding.name_of(name) is None:
+            return None
+        args.append(None if a is None else wire.encode_array(a))
+    params: dict[str, Any] = {}
+    for name, value in case.params.items():
+        if name in case.omit:
+            continue
+        fw_name = binding.name_of(name)
+        if fw_name is None:
+            if value != binding.defaults.get(name):
+                return None
+            continue
+        params[fw_name] = value
+    for name, spec_param in spec.model.params.items():
+        if isinstance(spec_param, ArraySpec) and name not in case.omit:
+            a = case.arrays.get(name)
+            fw_name = binding.name_of(name)
+            if fw_name is None:
+                if a is not None:
+                    return None
+                continue
+            params[fw_name] = None if a is None else wire.encode_array(a)
+    for name, expr in binding.extra.items():
+        try:
+            params[name] = expr.evaluate(case.env())
+        except Exception:
+            return None
+    request: dict[str, Any] = {"op": "call", "id": rid, "target": binding.target, "kind": binding.kind, "args": args}
+    request["init" if binding.kind == "class" else "kwargs"] = params
+    return request
+
+
+def outcome_of(reply: dict[str, Any]) -> Outcome:
+    value = wire.decode_array(reply["value"]) if reply.get("value") is not None else None
+    if value is not None and reply["value"]["dtype"] == "bfloat16":
+        from .dtypes import BFLOAT16
+
+        value = value.astype(BFLOAT16)
+    return Outcome(value=value, dtype=reply.get("dtype"), error=reply.get("error"), crash=reply.get("crash"),
+                   seconds=reply.get("seconds", 0.0))
+
+
+class TargetRunner:
+    def __init__(self, run: SpecRun, binding: BindingView, pool: Pool) -> None:
+        self.run, self.binding, self.pool = run, binding, pool
+        self._ids = 0
+
+    def _call(self, cases: list[Case]) -> list[Optional[Outcome]]:
+        requests, index = [], []
+        for i, case in enumerate(cases):
+            self._ids += 1
+            req = build_request(self.binding, case, self._ids)
+            if req is not None:
+                requests.append(req)
+                index.append(i)
+        out: list[Optional[Outcome]] = [None] * len(cases)
+        if requests:
+            for i, reply in zip(index, self.pool.get(self.binding.framework).run(requests)):
+                out[i] = outcome_of(reply)
+        return out
+
+    def judge_cases(self, cases: list[Case]) -> list[Verdict]:
+        verdicts: list[Verdict] = []
+        for case, outcome in zip(cases, self._call(cases)):
+            if outcome is None:
+                continue
+            common = self.run.reference(case)
+            own = self.run.reference(case, self.binding)
+            verdicts.extend(judge(self.binding, case, outcome, common, own))  # type: ignore[arg-type]
+        return verdicts
+
+    def execute(self) -> TargetResult:
+        started = time.perf_counter()
+        result = TargetResult(self.binding)
+        b = self.binding
+        worker = self.pool.get(b.framework)
+        sig = worker.run([{"op": "signature", "id": 0, "target": b.target, "kind": b.kind}])[0]
+        verdicts: list[Verdict] = []
+        if sig.get("error") or sig.get("crash"):
+            err = sig.get("error") or {}
+            v = Verdict(b, None, "signature", "unexpected-error", "unexpected-error", "unexpected-error",
+                        message=f"{err.get('type')}: {err.get('message')}")
+            verdicts.append(v)
+        else:
+            verdicts.append(signature_verdict(b, sig))
+        verdicts += self.judge_cases(self.run.cases)
+        verdicts += self._defaults()
+        verdicts += self._examples()
+        result.calls = self._ids
+        cases_by_check: dict[str, list[Case]] = {}
+        for v in verdicts:
+            result.counts.setdefault(v.check, {}).setdefault(v.verdict, 0)
+            result.counts[v.check][v.verdict] += 1
+            if v.case is not None:
+                cases_by_check.setdefault(v.check, []).append(v.case)
+        result.findings = group(verdicts, observe(cases_by_check))
+        deadline = time.perf_counter() + self.run.config.shrink_seconds * max(1, len(result.findings))
+        for finding in result.findings:
+            self._shrink(finding, deadline)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _defaults(self) -> list[Verdict]:
+        """Omitting a parameter behaves like passing its documented default; and that default vs the common one."""
+        spec, b = self.run.spec, self.binding
+        verdicts: list[Verdict] = []
+        valid = [c for c in self.run.cases if c.origin == "generated" and not unsupported_dtypes(b, c)
+                 and first_rule(b.raises, c) is None and first_rule(spec.raises, c) is None]
+        for name, param in spec.model.params.items():
+            if b.name_of(name) is None or name not in b.defaults:
+                continue
+            default = b.defaults[name]
+            common = getattr(param, "default", None)
+            if default != common and not isinstance(param, ArraySpec):
+                v = Verdict(b, None, "defaults", "value", "value", "match",
+                            message=f"default {name}={default!r}; the common spec's default is {common!r}",
+                            expected={"default": common}, actual={"default": default})
+                from .judge import _explain
+
+                _explain(v, None, None, [])
+                if not v.source:
+                    v.source, v.why = b.docs, f"documents {name}={default!r}"
+                verdicts.append(v)
+            explicit, omitted = [], []
+            for case in valid[:6]:
+                if isinstance(param, ArraySpec):
+                    if default is not None:
+                        continue
+                    explicit.append(case.with_(arrays={**case.arrays, name: None}))
+                    omitted.append(case.with_(arrays={**case.arrays, name: None}, omit=case.omit + (name,)))
+                else:
+                    explicit.append(case.with_(params={**case.params, name: default}))
+                    omitted.append(case.with_(params={**case.params, name: default}, omit=case.omit + (name,)))
+            for e_case, o_case, e_out, o_out in zip(explicit, omitted, self._call(explicit), self._call(omitted)):
+                if e_out is None or o_out is None:
+                    continue
+                same = _same_outcome(e_out, o_out)
+                verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
+                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict,
+                                        message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
+                                        expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)}))
+        return verdicts
+
+    def _examples(self) -> list[Verdict]:
+        from .examples import judge_example
+
+        cases = [c for c in self.run.examples if not c.targets or self.binding.target in c.targets]
+        return [judge_example(self.binding, c, o) for c, o in zip(cases, self._call(cases)) if o is not None]
+
+    def _shrink(self, finding: Finding, deadline: float) -> None:
+        head = finding.head
+        if (head.case is None or head.documented or head.check in ("examples", "defaults")
+                or time.perf_counter() > deadline):
+            return
+        want = features(head.case)
+        strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
+        found: dict[str, Verdict] = {}
+
+        def holds(case: Case) -> bool:
+            if time.perf_counter() > deadline:
+                return False
+            for v in self.judge_cases([case]):
+                if (v.check, v.verdict, v.documented, v.why) == (head.check, head.verdict, head.documented, head.why) and all(
+                        features(case).get(p) == want.get(p) for p in ("values", "variant")):
+                    found[case.fingerprint()] = v
+                    return True
+            return False
+
+        case = generate.shrink(strategy, holds, self.run.config.seed, self.run.config.shrink_budget)
+        if case is not None and case.fingerprint() in found and case.size <= (head.case.size if head.case else 0):
+            finding.minimal, finding.shrunk = found[case.fingerprint()], True
+
+
+def _same_outcome(a: Outcome, b: Outcome) -> bool:
+    from .compare import same_result
+
+    if a.ok and b.ok:
+        return a.dtype == b.dtype and same_result(a.value, b.value)  # type: ignore[arg-type]
+    return (a.error or {}).get("type") == (b.error or {}).get("type") and a.crash == b.crash
+
+
+def _brief(o: Outcome) -> Any:
+    from .case import describe_array
+
+    return {"value": describe_array(o.value), "dtype": o.dtype} if o.ok else {"error": (o.error or {}).get("type"),
+                                                                            "message": (o.error or {}).get("message", "")[:500]}

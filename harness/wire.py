@@ -1,0 +1,67 @@
+"""The pipe protocol between the orchestrator and a framework worker.
+
+Messages are length-prefixed pickles of plain Python values only (dicts, lists, str, bytes,
+numbers), so the two sides may run different numpy versions. Arrays travel as raw bytes with
+a logical dtype name; bfloat16 travels widened to float32 (exact) because numpy has no bfloat16.
+This module must import with nothing but the standard library and numpy.
+"""
+from __future__ import annotations
+
+import pickle
+import struct
+from typing import Any, BinaryIO, Optional
+
+import numpy as np
+
+_HEADER = struct.Struct("<Q")
+MAX_MESSAGE = 1 << 31
+
+
+def encode_array(a: Any, logical: Optional[str] = None) -> dict[str, Any]:
+    a = np.asarray(a)
+    if not a.flags.c_contiguous:
+        a = a.copy(order="C")
+    name = logical or a.dtype.name
+    if a.dtype.name == "bfloat16":  # orchestrator side: widen exactly
+        a = a.astype(np.float32)
+    return {"__array__": True, "dtype": name, "store": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+
+
+def decode_array(d: dict[str, Any]) -> np.ndarray:
+    """The stored array (bfloat16 arrives as float32; `d['dtype']` keeps the logical name)."""
+    return np.frombuffer(d["data"], dtype=np.dtype(d["store"])).reshape(d["shape"]).copy()
+
+
+def is_array(v: Any) -> bool:
+    return isinstance(v, dict) and v.get("__array__") is True
+
+
+def send(stream: BinaryIO, message: Any) -> None:
+    body = pickle.dumps(message, protocol=4)
+    stream.write(_HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def receive(stream: BinaryIO) -> Any:
+    """The next message, or None at end of stream."""
+    head = _read_exact(stream, _HEADER.size)
+    if head is None:
+        return None
+    (size,) = _HEADER.unpack(head)
+    if size > MAX_MESSAGE:
+        raise ValueError(f"message of {size} bytes exceeds the protocol limit")
+    body = _read_exact(stream, size)
+    if body is None:
+        return None
+    return pickle.loads(body)
+
+
+def _read_exact(stream: BinaryIO, n: int) -> Optional[bytes]:
+    chunks, got = [], 0
+    while got < n:
+        chunk = stream.read(n - got)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)

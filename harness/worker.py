@@ -1,0 +1,68 @@
+"""A framework worker: runs in the framework's own environment and answers calls over a pipe.
+
+Started as `python -m harness.worker FRAMEWORK`. It imports only the standard library, numpy,
+`wire` and one adapter, so the framework's environment needs nothing else from the harness.
+Framework output to stdout is moved to stderr so it can never corrupt the protocol.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+from . import wire
+from .frameworks import adapter_for
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    message = str(exc)
+    return {"type": type(exc).__name__, "mro": [c.__name__ for c in type(exc).__mro__],
+            "message": message[:20_000], "truncated": len(message) > 20_000}
+
+
+def serve(framework: str, stdin: Any, stdout: Any) -> None:
+    adapter = adapter_for(framework)
+    started = time.perf_counter()
+    adapter.setup()
+    wire.send(stdout, {"op": "hello", "framework": framework, "version": adapter.version(),
+                       "python": sys.version.split()[0], "numpy": adapter.numpy_version(),
+                       "startup_seconds": time.perf_counter() - started, "pid": os.getpid()})
+    while True:
+        message = wire.receive(stdin)
+        if message is None or message.get("op") == "exit":
+            return
+        for request in message.get("calls", [message]):
+            wire.send(stdout, handle(adapter, request))
+
+
+def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
+    reply: dict[str, Any] = {"id": request.get("id")}
+    started = time.perf_counter()
+    try:
+        if request["op"] == "signature":
+            reply.update(adapter.signature(request["target"], request["kind"]))
+        elif request["op"] == "call":
+            value, dtype = adapter.call(request)
+            reply.update(value=value, dtype=dtype)
+        else:
+            raise ValueError(f"unknown op {request['op']!r}")
+    except Exception as exc:  # the framework's error is the measurement, not a worker failure
+        reply["error"] = _error(exc)
+        if request.get("traceback"):
+            reply["error"]["traceback"] = traceback.format_exc()[-4000:]
+    reply["seconds"] = time.perf_counter() - started
+    return reply
+
+
+def main() -> None:
+    framework = sys.argv[1]
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the framework prints goes to stderr
+    sys.stdout = sys.stderr
+    serve(framework, sys.stdin.buffer, protocol_out)
+
+
+if __name__ == "__main__":
+    main()
