@@ -12,6 +12,8 @@ Policy (also in README.md):
     (log2 n + 2) eps M    accumulation: n terms folded into one element, M the sum of their
                           magnitudes (pairwise or wider accumulators meet this; naive low-precision
                           running sums over large n may not, and are reported),
+    4 eps S               the scale of the computation: S the largest finite |input| element
+                          (a log-sum-exp or difference of inputs of size S is only as exact as S),
     4 tiny(dtype)         flush of subnormals to zero.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .vocabulary import Accumulation
 RTOL_EPS = 4.0
 NOISE_FACTOR = 2.0
 TINY_FACTOR = 4.0
+SCALE_FACTOR = 4.0
 
 
 @dataclass
@@ -50,9 +53,10 @@ def _num(x: float) -> Any:
     return x if math.isfinite(x) else str(x)
 
 
-def atol_for(dtype: str, expected: np.ndarray, lowp: Optional[np.ndarray], acc: Accumulation) -> np.ndarray:
+def atol_for(dtype: str, expected: np.ndarray, lowp: Optional[np.ndarray], acc: Accumulation,
+             scale: float = 0.0) -> np.ndarray:
     eps = dtypes.eps(dtype)
-    atol = np.full(np.shape(expected), TINY_FACTOR * dtypes.tiny(dtype))
+    atol = np.full(np.shape(expected), TINY_FACTOR * dtypes.tiny(dtype) + SCALE_FACTOR * eps * scale)
     if lowp is not None and np.shape(lowp) == np.shape(expected):
         noise = np.abs(expected - lowp)
         atol = atol + NOISE_FACTOR * np.where(np.isfinite(noise), noise, 0.0)
@@ -62,7 +66,7 @@ def atol_for(dtype: str, expected: np.ndarray, lowp: Optional[np.ndarray], acc: 
 
 
 def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, lowp: Optional[np.ndarray] = None,
-            acc: Optional[Accumulation] = None) -> Comparison:
+            acc: Optional[Accumulation] = None, scale: float = 0.0) -> Comparison:
     """Compare an actual value (any float dtype, widened here) with the float64 reference."""
     acc = acc or Accumulation()
     a = np.asarray(actual, dtype=np.float64)
@@ -71,7 +75,7 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, lowp: Optional
         return Comparison("shape", total=int(e.size), tolerance=f"shape {list(a.shape)} vs {list(e.shape)}")
     eps = dtypes.eps(dtype)
     with np.errstate(all="ignore"):
-        atol = atol_for(dtype, e, lowp, acc)
+        atol = atol_for(dtype, e, lowp, acc, scale)
         diff = np.abs(a - e)
         finite = np.isfinite(e)
         limit = dtypes.max_value(dtype)

@@ -110,6 +110,7 @@ def _check(node: ast.AST, depth: int) -> None:
         if isinstance(node.value, str) and len(node.value) > MAX_STRING:
             raise FormulaError(f"has a string longer than {MAX_STRING} characters", line)
     if isinstance(node, ast.Call) and not isinstance(node.func, ast.Name):
+        _check(node.func, depth + 1)  # an attribute or lambda in call position says so itself
         raise FormulaError("calls something that is not a vocabulary name", line,
                            "call vocabulary functions by name, e.g. `abs(x)`")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):

@@ -18,6 +18,7 @@ class Reference:
     lowp: Optional[np.ndarray] = None  # the same formula in the inputs' own dtype, widened
     accumulation: Accumulation = field(default_factory=Accumulation)
     error: Optional[str] = None  # the formula itself failed on this case
+    scale: float = 0.0  # largest finite |element| among the float inputs
 
 
 def _env(case: Case, wide: bool) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def _env(case: Case, wide: bool) -> dict[str, Any]:
 
 def evaluate(formula: Formula, case: Case, params: Optional[dict[str, Any]] = None) -> Reference:
     """Evaluate `formula` for `case`; `params` overrides parameter values (e.g. a binding's defaults)."""
-    ref = Reference()
+    ref = Reference(scale=input_scale(case))
     ctx = Context()
     try:
         env = _env(case, wide=True)
@@ -47,6 +48,17 @@ def evaluate(formula: Formula, case: Case, params: Optional[dict[str, Any]] = No
     except Exception:
         ref.lowp = None
     return ref
+
+
+def input_scale(case: Case) -> float:
+    scale = 0.0
+    for a in case.arrays.values():
+        if a is not None and a.size and dtypes.is_float(dtypes.name(a)):
+            f = np.abs(dtypes.to_float64(a))
+            f = f[np.isfinite(f)]
+            if f.size:
+                scale = max(scale, float(f.max()))
+    return scale
 
 
 def holds(condition: Formula, case: Case, params: Optional[dict[str, Any]] = None) -> bool:

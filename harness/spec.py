@@ -265,7 +265,12 @@ def load_spec(path: str | Path, text: str | None = None) -> Spec:
     path = Path(path)
     located = load(path, text)
     if not isinstance(located.data, dict):
-        raise SourceError(path, 1, "is not a mapping of spec fields", "start with `api: name`")
+        raise SourceError(path, located.line(()), "is not a mapping of spec fields", "start with `api: name`")
+    frameworks = located.data.get("frameworks")
+    for name in frameworks if isinstance(frameworks, dict) else ():
+        if name not in FRAMEWORKS:
+            raise SourceError(path, located.line(("frameworks", name)), f"unknown framework {name!r}",
+                              f"use one of {list(FRAMEWORKS)}")
     try:
         model = SpecModel.model_validate(located.data)
     except ValidationError as exc:

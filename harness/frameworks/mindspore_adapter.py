@@ -17,6 +17,13 @@ class Adapter(Base):
 
         self.ms = mindspore
         mindspore.set_context(mode=mindspore.PYNATIVE_MODE)
+        # PyNative launches kernels asynchronously: an error could surface on a later call and be
+        # charged to the wrong case (seen with 2.10: a dtype error repeated on the next calls).
+        runtime = getattr(mindspore, "runtime", None)
+        if runtime is not None and hasattr(runtime, "launch_blocking"):
+            runtime.launch_blocking()
+        else:
+            mindspore.set_context(pynative_synchronize=True)
         if hasattr(mindspore, "set_device"):
             mindspore.set_device("CPU")
         else:

@@ -1,0 +1,74 @@
+"""The `harness` command: run the conformance suite, check specs, re-render a report."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run every spec against the installed frameworks (pytest underneath)")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER,
+                     help="passed to pytest, e.g. -k cross_entropy --seed 3 --max-examples 50 --workers torch=PY")
+    check = sub.add_parser("check-specs", help="load and validate specs without running anything")
+    check.add_argument("paths", nargs="*", default=[str(ROOT / "specs")])
+    rep = sub.add_parser("report", help="merge part files and re-render report.json and index.html")
+    rep.add_argument("--report-dir", default=str(ROOT / "reports"))
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(args.pytest_args)
+    if args.command == "check-specs":
+        return _check(args.paths)
+    return _report(Path(args.report_dir))
+
+
+def _run(pytest_args: list[str]) -> int:
+    import pytest
+
+    has_path = any(not a.startswith("-") and Path(a).exists() for a in pytest_args)
+    args = ([] if has_path else [str(ROOT / "specs")]) + list(pytest_args)
+    return int(pytest.main(["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), *args]))
+
+
+def _check(paths: list[str]) -> int:
+    from .spec import load_all
+
+    bad = 0
+    for path in paths:
+        result = load_all(path)
+        for spec in result.specs:
+            print(f"ok   {spec.path}  ({spec.api}: {len(spec.bindings)} bindings)")
+        for err in result.errors:
+            print(f"BAD  {err}")
+        bad += len(result.errors)
+    return 2 if bad else 0
+
+
+def _report(report_dir: Path) -> int:
+    from . import report
+    from .results import merge, write_atomic
+
+    parts = sorted((report_dir / "parts").glob("*.json"))
+    if not parts:
+        print(f"no part files under {report_dir / 'parts'}; run `harness run` first", file=sys.stderr)
+        return 2
+    previous = {}
+    if (report_dir / "report.json").exists():
+        previous = json.loads((report_dir / "report.json").read_text())
+    meta = {k: previous[k] for k in ("seed", "max_examples", "command", "started", "seconds", "missing_frameworks")
+            if k in previous}
+    merged = merge(parts, meta)
+    write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
+    report.write_html(merged, report_dir / "index.html")
+    print(report.text_table(merged))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

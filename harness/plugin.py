@@ -1,0 +1,228 @@
+"""pytest collection of specs as test items: `specs/**/*.yaml` -> one item per (binding, check).
+
+pytest's own pattern for non-Python test files, so `-k`, `-x`, `--junitxml` and xdist work as
+usual. Every item of one binding shares one run of that binding (computed by whichever item
+comes first); an item fails when its check found a discrepancy the docs do not explain.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import pytest
+
+from . import report
+from .results import PartWriter, merge, spec_error_json, target_json, write_atomic
+from .runner import Config, SpecRun, TargetResult, TargetRunner
+from .spec import CHECKS, Spec, load_spec
+from .workers import ENV_VAR, Pool, WorkerStartError, discover, parse_pythons
+from .yamlsource import SourceError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("harness", "conformance harness")
+    g.addoption("--seed", type=int, default=20261121, help="seed for case generation (same seed, same cases)")
+    g.addoption("--max-examples", type=int, default=150, help="generated cases per spec")
+    g.addoption("--workers", action="append", default=[],
+                help=f"framework pythons, NAME=PYTHON[,...] (default: ${ENV_VAR}, else the frameworks installed here)")
+    g.addoption("--case-timeout", type=float, default=60.0, help="seconds one call may take before it is a timeout")
+    g.addoption("--report-dir", default=str(ROOT / "reports"), help="where report.json and index.html go")
+    g.addoption("--cases-dir", default=str(ROOT / "cases"), help="checked-in cases (doc examples, regressions)")
+
+
+class Harness:
+    """Per-process state: the worker pool, spec runs, finished bindings, and the part file."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        opt = config.option
+        configured = parse_pythons(opt.workers or os.environ.get(ENV_VAR, ""))
+        self.pythons, self.missing = discover(configured)
+        self.report_dir = Path(opt.report_dir)
+        self.run_config = Config(seed=opt.seed, max_examples=opt.max_examples, cases_dir=Path(opt.cases_dir))
+        self.pool = Pool(self.pythons, timeout=opt.case_timeout, log_dir=self.report_dir / "logs")
+        self.spec_runs: dict[str, SpecRun] = {}
+        self.results: dict[tuple[str, str], TargetResult] = {}
+        worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
+        self.meta = {"seed": opt.seed, "max_examples": opt.max_examples,
+                     "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
+        self.part = PartWriter(self.report_dir / "parts" / f"{worker_id}.json", self.meta)
+
+    def result(self, spec: Spec, target: str) -> TargetResult:
+        key = (spec.api, target)
+        if key not in self.results:
+            if spec.api not in self.spec_runs:
+                self.spec_runs[spec.api] = SpecRun(spec, self.run_config)
+            binding = spec.binding(target)
+            try:
+                result = TargetRunner(self.spec_runs[spec.api], binding, self.pool).execute()
+            except WorkerStartError as exc:
+                result = TargetResult(binding, error=str(exc))
+            self.results[key] = result
+            self.part.frameworks.update(self.pool.versions())
+            self.part.targets.append(target_json(spec, result))
+            self.part.flush()
+        return self.results[key]
+
+
+def _harness(config: pytest.Config) -> Harness:
+    h = config.stash.get(_KEY, None)
+    if h is None:
+        h = Harness(config)
+        config.stash[_KEY] = h
+    return h
+
+
+_KEY = pytest.StashKey[Harness]()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: a spec check item")
+    if not _is_worker(config):
+        parts = Path(config.option.report_dir) / "parts"
+        if parts.is_dir():
+            for p in parts.glob("*.json"):
+                p.unlink()
+        config.stash[_STARTED] = time.time()
+
+
+_STARTED = pytest.StashKey[float]()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Collector]:
+    if file_path.suffix in (".yaml", ".yml") and "specs" in file_path.parts:
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SpecFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        h = _harness(self.config)
+        try:
+            spec = load_spec(self.path)
+        except SourceError as exc:
+            h.part.spec_errors.append(spec_error_json(exc))
+            h.part.flush()
+            yield SpecErrorItem.from_parent(self, name="load", error=exc)
+            return
+        for b in spec.bindings:
+            for check in CHECKS:
+                item = CheckItem.from_parent(self, name=f"{b.target}::{check}", spec=spec, target=b.target, check=check)
+                item.add_marker(pytest.mark.xdist_group(f"{spec.api}:{b.target}"))
+                item.add_marker(pytest.mark.conformance)
+                yield item
+
+
+class SpecErrorItem(pytest.Item):
+    def __init__(self, *, error: SourceError, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return f"bad spec: {self.error}"
+
+    def reportinfo(self) -> tuple[Path, Optional[int], str]:
+        return self.path, (self.error.line or 1) - 1, f"spec {self.path.name}"
+
+
+class Discrepancies(Exception):
+    pass
+
+
+class CheckItem(pytest.Item):
+    def __init__(self, *, spec: Spec, target: str, check: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.spec, self.target, self.check = spec, target, check
+
+    def runtest(self) -> None:
+        h = _harness(self.config)
+        framework = self.spec.binding(self.target).framework
+        if framework not in h.pythons:
+            pytest.skip(f"{framework} is not installed here (give --workers {framework}=PYTHON)")
+        result = h.result(self.spec, self.target)
+        if result.error:
+            raise WorkerStartError(result.error)
+        counts = result.counts.get(self.check, {})
+        self.user_properties.append(("counts", json.dumps(counts, sort_keys=True)))
+        findings = [f for f in result.findings if f.head.check == self.check]
+        for f in findings:
+            self.user_properties.append((f"finding {f.id}", f"{f.head.verdict} documented={f.head.documented}"))
+        bad = [f for f in findings if not f.head.documented]
+        if bad:
+            raise Discrepancies("\n".join(
+                f"{f.id} {f.head.verdict}: {f.head.message[:200] or _short(f)} (x{len(f.verdicts)}; region {_region(f)})"
+                for f in bad))
+        if not counts and self.check not in ("examples",):
+            pytest.skip(f"no {self.check} cases applied to {self.target}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, Discrepancies):
+            return f"undocumented discrepancies in {self.spec.api} {self.target} [{self.check}]:\n{excinfo.value}"
+        if isinstance(excinfo.value, WorkerStartError):
+            return f"harness could not run {self.target}: {excinfo.value}"
+        return str(super().repr_failure(excinfo, style))  # type: ignore[arg-type]
+
+    def reportinfo(self) -> tuple[Path, Optional[int], str]:
+        line = self.spec.line("frameworks", self.spec.binding(self.target).framework) or 1
+        return self.path, line - 1, f"{self.spec.api}::{self.target}::{self.check}"
+
+
+def _short(f: Any) -> str:
+    return json.dumps(f.head.actual, default=str)[:160]
+
+
+def _region(f: Any) -> str:
+    return ", ".join(f"{k}={'|'.join(v)}" for k, v in f.region.items() if k != "values") or "everywhere"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    h = config.stash.get(_KEY, None)
+    if h is not None:
+        h.part.flush() if (h.part.targets or h.part.spec_errors) else None
+        h.pool.close()
+    if _is_worker(config):
+        return
+    report_dir = Path(config.option.report_dir)
+    parts = sorted((report_dir / "parts").glob("*.json"))
+    if not parts:
+        return
+    started = config.stash.get(_STARTED, time.time())
+    meta = dict(h.meta) if h else {"seed": config.option.seed, "max_examples": config.option.max_examples}
+    meta.update(started=round(started, 3), seconds=round(time.time() - started, 3),
+                missing_frameworks=h.missing if h else [])
+    merged = merge(parts, meta)
+    write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
+    report.write_html(merged, report_dir / "index.html")
+    config.stash[_MERGED] = merged
+
+
+_MERGED = pytest.StashKey[dict]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    merged = config.stash.get(_MERGED, None)
+    if merged is None:
+        return
+    tr = terminalreporter
+    tr.section("conformance findings")
+    for line in report.text_table(merged).splitlines():
+        tr.write_line(line)
+    h = config.stash.get(_KEY, None)
+    if h is not None and h.missing:
+        tr.write_line(f"frameworks not installed here (skipped): {', '.join(h.missing)}")
+    tr.write_line(f"report: {Path(config.option.report_dir) / 'index.html'}")

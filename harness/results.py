@@ -1,0 +1,146 @@
+"""Results as data: a target's verdicts and findings in JSON form, written part by part.
+
+Each process (a plain pytest run or an xdist worker) writes its own part file after every
+binding it finishes, atomically, so a killed run still leaves every finished binding readable.
+The parts merge into `report.json`, whose layout `report.schema.json` documents.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from .case import jsonable
+from .findings import Finding
+from .runner import TargetResult
+from .spec import Spec
+from .yamlsource import SourceError
+
+SCHEMA = "harness-report/1"
+TIMING_KEYS = ("seconds", "started", "finished", "calls_per_second")  # the only fields that vary run to run
+
+
+def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
+    v = finding.head
+    b = v.binding
+    return jsonable({
+        "id": finding.id,
+        "api": spec.api,
+        "framework": b.framework,
+        "target": b.target,
+        "kind": b.kind,
+        "check": v.check,
+        "verdict": v.verdict,
+        "peer_verdict": v.peer,
+        "doc_verdict": v.doc,
+        "documented": v.documented,
+        "source": v.source,
+        "why": v.why,
+        "region": finding.region,
+        "count": len(finding.verdicts),
+        "shrunk": finding.shrunk,
+        "case": v.case.describe() if v.case is not None else None,
+        "expected": v.expected,
+        "actual": v.actual,
+        "message": v.message,
+        "metrics": v.metrics,
+        "spec": {"file": str(spec.path), "line": spec.line("frameworks", b.framework)},
+    })
+
+
+def target_json(spec: Spec, result: TargetResult) -> dict[str, Any]:
+    b = result.binding
+    return {
+        "api": spec.api, "title": spec.model.title, "framework": b.framework, "target": b.target, "kind": b.kind,
+        "counts": result.counts, "calls": result.calls, "seconds": round(result.seconds, 3), "error": result.error,
+        "spec": str(spec.path),
+        "findings": [finding_json(spec, f) for f in result.findings],
+    }
+
+
+def spec_error_json(err: SourceError) -> dict[str, Any]:
+    return {"file": err.file, "line": err.line, "message": err.message, "fix": err.fix}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class PartWriter:
+    """This process's share of the results, rewritten whole (atomically) after each addition."""
+
+    def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+        self.path, self.meta = path, meta
+        self.targets: list[dict[str, Any]] = []
+        self.spec_errors: list[dict[str, Any]] = []
+        self.frameworks: dict[str, str] = {}
+        self.harness_errors: list[dict[str, Any]] = []
+
+    def flush(self) -> None:
+        body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
+                "spec_errors": self.spec_errors, "harness_errors": self.harness_errors}
+        write_atomic(self.path, json.dumps(body, sort_keys=True))
+
+
+def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
+    """One report from the part files of a run (shards and xdist workers alike)."""
+    targets: dict[str, dict[str, Any]] = {}
+    spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
+    harness_errors: list[dict[str, Any]] = []
+    frameworks: dict[str, str] = {}
+    for part in sorted(parts):
+        try:
+            data = json.loads(Path(part).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a part being written by a killed process: its previous version was replaced atomically
+        frameworks.update(data.get("frameworks", {}))
+        for t in data.get("targets", []):
+            targets[f"{t['api']}|{t['target']}"] = t
+        for e in data.get("spec_errors", []):
+            spec_errors[(e["file"], e["line"], e["message"])] = e
+        harness_errors += data.get("harness_errors", [])
+    ordered = [targets[k] for k in sorted(targets)]
+    findings = sorted((f for t in ordered for f in t["findings"]),
+                      key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
+    return {
+        "schema": SCHEMA,
+        **meta,
+        "frameworks": dict(sorted(frameworks.items())),
+        "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
+        "harness_errors": harness_errors,
+        "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
+        "findings": findings,
+        "summary": summarize(findings, ordered),
+    }
+
+
+def summarize(findings: list[dict[str, Any]], targets: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "targets": len(targets),
+        "cases": sum(sum(n for check in t["counts"].values() for n in check.values()) for t in targets),
+        "findings": len(findings),
+        "documented": sum(1 for f in findings if f["documented"]),
+        "undocumented": sum(1 for f in findings if not f["documented"]),
+    }
+
+
+def strip_timings(report: Any) -> Any:
+    """The report without its timing fields: what must be identical for the same seed."""
+    if isinstance(report, dict):
+        return {k: strip_timings(v) for k, v in report.items() if k not in TIMING_KEYS}
+    if isinstance(report, list):
+        return [strip_timings(v) for v in report]
+    return report
+
+
+def load_report(path: Path) -> Optional[dict[str, Any]]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
