@@ -18,7 +18,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      help="passed to pytest, e.g. -k cross_entropy --seed 3 --max-examples 50 --workers torch=PY")
     check = sub.add_parser("check-specs", help="load and validate specs without running anything")
     check.add_argument("paths", nargs="*", default=[str(ROOT / "specs")])
-    rep = sub.add_parser("report", help="merge part files and re-render report.json and index.html")
+    rep = sub.add_parser("report", help="merge the latest run's part files; re-render report.json and index.html")
     rep.add_argument("--report-dir", default=str(ROOT / "reports"))
     args = parser.parse_args(argv)
     if args.command == "run":
@@ -54,7 +54,8 @@ def _report(report_dir: Path) -> int:
     from . import report
     from .results import merge, write_atomic
 
-    parts = sorted((report_dir / "parts").glob("*.json"))
+    runs = sorted((report_dir / "parts").glob("*/"), key=lambda p: p.stat().st_mtime)
+    parts = sorted(runs[-1].glob("*.json")) if runs else []
     if not parts:
         print(f"no part files under {report_dir / 'parts'}; run `harness run` first", file=sys.stderr)
         return 2

@@ -103,6 +103,10 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
     spec = binding.spec
     common_rules = matching_rules(spec.raises, case)
     own_rules = matching_rules(binding.raises, case) or common_rules
+    accepting = own_rules[0] if own_rules and own_rules[0].error == "none" else None
+    if accepting is not None:  # the binding documents that it accepts this case
+        own_rules = []
+        own = own or common
     common_rule = common_rules[0] if common_rules else None
     own_rule = own_rules[0] if own_rules else None
     unsupported = unsupported_dtypes(binding, case)
@@ -115,10 +119,12 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
     out_dtype = (outcome.dtype or "float64") if outcome.ok else "float64"
     peer, cmp = _against(common_rules, common, outcome, out_dtype)
     if check == "dtypes" and not outcome.ok and not outcome.crash:
-        # the docs do not list this dtype: rejecting it is what they say, with any error type
-        doc = "match" if not own_rules or any(_error_matches(r, outcome) for r in own_rules) else "wrong-error"
+        # the docs do not list this dtype: rejecting it is what they say, with any error type,
+        # unless a documented dtype rule names the type
+        dtype_rules = [r for r in own_rules if "dtype(" in r.when]
+        doc = "match" if not dtype_rules or any(_error_matches(r, outcome) for r in dtype_rules) else "wrong-error"
         peer = "match" if common_rules else peer
-    elif own_rules is common_rules and own is None:
+    elif own_rules is common_rules and own is None and not (common_rules and common_rules[0].error == "none"):
         doc = peer
     else:
         doc, own_cmp = _against(own_rules, own or common, outcome, out_dtype)
@@ -130,7 +136,7 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
         v.metrics = cmp.metrics()
         if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
             v.metrics["differs_at"] = np.argwhere(cmp.mask).tolist()[:64]
-    _explain(v, own_rule, own, unsupported)
+    _explain(v, own_rule or accepting, own, unsupported)
     out = [v]
     want = expected_dtype(binding, case)
     if outcome.ok and check == "values" and want and outcome.dtype != want:
@@ -169,7 +175,9 @@ def _explain(v: Verdict, own_rule: Optional[Raise], own: Optional[Reference], un
             return
     if v.doc == "match":
         v.documented = True
-        if own_rule is not None and v.peer != "match":
+        if own_rule is not None and own_rule.error == "none":
+            v.source, v.why = own_rule.source or b.docs, f"documented to accept the case when {own_rule.when}"
+        elif own_rule is not None and v.peer != "match":
             v.source, v.why = own_rule.source or b.docs, f"documented to raise {own_rule.error} when {own_rule.when}"
         elif own is not None:
             v.source, v.why = b.docs, "follows the formula its own documentation gives"

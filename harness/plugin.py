@@ -53,7 +53,7 @@ class Harness:
         worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
         self.meta = {"seed": opt.seed, "max_examples": opt.max_examples,
                      "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
-        self.part = PartWriter(self.report_dir / "parts" / f"{worker_id}.json", self.meta)
+        self.part = PartWriter(_parts_dir(config) / f"{worker_id}.json", self.meta)
 
     def result(self, spec: Spec, target: str) -> TargetResult:
         key = (spec.api, target)
@@ -90,14 +90,23 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a spec check item")
     if not _is_worker(config):
-        parts = Path(config.option.report_dir) / "parts"
-        if parts.is_dir():
-            for p in parts.glob("*.json"):
-                p.unlink()
         config.stash[_STARTED] = time.time()
+        config.stash[_RUN] = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker writes its part into the controller's run directory."""
+    node.workerinput["harness_run"] = node.config.stash[_RUN]
+
+
+def _parts_dir(config: pytest.Config) -> Path:
+    run = config.workerinput["harness_run"] if _is_worker(config) else config.stash[_RUN]
+    return Path(config.option.report_dir) / "parts" / run
 
 
 _STARTED = pytest.StashKey[float]()
+_RUN = pytest.StashKey[str]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Collector]:
@@ -198,9 +207,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config):
         return
     report_dir = Path(config.option.report_dir)
-    parts = sorted((report_dir / "parts").glob("*.json"))
+    parts = sorted(_parts_dir(config).glob("*.json"))
     if not parts:
-        return
+        return  # no spec ran in this session (e.g. `pytest tests`): leave the reports alone
     started = config.stash.get(_STARTED, time.time())
     meta = dict(h.meta) if h else {"seed": config.option.seed, "max_examples": config.option.max_examples}
     meta.update(started=round(started, 3), seconds=round(time.time() - started, 3),

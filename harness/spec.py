@@ -83,7 +83,7 @@ class Param(_Model):
 
 class Raise(_Model):
     when: str
-    error: str
+    error: str  # an exception class name (matched against the raised type's MRO), or "none": documented not to raise
     match: Optional[str] = None  # a regular expression the message should contain
     source: Optional[str] = None
 

@@ -80,6 +80,14 @@ def _take(x: Any, indices: Any) -> np.ndarray:
     return np.take(x, np.clip(idx, 0, max(0, x.size - 1))) if x.size else np.zeros(idx.shape, x.dtype)
 
 
+def _broadcastable(*arrays: Any) -> bool:
+    try:
+        np.broadcast_shapes(*(_arr(a).shape for a in arrays))
+        return True
+    except ValueError:
+        return False
+
+
 def _dtype(x: Any) -> str:
     return _arr(x).dtype.name
 
@@ -158,6 +166,7 @@ def make_vocabulary(ctx: Context) -> dict[str, Callable[..., Any]]:
         "reshape": lambda x, shape: np.reshape(_arr(x), _check_size(shape)),
         "broadcast_to": lambda x, shape: np.broadcast_to(_arr(x), _check_size(shape)),
         "shape": lambda x: tuple(_arr(x).shape),
+        "broadcastable": _broadcastable,
         "ndim": lambda x: _arr(x).ndim,
         "size": lambda x: int(_arr(x).size),
         "ones": _ones,

@@ -82,8 +82,12 @@ class Worker:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             stderr = open(self.log_dir / f"{self.framework.replace(':', '_')}.log", "ab")
         self._replies = queue.Queue()
-        self._proc = subprocess.Popen([self.python, "-m", "harness.worker", self.framework], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=str(ROOT))
+        try:
+            self._proc = subprocess.Popen([self.python, "-m", "harness.worker", self.framework], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=str(ROOT))
+        except OSError as exc:
+            raise WorkerStartError(f"{self.framework} worker could not start: {self.python}: {exc.strerror}; "
+                                   "give the framework environment's python with --workers NAME=PYTHON") from None
         threading.Thread(target=self._read, args=(self._proc, self._replies), daemon=True).start()
         hello = self._next(self.start_timeout)
         if not isinstance(hello, dict) or hello.get("op") != "hello":

@@ -1,0 +1,97 @@
+"""Verdict logic on hand-made outcomes: no framework involved (the outcomes are what one would send)."""
+from pathlib import Path
+
+import numpy as np
+
+from harness.case import Case, Outcome
+from harness.judge import judge, signature_verdict
+from harness.reference import evaluate
+from harness.spec import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
+
+
+def _case(x, y, dtype="float32", **params):
+    p = {"reduction": "none", "beta": 1.0, **params}
+    return Case("smooth_l1_loss", {"input": np.array(x, dtype), "target": np.array(y, dtype)}, p)
+
+
+def _judge(target, case, outcome):
+    b = SPEC.binding(target)
+    own = evaluate(b.formula, case) if b.formula else None
+    return judge(b, case, outcome, evaluate(SPEC.formula, case), own)
+
+
+def _ok(value, dtype="float32"):
+    return Outcome(value=np.asarray(value, dtype), dtype=dtype)
+
+
+def _err(kind):
+    return Outcome(error={"type": kind, "mro": [kind, "Exception", "BaseException", "object"], "message": "boom"})
+
+
+def test_matching_value_is_a_match():
+    v = _judge("torch.nn.SmoothL1Loss", _case([1, 2, 3], [1, 2, 2]), _ok([0, 0, 0.5]))
+    assert [x.verdict for x in v] == ["match"]
+
+
+def test_wrong_value_is_undocumented():
+    (v,) = _judge("torch.nn.SmoothL1Loss", _case([1, 2, 3], [1, 2, 2]), _ok([0, 0, 0.7]))
+    assert (v.check, v.verdict, v.documented) == ("values", "value", False)
+    assert v.metrics["mismatched"] == 1 and v.metrics["differs_at"] == [[2]]
+
+
+def test_paddle_huber_form_is_a_documented_difference():
+    case = _case([0.0], [1.0], beta=0.5)  # torch: 1 - 0.25 = 0.75; paddle (Huber): 0.5 * 1 - 0.125 = 0.375
+    (v,) = _judge("paddle.nn.SmoothL1Loss", case, _ok([0.375]))
+    assert (v.verdict, v.peer, v.doc, v.documented) == ("value", "value", "match", True)
+    assert "paddlepaddle.org.cn" in v.source
+    (w,) = _judge("paddle.nn.SmoothL1Loss", case, _ok([0.9]))
+    assert w.documented is False, "a value matching neither formula is not explained by the docs"
+
+
+def test_documented_error_vs_peers():
+    case = _case([1.0], [2.0], beta=0.0)  # mindspore CPU docs: beta > 0, RuntimeError otherwise
+    (v,) = _judge("mindspore.ops.smooth_l1_loss", case, _err("RuntimeError"))
+    assert (v.check, v.verdict, v.peer, v.doc, v.documented) == ("raises", "unexpected-error", "unexpected-error", "match", True)
+    (w,) = _judge("mindspore.ops.smooth_l1_loss", case, _err("TypeError"))
+    assert (w.doc, w.documented) == ("wrong-error", False)
+    (x,) = _judge("mindspore.ops.smooth_l1_loss", case, _ok([1.0]))
+    assert (x.verdict, x.documented) == ("missing-error", False)
+
+
+def test_invalid_reduction_must_raise_value_error():
+    case = _case([1.0], [2.0], reduction="bogus").with_(origin="invalid")
+    assert _judge("torch.nn.SmoothL1Loss", case, _err("ValueError"))[0].verdict == "match"
+    assert _judge("torch.nn.SmoothL1Loss", case, _err("KeyError"))[0].verdict == "wrong-error"
+    assert _judge("torch.nn.SmoothL1Loss", case, _ok([1.0]))[0].verdict == "missing-error"
+
+
+def test_undocumented_dtype_rejection_is_documented_any_error_type():
+    case = _case([1.0], [2.0], dtype="float16")  # paddle documents float32/float64 only
+    (v,) = _judge("paddle.nn.functional.smooth_l1_loss", case, _err("RuntimeError"))
+    assert (v.check, v.verdict, v.documented) == ("dtypes", "unexpected-error", True)
+
+
+def test_output_dtype_is_its_own_check():
+    vs = _judge("torch.nn.SmoothL1Loss", _case([1, 2, 3], [1, 2, 2]), _ok([0, 0, 0.5], "float64"))
+    assert [(v.check, v.verdict) for v in vs] == [("values", "match"), ("dtypes", "dtype")]
+
+
+def test_crash_and_timeout_are_verdicts():
+    case = _case([1.0], [2.0])
+    assert _judge("torch.nn.SmoothL1Loss", case, Outcome(crash="crash", error={"type": "WorkerDied"}))[0].verdict == "crash"
+    assert _judge("torch.nn.SmoothL1Loss", case, Outcome(crash="timeout", error={"type": "Timeout"}))[0].verdict == "timeout"
+
+
+def test_signature_differences_are_named():
+    b = SPEC.binding("paddle.nn.SmoothL1Loss")
+    actual = {"params": [["reduction", "mean", True], ["delta", 2.0, True], ["name", None, True], ["extra", 1, True]],
+              "call": [["input", None, False], ["label", None, False]]}
+    v = signature_verdict(b, actual)
+    assert v.verdict == "signature"
+    assert "present but undocumented: extra" in v.message and "default of delta" in v.message
+    exact = {"params": [["reduction", "mean", True], ["delta", 1.0, True], ["name", None, True]],
+             "call": [["input", None, False], ["label", None, False]]}
+    assert signature_verdict(b, exact).verdict == "match"

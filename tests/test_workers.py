@@ -1,0 +1,65 @@
+"""Fault injection through a FAKE framework adapter (tests/fake_framework.py), never a real one."""
+import sys
+
+import numpy as np
+import pytest
+
+from harness import wire
+from harness.workers import Pool, Worker, parse_pythons
+
+FAKE = "fake:tests.fake_framework"
+
+
+def _call(target, i):
+    return {"op": "call", "id": i, "target": f"fake.{target}", "kind": "function",
+            "args": [wire.encode_array(np.array([1.0, 2.0]))]}
+
+
+@pytest.fixture
+def worker(tmp_path):
+    w = Worker(FAKE, sys.executable, timeout=3, log_dir=tmp_path)
+    yield w
+    w.close()
+
+
+def test_results_around_a_crash_are_kept(worker):
+    replies = worker.run([_call("ok", 1), _call("abort", 2), _call("ok", 3), _call("ok", 4)])
+    assert [r["id"] for r in replies] == [1, 2, 3, 4]
+    assert wire.decode_array(replies[0]["value"]).tolist() == [2.0, 4.0]
+    assert replies[1]["crash"] == "crash" and "SIGABRT" in replies[1]["error"]["message"]
+    assert wire.decode_array(replies[2]["value"]).tolist() == [2.0, 4.0]
+    assert "error" not in replies[3] and worker.restarts == 1
+
+
+def test_a_hang_becomes_a_timeout_and_the_run_goes_on(worker):
+    replies = worker.run([_call("hang", 1), _call("ok", 2)])
+    assert replies[0]["crash"] == "timeout"
+    assert wire.decode_array(replies[1]["value"]).tolist() == [2.0, 4.0]
+
+
+def test_errors_are_reported_whole_and_attributed(worker):
+    replies = worker.run([_call("html_error", 1), _call("not_array", 2), _call("ok", 3)])
+    assert replies[0]["error"]["type"] == "ValueError" and "<script>" in replies[0]["error"]["message"]
+    assert replies[0]["error"]["truncated"] is True
+    assert replies[1]["error"]["type"] == "TypeError"
+    assert "error" not in replies[2]
+
+
+def test_wrong_shape_is_returned_as_is_for_the_judge(worker):
+    (reply,) = worker.run([_call("wrong_shape", 1)])
+    assert wire.decode_array(reply["value"]).shape == (3,)
+
+
+def test_a_framework_that_cannot_start_is_a_clear_error(tmp_path):
+    pool = Pool({"torch": str(tmp_path / "no-such-python")}, log_dir=tmp_path)
+    with pytest.raises(Exception) as err:
+        pool.get("torch")
+    assert "torch" in str(err.value)
+
+
+def test_worker_settings_are_validated():
+    assert parse_pythons("torch=/a/python, paddle=/b/python") == {"torch": "/a/python", "paddle": "/b/python"}
+    with pytest.raises(ValueError, match="unknown framework 'tensorflow'"):
+        parse_pythons("tensorflow=/x")
+    with pytest.raises(ValueError, match="NAME=PYTHON"):
+        parse_pythons("torch")
