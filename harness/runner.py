@@ -20,8 +20,7 @@ from .workers import Pool
 class Config:
     seed: int = 20261121
     max_examples: int = 150
-    shrink_budget: int = 120
-    shrink_seconds: float = 20.0
+    shrink_budget: int = 120  # examples per shrink; a count, not a time, so reports repeat exactly
     cases_dir: Optional[Path] = None
 
 
@@ -159,9 +158,8 @@ class TargetRunner:
             if v.case is not None:
                 cases_by_check.setdefault(v.check, []).append(v.case)
         result.findings = group(verdicts, observe(cases_by_check))
-        deadline = time.perf_counter() + self.run.config.shrink_seconds * max(1, len(result.findings))
         for finding in result.findings:
-            self._shrink(finding, deadline)
+            self._shrink(finding)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -212,18 +210,15 @@ class TargetRunner:
         cases = [c for c in self.run.examples if not c.targets or self.binding.target in c.targets]
         return [judge_example(self.binding, c, o) for c, o in zip(cases, self._call(cases)) if o is not None]
 
-    def _shrink(self, finding: Finding, deadline: float) -> None:
+    def _shrink(self, finding: Finding) -> None:
         head = finding.head
-        if (head.case is None or head.documented or head.check in ("examples", "defaults")
-                or time.perf_counter() > deadline):
+        if head.case is None or head.documented or head.check in ("examples", "defaults"):
             return
         want = features(head.case)
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
         found: dict[str, Verdict] = {}
 
         def holds(case: Case) -> bool:
-            if time.perf_counter() > deadline:
-                return False
             for v in self.judge_cases([case]):
                 if (v.check, v.verdict, v.documented, v.why) == (head.check, head.verdict, head.documented, head.why) and all(
                         features(case).get(p) == want.get(p) for p in ("values", "variant")):
