@@ -11,18 +11,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:  # everything after `run` belongs to pytest, options included
+        return _run(argv[1:])
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run every spec against the installed frameworks (pytest underneath)")
-    run.add_argument("pytest_args", nargs=argparse.REMAINDER,
+    run.add_argument("pytest_args", nargs="*",
                      help="passed to pytest, e.g. -k cross_entropy --seed 3 --max-examples 50 --workers torch=PY")
     check = sub.add_parser("check-specs", help="load and validate specs without running anything")
     check.add_argument("paths", nargs="*", default=[str(ROOT / "specs")])
     rep = sub.add_parser("report", help="merge the latest run's part files; re-render report.json and index.html")
     rep.add_argument("--report-dir", default=str(ROOT / "reports"))
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return _run(args.pytest_args)
     if args.command == "check-specs":
         return _check(args.paths)
     return _report(Path(args.report_dir))

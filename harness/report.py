@@ -45,7 +45,8 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         r=report, rows=matrix(report), checks=CHECKS,
         frameworks=sorted({t["framework"] for t in report["targets"]}),
         apis=sorted({t["api"] for t in report["targets"]}),
-        dumps=lambda v: json.dumps(v, indent=1, sort_keys=True, default=str))
+        findings=sorted(report["findings"], key=lambda f: (f["documented"], f["api"], f["target"], f["check"], f["id"])),
+        dumps=lambda v: json.dumps(v, sort_keys=True, default=str, separators=(", ", ": ")))
     write_atomic(path, html)
 
 

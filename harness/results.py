@@ -22,6 +22,14 @@ SCHEMA = "harness-report/1"
 TIMING_KEYS = ("seconds", "started", "finished", "calls_per_second")  # the only fields that vary run to run
 
 
+def _relative(path: Path) -> str:
+    """Paths in reports relative to the project, so reports from two checkouts compare equal."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parent.parent))
+    except ValueError:
+        return str(path)
+
+
 def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
     v = finding.head
     b = v.binding
@@ -46,7 +54,7 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
         "actual": v.actual,
         "message": v.message,
         "metrics": v.metrics,
-        "spec": {"file": str(spec.path), "line": spec.line("frameworks", b.framework)},
+        "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", b.framework)},
     })
 
 
@@ -55,7 +63,7 @@ def target_json(spec: Spec, result: TargetResult) -> dict[str, Any]:
     return {
         "api": spec.api, "title": spec.model.title, "framework": b.framework, "target": b.target, "kind": b.kind,
         "counts": result.counts, "calls": result.calls, "seconds": round(result.seconds, 3), "error": result.error,
-        "spec": str(spec.path),
+        "spec": _relative(spec.path),
         "findings": [finding_json(spec, f) for f in result.findings],
     }
 
@@ -69,6 +77,7 @@ def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are for reading
     os.replace(tmp, path)
 
 
