@@ -51,8 +51,7 @@ class Harness:
         self.spec_runs: dict[str, SpecRun] = {}
         self.results: dict[tuple[str, str], TargetResult] = {}
         worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
-        self.meta = {"seed": opt.seed, "max_examples": opt.max_examples,
-                     "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
+        self.meta = _meta(config)
         self.part = PartWriter(_parts_dir(config) / f"{worker_id}.json", self.meta)
 
     def result(self, spec: Spec, target: str) -> TargetResult:
@@ -70,6 +69,12 @@ class Harness:
             self.part.targets.append(target_json(spec, result))
             self.part.flush()
         return self.results[key]
+
+
+def _meta(config: pytest.Config) -> dict[str, Any]:
+    opt = config.option
+    return {"seed": opt.seed, "max_examples": opt.max_examples,
+            "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
 
 
 def _harness(config: pytest.Config) -> Harness:
@@ -211,9 +216,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not parts:
         return  # no spec ran in this session (e.g. `pytest tests`): leave the reports alone
     started = config.stash.get(_STARTED, time.time())
-    meta = dict(h.meta) if h else {"seed": config.option.seed, "max_examples": config.option.max_examples}
+    meta = _meta(config)
     meta.update(started=round(started, 3), seconds=round(time.time() - started, 3),
-                missing_frameworks=h.missing if h else [])
+                missing_frameworks=h.missing if h else discover(
+                    parse_pythons(config.option.workers or os.environ.get(ENV_VAR, "")))[1])
     merged = merge(parts, meta)
     write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
     report.write_html(merged, report_dir / "index.html")
