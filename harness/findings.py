@@ -17,7 +17,7 @@ from . import dtypes
 from .case import Case
 from .judge import Verdict
 
-PARTITION = ("values", "variant")  # features that always split findings: they point at separate causes
+PARTITION = ("values", "variant")  # features that split findings of the values check: separate causes
 
 
 def features(case: Optional[Case]) -> dict[str, str]:
@@ -75,7 +75,8 @@ def group(verdicts: list[Verdict], observed: dict[str, dict[str, set[str]]]) -> 
         if v.is_match:
             continue
         f = features(v.case)
-        key = (v.check, v.verdict, v.documented, v.source, v.why) + tuple(f.get(p, "") for p in PARTITION)
+        split = PARTITION if v.check == "values" else ("variant",)  # non-finite inputs matter for values only
+        key = (v.check, v.verdict, v.documented, v.source, v.why) + tuple(f.get(p, "") for p in split)
         buckets[key].append(v)
     out = []
     for (check, verdict, documented, *_), members in buckets.items():
@@ -91,7 +92,7 @@ def _region(member_features: list[dict[str, str]], observed: dict[str, set[str]]
     keys = set().union(*member_features) if member_features else set()
     for k in sorted(keys):
         values = {f.get(k, "-") for f in member_features}
-        if k in PARTITION or values != observed.get(k, values | {"*"}):
+        if k == "variant" or values != observed.get(k, values | {"*"}):
             region[k] = sorted(values)
     return region
 

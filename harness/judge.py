@@ -122,7 +122,7 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
         # the docs do not list this dtype: rejecting it is what they say, with any error type,
         # unless a documented dtype rule names the type
         dtype_rules = [r for r in own_rules if "dtype(" in r.when]
-        doc = "match" if not dtype_rules or any(_error_matches(r, outcome) for r in dtype_rules) else "wrong-error"
+        doc = "match" if not dtype_rules or any(_error_matches(r, outcome) for r in own_rules) else "wrong-error"
         peer = "match" if common_rules else peer
     elif own_rules is common_rules and own is None and not (common_rules and common_rules[0].error == "none"):
         doc = peer
@@ -179,10 +179,10 @@ def _explain(v: Verdict, own_rule: Optional[Raise], own: Optional[Reference], un
             v.source, v.why = own_rule.source or b.docs, f"documented to accept the case when {own_rule.when}"
         elif own_rule is not None and v.peer != "match":
             v.source, v.why = own_rule.source or b.docs, f"documented to raise {own_rule.error} when {own_rule.when}"
+        elif unsupported and v.check == "dtypes":
+            v.source, v.why = b.docs, "its documentation does not list this dtype"
         elif own is not None:
             v.source, v.why = b.docs, "follows the formula its own documentation gives"
-        elif unsupported:
-            v.source, v.why = b.docs, "its documentation does not list this dtype"
         else:
             v.source = b.docs
 
