@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -108,7 +108,6 @@ class Outcome:
     error: Optional[dict[str, Any]] = None  # {type, mro, message}
     crash: Optional[str] = None  # crash | timeout | memory, with detail in `error`
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

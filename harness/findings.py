@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -56,7 +56,6 @@ class Finding:
     region: dict[str, list[str]]
     minimal: Verdict
     shrunk: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def head(self) -> Verdict:

@@ -136,13 +136,13 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
         v.metrics = cmp.metrics()
         if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
             v.metrics["differs_at"] = np.argwhere(cmp.mask).tolist()[:64]
-    _explain(v, own_rule or accepting, own, unsupported)
+    explain(v, own_rule or accepting, own, unsupported)
     out = [v]
     want = expected_dtype(binding, case)
     if outcome.ok and check == "values" and want and outcome.dtype != want:
         d = Verdict(binding, case, "dtypes", "dtype", "dtype", "dtype", expected={"dtype": want},
                     actual={"dtype": outcome.dtype}, message=f"output dtype {outcome.dtype}, documented {want}")
-        _explain(d, None, None, [])
+        explain(d, None, None, [])
         out.append(d)
     return out
 
@@ -164,7 +164,7 @@ def _show(rule: Optional[Raise], ref: Optional[Reference], outcome: Outcome) -> 
     return jsonable(expected), jsonable(actual), message
 
 
-def _explain(v: Verdict, own_rule: Optional[Raise], own: Optional[Reference], unsupported: list[str]) -> None:
+def explain(v: Verdict, own_rule: Optional[Raise], own: Optional[Reference], unsupported: list[str]) -> None:
     """Mark a discrepancy documented when the binding's own docs predict what it did."""
     if v.is_match:
         return
@@ -198,7 +198,7 @@ def signature_verdict(binding: BindingView, actual: dict[str, Any]) -> Verdict:
     v = Verdict(binding, None, "signature", verdict, "match", verdict, message="; ".join(problems),
                 expected={"signature": binding.model.signature, "call": binding.model.call},
                 actual={"params": actual.get("params"), "call": actual.get("call")})
-    _explain(v, None, None, [])
+    explain(v, None, None, [])
     return v
 
 

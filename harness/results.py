@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 from .case import jsonable
 from .findings import Finding
@@ -89,11 +89,10 @@ class PartWriter:
         self.targets: list[dict[str, Any]] = []
         self.spec_errors: list[dict[str, Any]] = []
         self.frameworks: dict[str, str] = {}
-        self.harness_errors: list[dict[str, Any]] = []
 
     def flush(self) -> None:
         body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
-                "spec_errors": self.spec_errors, "harness_errors": self.harness_errors}
+                "spec_errors": self.spec_errors}
         write_atomic(self.path, json.dumps(body, sort_keys=True))
 
 
@@ -101,7 +100,6 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     """One report from the part files of a run (shards and xdist workers alike)."""
     targets: dict[str, dict[str, Any]] = {}
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
-    harness_errors: list[dict[str, Any]] = []
     frameworks: dict[str, str] = {}
     for part in sorted(parts):
         try:
@@ -113,7 +111,6 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             targets[f"{t['api']}|{t['target']}"] = t
         for e in data.get("spec_errors", []):
             spec_errors[(e["file"], e["line"], e["message"])] = e
-        harness_errors += data.get("harness_errors", [])
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
@@ -122,7 +119,6 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         **meta,
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
-        "harness_errors": harness_errors,
         "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
         "findings": findings,
         "summary": summarize(findings, ordered),
@@ -146,10 +142,3 @@ def strip_timings(report: Any) -> Any:
     if isinstance(report, list):
         return [strip_timings(v) for v in report]
     return report
-
-
-def load_report(path: Path) -> Optional[dict[str, Any]]:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None

@@ -10,7 +10,7 @@ from . import generate, wire
 from .case import Case, Outcome
 from .examples import load_examples
 from .findings import Finding, features, group, observe
-from .judge import Verdict, first_rule, judge, signature_verdict, unsupported_dtypes
+from .judge import Verdict, explain, first_rule, judge, signature_verdict, unsupported_dtypes
 from .reference import Reference, evaluate
 from .spec import ArraySpec, BindingView, Spec
 from .workers import Pool
@@ -178,9 +178,7 @@ class TargetRunner:
                 v = Verdict(b, None, "defaults", "value", "value", "match",
                             message=f"default {name}={default!r}; the common spec's default is {common!r}",
                             expected={"default": common}, actual={"default": default})
-                from .judge import _explain
-
-                _explain(v, None, None, [])
+                explain(v, None, None, [])
                 if not v.source:
                     v.source, v.why = b.docs, f"documents {name}={default!r}"
                 verdicts.append(v)

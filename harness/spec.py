@@ -231,12 +231,6 @@ class Spec:
     def line(self, *path: Any) -> Optional[int]:
         return self.source.line(path)
 
-    def variables(self) -> set[str]:
-        names = set(self.model.inputs) | set(self.model.params) | {"variant"}
-        for variant in self.model.variants.values():
-            names |= set(variant.inputs)
-        return names
-
     def binding(self, target: str) -> BindingView:
         for b in self.bindings:
             if b.target == target:

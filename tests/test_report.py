@@ -19,7 +19,7 @@ def _finding(**kw):
 
 
 def _part(path, findings, counts=None):
-    write_atomic(path, json.dumps({"meta": {}, "frameworks": {"torch": "2.13.0"}, "spec_errors": [], "harness_errors": [],
+    write_atomic(path, json.dumps({"meta": {}, "frameworks": {"torch": "2.13.0"}, "spec_errors": [],
                                    "targets": [{"api": "x_loss", "title": "X", "framework": "torch", "target": "torch.x",
                                                 "kind": "function", "counts": counts or {"values": {"value": 2, "match": 5}},
                                                 "calls": 7, "seconds": 0.1, "error": None, "spec": "specs/x.yaml",
