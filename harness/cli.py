@@ -32,9 +32,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _run(pytest_args: list[str]) -> int:
     import pytest
 
-    has_path = any(not a.startswith("-") and Path(a).exists() for a in pytest_args)
-    args = ([] if has_path else [str(ROOT / "specs")]) + list(pytest_args)
+    args = ([] if any(_names_specs(a) for a in pytest_args) else [str(ROOT / "specs")]) + list(pytest_args)
     return int(pytest.main(["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), *args]))
+
+
+def _names_specs(arg: str) -> bool:
+    """An argument that selects specs itself (a spec file or a directory of them), not an option value."""
+    path = Path(arg.split("::", 1)[0])
+    return not arg.startswith("-") and path.exists() and (path.suffix in (".yaml", ".yml") or "specs" in path.resolve().parts)
 
 
 def _check(paths: list[str]) -> int:

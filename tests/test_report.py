@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 from harness import report
-from harness.cli import main
+from harness.cli import _names_specs, main
 from harness.results import merge, strip_timings, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,3 +52,13 @@ def test_check_specs_command(capsys):
     assert main(["check-specs", str(ROOT / "tests" / "data" / "bad_specs")]) == 2
     out = capsys.readouterr().out
     assert "BAD" in out and "formula_outside_vocabulary.yaml:13" in out
+
+
+def test_run_adds_the_specs_unless_given_specs(tmp_path):
+    existing = tmp_path / "junit.xml"
+    existing.write_text("")
+    assert not _names_specs(str(existing)), "an existing option value is not a spec selection"
+    assert not _names_specs("--junitxml")
+    assert _names_specs(str(ROOT / "specs" / "losses" / "l1_loss.yaml"))
+    assert _names_specs(str(ROOT / "specs" / "losses" / "l1_loss.yaml") + "::torch.nn.L1Loss::values")
+    assert _names_specs(str(ROOT / "specs"))
