@@ -48,11 +48,6 @@ def matching_rules(rules: list[tuple[Raise, Any]], case: Case) -> list[Raise]:
     return [rule for rule, condition in rules if holds(condition, case)]
 
 
-def first_rule(rules: list[tuple[Raise, Any]], case: Case) -> Optional[Raise]:
-    found = matching_rules(rules, case)
-    return found[0] if found else None
-
-
 def unsupported_dtypes(binding: BindingView, case: Case) -> list[str]:
     """Inputs whose dtype the binding's docs do not list."""
     out = []
@@ -124,7 +119,7 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
         dtype_rules = [r for r in own_rules if "dtype(" in r.when]
         doc = "match" if not dtype_rules or any(_error_matches(r, outcome) for r in own_rules) else "wrong-error"
         peer = "match" if common_rules else peer
-    elif own_rules is common_rules and own is None and not (common_rules and common_rules[0].error == "none"):
+    elif own_rules is common_rules and own is None:  # the binding's docs add nothing for this case
         doc = peer
     else:
         doc, own_cmp = _against(own_rules, own or common, outcome, out_dtype)

@@ -41,10 +41,8 @@ class Harness:
     """Per-process state: the worker pool, spec runs, finished bindings, and the part file."""
 
     def __init__(self, config: pytest.Config) -> None:
-        self.config = config
         opt = config.option
-        configured = parse_pythons(opt.workers or os.environ.get(ENV_VAR, ""))
-        self.pythons, self.missing = discover(configured)
+        self.pythons, self.missing = _frameworks(config)
         self.report_dir = Path(opt.report_dir)
         self.run_config = Config(seed=opt.seed, max_examples=opt.max_examples, cases_dir=Path(opt.cases_dir))
         self.pool = Pool(self.pythons, timeout=opt.case_timeout, log_dir=self.report_dir / "logs")
@@ -69,6 +67,11 @@ class Harness:
             self.part.targets.append(target_json(spec, result))
             self.part.flush()
         return self.results[key]
+
+
+def _frameworks(config: pytest.Config) -> tuple[dict[str, str], list[str]]:
+    """Frameworks to run (name -> python) and the known ones missing, from --workers or the environment."""
+    return discover(parse_pythons(config.option.workers or os.environ.get(ENV_VAR, "")))
 
 
 def _meta(config: pytest.Config) -> dict[str, Any]:
@@ -207,7 +210,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     h = config.stash.get(_KEY, None)
     if h is not None:
-        h.part.flush() if (h.part.targets or h.part.spec_errors) else None
+        if h.part.targets or h.part.spec_errors:
+            h.part.flush()
         h.pool.close()
     if _is_worker(config):
         return
@@ -218,8 +222,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     started = config.stash.get(_STARTED, time.time())
     meta = _meta(config)
     meta.update(started=round(started, 3), seconds=round(time.time() - started, 3),
-                missing_frameworks=h.missing if h else discover(
-                    parse_pythons(config.option.workers or os.environ.get(ENV_VAR, "")))[1])
+                missing_frameworks=h.missing if h else _frameworks(config)[1])
     merged = merge(parts, meta)
     write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
     report.write_html(merged, report_dir / "index.html")

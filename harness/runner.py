@@ -10,7 +10,7 @@ from . import generate, wire
 from .case import Case, Outcome
 from .examples import load_examples
 from .findings import Finding, features, group, observe
-from .judge import Verdict, explain, first_rule, judge, signature_verdict, unsupported_dtypes
+from .judge import Verdict, explain, judge, matching_rules, signature_verdict, unsupported_dtypes
 from .reference import Reference, evaluate
 from .spec import ArraySpec, BindingView, Spec
 from .workers import Pool
@@ -168,7 +168,7 @@ class TargetRunner:
         spec, b = self.run.spec, self.binding
         verdicts: list[Verdict] = []
         valid = [c for c in self.run.cases if c.origin == "generated" and not unsupported_dtypes(b, c)
-                 and first_rule(b.raises, c) is None and first_rule(spec.raises, c) is None]
+                 and not matching_rules(b.raises, c) and not matching_rules(spec.raises, c)]
         for name, param in spec.model.params.items():
             if b.name_of(name) is None or name not in b.defaults:
                 continue
