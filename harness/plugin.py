@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from . import report
-from .results import PartWriter, merge, spec_error_json, target_json, write_atomic
+from .results import PartWriter, merge, missing_json, spec_error_json, target_json, write_atomic
 from .runner import Config, SpecRun, TargetResult, TargetRunner
 from .spec import CHECKS, Spec, load_spec
 from .workers import ENV_VAR, Pool, WorkerStartError, discover, parse_pythons
@@ -133,6 +133,9 @@ class SpecFile(pytest.File):
             h.part.flush()
             yield SpecErrorItem.from_parent(self, name="load", error=exc)
             return
+        if missing_json(spec):
+            h.part.missing.extend(missing_json(spec))
+            h.part.flush()
         for b in spec.bindings:
             for check in CHECKS:
                 item = CheckItem.from_parent(self, name=f"{b.target}::{check}", spec=spec, target=b.target, check=check)
@@ -210,7 +213,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     h = config.stash.get(_KEY, None)
     if h is not None:
-        if h.part.targets or h.part.spec_errors:
+        if h.part.targets or h.part.spec_errors or h.part.missing:
             h.part.flush()
         h.pool.close()
     if _is_worker(config):

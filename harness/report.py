@@ -62,6 +62,8 @@ def text_table(report: dict[str, Any]) -> str:
     s = report["summary"]
     lines.append(f"{s['findings']} findings ({s['undocumented']} undocumented, {s['documented']} documented) "
                  f"over {s['targets']} targets and {s['cases']} verdicts")
+    for m in report.get("missing", []):
+        lines.append(f"missing: {m['framework']} has no counterpart of {m['api']} ({m['source']})")
     for e in report.get("spec_errors", []):
         lines.append(f"bad spec: {e['file']}:{e['line']}: {e['message']} (fix: {e['fix']})")
     return "\n".join(lines)

@@ -68,6 +68,13 @@ def target_json(spec: Spec, result: TargetResult) -> dict[str, Any]:
     }
 
 
+def missing_json(spec: Spec) -> list[dict[str, Any]]:
+    """The frameworks a spec declares to have no counterpart of the API."""
+    return [{"api": spec.api, "title": spec.model.title, "framework": name, "source": fw.missing.source,
+             "note": fw.missing.note, "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", name)}}
+            for name, fw in sorted(spec.model.frameworks.items()) if fw.missing is not None]
+
+
 def spec_error_json(err: SourceError) -> dict[str, Any]:
     return {"file": err.file, "line": err.line, "message": err.message, "fix": err.fix}
 
@@ -88,11 +95,12 @@ class PartWriter:
         self.path, self.meta = path, meta
         self.targets: list[dict[str, Any]] = []
         self.spec_errors: list[dict[str, Any]] = []
+        self.missing: list[dict[str, Any]] = []
         self.frameworks: dict[str, str] = {}
 
     def flush(self) -> None:
         body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
-                "spec_errors": self.spec_errors}
+                "spec_errors": self.spec_errors, "missing": self.missing}
         write_atomic(self.path, json.dumps(body, sort_keys=True))
 
 
@@ -101,6 +109,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     targets: dict[str, dict[str, Any]] = {}
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
     frameworks: dict[str, str] = {}
+    missing: dict[tuple[str, str], dict[str, Any]] = {}
     for part in sorted(parts):
         try:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
@@ -111,6 +120,8 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             targets[f"{t['api']}|{t['target']}"] = t
         for e in data.get("spec_errors", []):
             spec_errors[(e["file"], e["line"], e["message"])] = e
+        for m in data.get("missing", []):
+            missing[(m["api"], m["framework"])] = m
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
@@ -119,6 +130,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         **meta,
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
+        "missing": [missing[k] for k in sorted(missing)],
         "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
         "findings": findings,
         "summary": summarize(findings, ordered),

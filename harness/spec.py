@@ -145,10 +145,26 @@ class Binding(Overrides):
     signature: str  # as documented: constructor (class) or function signature
     call: Optional[str] = None  # documented call inputs of a class, e.g. "(logits, labels)"
     output_dtype: Optional[str] = None
+    alias_of: Optional[str] = None  # documented as another name for this target (still run: aliases can drift)
+
+
+class Missing(_Model):
+    """A framework documents no counterpart: the report lists the API as missing there."""
+
+    source: str  # where that was established (the framework's API list or mapping page)
+    note: str = ""
 
 
 class Framework(Overrides):
-    bindings: list[Binding]
+    bindings: list[Binding] = []
+    missing: Optional[Missing] = None
+
+    @model_validator(mode="after")
+    def _bindings_or_missing(self) -> "Framework":
+        if bool(self.bindings) == (self.missing is not None):
+            raise ValueError("give either `bindings` (the framework's counterparts) or `missing: {source: URL}`, "
+                             "not both and not neither")
+        return self
 
 
 class SpecModel(_Model):

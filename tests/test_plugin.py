@@ -27,6 +27,8 @@ def test_bad_spec_is_reported_and_the_good_one_still_runs(tmp_path, pythons):
     (tmp_path / "specs").mkdir()
     shutil.copy(ROOT / "specs" / "losses" / "l1_loss.yaml", tmp_path / "specs" / "l1_loss.yaml")
     shutil.copy(DATA / "bad_specs" / "formula_outside_vocabulary.yaml", tmp_path / "specs" / "broken.yaml")
+    tiny = (DATA / "good_minimal.yaml").read_text()
+    (tmp_path / "specs" / "tiny.yaml").write_text(tiny + "  paddle:\n    missing: {source: 'https://example.org/list', note: n}\n")
     proc = _run(tmp_path, "--workers", f"torch={pythons['torch']}", "--max-examples", "20")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
@@ -36,6 +38,7 @@ def test_bad_spec_is_reported_and_the_good_one_still_runs(tmp_path, pythons):
     jsonschema.validate(report, json.loads((ROOT / "reports" / "report.schema.json").read_text()))
     assert report["spec_errors"][0]["line"] == 13
     assert {t["target"] for t in report["targets"]} == {"torch.nn.L1Loss", "torch.nn.functional.l1_loss"}
+    assert [(m["api"], m["framework"]) for m in report["missing"]] == [("tiny_l1", "paddle")]
     assert report["frameworks"]["torch"].startswith("2.")
     html = (tmp_path / "reports" / "index.html").read_text()
     assert "torch.nn.L1Loss" in html and "<script>alert" not in html
