@@ -74,12 +74,14 @@ def group(verdicts: list[Verdict], observed: dict[str, dict[str, set[str]]]) -> 
         if v.is_match:
             continue
         f = features(v.case)
-        split = PARTITION if v.check == "values" else ("variant",)  # non-finite inputs matter for values only
-        key = (v.check, v.verdict, v.documented, v.source, v.why) + tuple(f.get(p, "") for p in split)
+        split = PARTITION if v.check in ("values", "gradients") else ("variant",)  # non-finite inputs matter for numbers only
+        key = (v.check, v.verdict, v.documented, v.source, v.why, v.metrics.get("wrt", "")) + tuple(f.get(p, "") for p in split)
         buckets[key].append(v)
     out = []
     for (check, verdict, documented, *_), members in buckets.items():
         region = _region([features(v.case) for v in members], observed.get(check, {}))
+        if members[0].metrics.get("wrt"):  # gradients: the input differentiated is part of what the finding is
+            region["wrt"] = [str(members[0].metrics["wrt"])]
         b = members[0].binding
         minimal = min(members, key=_simplicity)
         out.append(Finding(finding_id(b.spec.api, b.target, check, verdict, documented, region), members, region, minimal))

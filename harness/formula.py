@@ -36,6 +36,9 @@ _ALLOWED = (
 )
 
 
+TRACE = "__trace__"  # scope key of a branch tracer; formulas cannot name it (dunder names are refused)
+
+
 class FormulaError(ValueError):
     """A formula or condition breaks a rule; `line` is relative to the formula's first line."""
 
@@ -52,10 +55,14 @@ class Formula:
     tree: ast.AST = field(compare=False, repr=False)
     is_condition: bool = False
 
-    def evaluate(self, env: dict[str, Any], ctx: vocabulary.Context | None = None) -> Any:
+    def evaluate(self, env: dict[str, Any], ctx: vocabulary.Context | None = None, *,
+                 vocab: dict[str, Any] | None = None, trace: Any = None) -> Any:
+        """`vocab` replaces the vocabulary (e.g. forward-mode rules); `trace` records the branches taken."""
         ctx = ctx or vocabulary.Context()
-        scope = {**vocabulary.CONSTANTS, **vocabulary.make_vocabulary(ctx)}
+        scope = {**vocabulary.CONSTANTS, **(vocab if vocab is not None else vocabulary.make_vocabulary(ctx))}
         scope.update(env)
+        if trace is not None:
+            scope[TRACE] = trace
         with np.errstate(all="ignore"):
             if self.is_condition:
                 return _eval(self.tree.body, scope)  # type: ignore[attr-defined]
@@ -174,7 +181,11 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
     if isinstance(node, ast.Compare):
         left = _eval(node.left, scope)
         if len(node.ops) == 1:
-            return _COMPARE[type(node.ops[0])](left, _eval(node.comparators[0], scope))
+            right = _eval(node.comparators[0], scope)
+            out = _COMPARE[type(node.ops[0])](left, right)
+            if TRACE in scope:
+                scope[TRACE].compare(node, left, right, out)
+            return out
         for op, right_node in zip(node.ops, node.comparators):
             right = _eval(right_node, scope)
             if not _COMPARE[type(op)](left, right):
@@ -182,10 +193,15 @@ def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
             left = right
         return True
     if isinstance(node, ast.IfExp):
-        return _eval(node.body if _eval(node.test, scope) else node.orelse, scope)
+        test = _eval(node.test, scope)
+        if TRACE in scope:
+            scope[TRACE].condition(node.test, test)
+        return _eval(node.body if test else node.orelse, scope)
     if isinstance(node, ast.Call):
         args = [_eval(a, scope) for a in node.args]
         kwargs = {k.arg: _eval(k.value, scope) for k in node.keywords}
+        if TRACE in scope and node.func.id == "where" and args:  # type: ignore[attr-defined]
+            scope[TRACE].condition(node.args[0], args[0])
         return scope[node.func.id](*args, **kwargs)  # type: ignore[attr-defined]
     if isinstance(node, ast.Tuple):
         return tuple(_eval(e, scope) for e in node.elts)

@@ -18,7 +18,7 @@ from .case import Case, Outcome, describe_array, jsonable
 from .reference import Reference, holds
 from .spec import BindingView, Raise
 
-VERDICTS = ("match", "value", "dtype", "shape", "signature", "missing-error", "unexpected-error", "wrong-error",
+VERDICTS = ("match", "value", "dtype", "shape", "signature", "subgradient", "missing-error", "unexpected-error", "wrong-error",
             "crash", "timeout")
 
 
@@ -165,7 +165,8 @@ def explain(v: Verdict, own_rule: Optional[Raise], own: Optional[Reference], uns
         return
     b = v.binding
     for diff, condition in b.differences:
-        if diff.check == v.check and (not diff.verdicts or v.verdict in diff.verdicts) and (condition is None or (v.case is not None and holds(condition, v.case))):
+        # a documented difference in values also explains the gradient of the same cases (its derivative)
+        if (diff.check == v.check or (diff.check, v.check) == ("values", "gradients")) and (not diff.verdicts or v.verdict in diff.verdicts) and (condition is None or (v.case is not None and holds(condition, v.case))):
             v.documented, v.source, v.why = True, diff.source, diff.what
             return
     if v.doc == "match":

@@ -187,7 +187,7 @@ class CheckItem(pytest.Item):
                 f"{f.id} {f.head.verdict}: {f.head.message[:200] or _short(f)} (x{len(f.verdicts)}; region {_region(f)})"
                 for f in bad))
         if not counts and self.check not in ("examples",):
-            pytest.skip(f"no {self.check} cases applied to {self.target}")
+            pytest.skip(result.notes.get(self.check) or f"no {self.check} cases applied to {self.target}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, Discrepancies):

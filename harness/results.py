@@ -63,6 +63,7 @@ def target_json(spec: Spec, result: TargetResult) -> dict[str, Any]:
     return {
         "api": spec.api, "title": spec.model.title, "framework": b.framework, "target": b.target, "kind": b.kind,
         "counts": result.counts, "calls": result.calls, "seconds": round(result.seconds, 3), "error": result.error,
+        "notes": result.notes,
         "spec": _relative(spec.path),
         "findings": [finding_json(spec, f) for f in result.findings],
     }

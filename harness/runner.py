@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import generate, wire
+from .gradients import GradientCheck
 from .case import Case, Outcome
 from .examples import load_examples
 from .findings import Finding, features, group, observe
@@ -32,6 +33,7 @@ class TargetResult:
     seconds: float = 0.0
     calls: int = 0
     error: Optional[str] = None  # the binding could not be run at all
+    notes: dict[str, str] = field(default_factory=dict)  # check -> why it has no cases
 
 
 class SpecRun:
@@ -42,6 +44,7 @@ class SpecRun:
         self.cases = generate.draw(generate.all_cases(spec), config.max_examples, config.seed)
         self.examples = load_examples(config.cases_dir, spec) if config.cases_dir else []
         self._refs: dict[tuple[str, str], Reference] = {}
+        self.gradients = GradientCheck(spec, self.cases)
 
     def reference(self, case: Case, binding: Optional[BindingView] = None) -> Optional[Reference]:
         """The common reference, or with `binding` that binding's own documented formula (if any)."""
@@ -108,6 +111,7 @@ class TargetRunner:
     def __init__(self, run: SpecRun, binding: BindingView, pool: Pool) -> None:
         self.run, self.binding, self.pool = run, binding, pool
         self._ids = 0
+        self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
 
     def _call(self, cases: list[Case]) -> list[Optional[Outcome]]:
         requests, index = [], []
@@ -128,10 +132,30 @@ class TargetRunner:
         for case, outcome in zip(cases, self._call(cases)):
             if outcome is None:
                 continue
+            if outcome.ok:
+                self.returned.add(case.fingerprint())
             common = self.run.reference(case)
             own = self.run.reference(case, self.binding)
             verdicts.extend(judge(self.binding, case, outcome, common, own))  # type: ignore[arg-type]
         return verdicts
+
+    def judge_gradients(self, cases: list[Case]) -> list[Verdict]:
+        return self.run.gradients.verdicts(self.binding, cases, self._send_gradients)
+
+    def _send_gradients(self, pairs: list[tuple[Case, list[str]]]) -> list[Optional[dict[str, Any]]]:
+        inputs = list(self.run.spec.model.inputs)
+        requests, index = [], []
+        for i, (case, names) in enumerate(pairs):
+            self._ids += 1
+            req = build_request(self.binding, case, self._ids)
+            if req is not None:
+                requests.append({**req, "op": "grad", "wrt": [inputs.index(n) for n in names]})
+                index.append(i)
+        out: list[Optional[dict[str, Any]]] = [None] * len(pairs)
+        if requests:
+            for i, reply in zip(index, self.pool.get(self.binding.framework).run(requests)):
+                out[i] = reply
+        return out
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
@@ -148,6 +172,10 @@ class TargetRunner:
         else:
             verdicts.append(signature_verdict(b, sig))
         verdicts += self.judge_cases(self.run.cases)
+        grads = self.judge_gradients([c for c in self.run.gradients.cases if c.fingerprint() in self.returned])
+        if not grads:
+            result.notes["gradients"] = self.run.gradients.reason or "no gradient case is in this binding's documented domain"
+        verdicts += grads
         verdicts += self._defaults()
         verdicts += self._examples()
         result.calls = self._ids
@@ -210,7 +238,8 @@ class TargetRunner:
 
     def _shrink(self, finding: Finding) -> None:
         head = finding.head
-        if head.case is None or head.documented or head.check in ("examples", "defaults"):
+        # gradient cases are small by construction (GRAD_ELEMENTS): their smallest member is the minimal case
+        if head.case is None or head.documented or head.check in ("examples", "defaults", "gradients"):
             return
         want = features(head.case)
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)

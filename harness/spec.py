@@ -20,7 +20,7 @@ from .yamlsource import Located, SourceError, load
 FRAMEWORKS = ("torch", "mindspore", "paddle")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 ALL_DTYPES = FLOAT_DTYPES + ("int8", "uint8", "int16", "int32", "int64", "bool")
-CHECKS = ("signature", "defaults", "values", "dtypes", "raises", "examples")
+CHECKS = ("signature", "defaults", "values", "dtypes", "raises", "examples", "gradients")
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -56,6 +56,7 @@ class ArraySpec(_Model):
     ties: list[str] = []  # expressions for elements placed exactly at formula thresholds
     optional: bool = False  # may be None (then `default` must be null)
     default: None = None
+    grad: Optional[bool] = None  # differentiable? default: a float input that is not an index or probabilities
 
     @field_validator("dtypes")
     @classmethod
@@ -91,11 +92,29 @@ class Raise(_Model):
 class Difference(_Model):
     """A documented way a binding differs from the common spec."""
 
-    check: Literal["signature", "defaults", "values", "dtypes", "raises", "examples"]
+    check: Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients"]
     what: str
     source: str
     when: Optional[str] = None
     verdicts: list[str] = []  # the verdicts it explains (default: any)
+
+
+class Subgradient(_Model):
+    """The gradient a binding gives where the formula has a kink (its left and right derivatives differ)."""
+
+    # left/right derivative, the one of least magnitude between them (PyTorch's documented rule), their mean, or 0
+    side: Literal["left", "right", "min_norm", "mean", "zero"]
+    at: Optional[str] = None  # elementwise condition over the case selecting the kinks meant (default: all)
+    inputs: list[str] = []  # the inputs it applies to (default: all)
+    source: Optional[str] = None  # the documentation that states it; none: observed, the docs are silent
+    note: str = ""
+
+
+class Gradients(_Model):
+    """Spec-level gradient settings."""
+
+    skip: Optional[str] = None  # no gradient check for this spec, for this stated reason
+    subgradients: list[Subgradient] = []  # the common choice at kinks (what peers are compared with)
 
 
 class Invalid(_Model):
@@ -137,6 +156,8 @@ class Overrides(_Model):
     formula: Optional[str] = None  # the binding's own documented formula, where it differs
     extra: dict[str, str] = {}  # framework-only arguments: name -> expression over the case
     known_differences: list[Difference] = []
+    grad: Optional[list[str]] = None  # inputs whose gradients it supports (default: every differentiable input)
+    subgradients: list[Subgradient] = []  # what it gives at kinks, with the doc that says so
 
 
 class Binding(Overrides):
@@ -179,6 +200,7 @@ class SpecModel(_Model):
     formula: str
     raises: list[Raise] = []
     invalid: list[Invalid] = []
+    gradients: Gradients = Gradients()
     frameworks: dict[str, Framework]
 
     @field_validator("api")
@@ -213,6 +235,8 @@ class BindingView:
     extra: dict[str, formula_mod.Formula]
     differences: list[tuple[Difference, Optional[formula_mod.Formula]]]
     docs: Optional[str]
+    grad: Optional[list[str]] = None
+    subgradients: list[tuple[Subgradient, Optional[formula_mod.Formula]]] = field(default_factory=list)
 
     @property
     def target(self) -> str:
@@ -239,6 +263,7 @@ class Spec:
     ties: dict[str, list[formula_mod.Formula]]
     fills: dict[int, formula_mod.Formula] = field(default_factory=dict)
     bindings: list[BindingView] = field(default_factory=list)
+    subgradients: list[tuple[Subgradient, Optional[formula_mod.Formula]]] = field(default_factory=list)
 
     @property
     def api(self) -> str:
@@ -350,6 +375,7 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
     fills = {i: _compile_formula(path, located, ("invalid", i, "fill"), p.fill, variables, True)
              for i, p in enumerate(model.invalid) if p.fill}
     spec = Spec(path, located, model, spec_formula, raises, output, ties, fills)
+    spec.subgradients = _subgradients(path, located, ("gradients",), model.gradients.subgradients, model, variables)
     targets: set[str] = set()
     for fw_name, fw in model.frameworks.items():
         for i, b in enumerate(fw.bindings):
@@ -410,7 +436,32 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
                for owner, at in ((fw, fw_where), (b, where)) for k, v in owner.extra.items()},
         differences=compiled_diffs(b, where) + compiled_diffs(fw, fw_where),
         docs=b.docs or fw.docs,
+        grad=_grad_list(spec, b, where) if b.grad is not None else (_grad_list(spec, fw, fw_where) if fw.grad is not None else None),
+        subgradients=_subgradients(path, located, where, b.subgradients, spec.model, variables)
+        + _subgradients(path, located, fw_where, fw.subgradients, spec.model, variables),
     )
+
+
+def _grad_list(spec: Spec, owner: Overrides, at: tuple[Any, ...]) -> list[str]:
+    for name in owner.grad or []:
+        if name not in spec.model.inputs:
+            raise SourceError(spec.path, spec.line(*at, "grad"), f"grad names {name!r}, which is not an input",
+                              f"use some of {sorted(spec.model.inputs)}")
+    return list(owner.grad or [])
+
+
+def _subgradients(path: Path, located: Located, at: tuple[Any, ...], entries: list[Subgradient], model: SpecModel,
+                  variables: set[str]) -> list[tuple[Subgradient, Optional[formula_mod.Formula]]]:
+    out = []
+    for i, sg in enumerate(entries):
+        where = at + ("subgradients", i)
+        for name in sg.inputs:
+            if name not in model.inputs:
+                raise SourceError(path, located.line(where + ("inputs",)), f"subgradient names {name!r}, which is not an input",
+                                  f"use some of {sorted(model.inputs)}")
+        cond = _compile_formula(path, located, where + ("at",), sg.at, variables, True) if sg.at else None
+        out.append((sg, cond))
+    return out
 
 
 @dataclass

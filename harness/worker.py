@@ -46,6 +46,8 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
         elif request["op"] == "call":
             value, dtype = adapter.call(request)
             reply.update(value=value, dtype=dtype)
+        elif request["op"] == "grad":
+            reply.update(adapter.grad(request))
         else:
             raise ValueError(f"unknown op {request['op']!r}")
     except Exception as exc:  # the framework's error is the measurement, not a worker failure

@@ -47,18 +47,57 @@ class Adapter:
             return self.to_tensor(wire.decode_array(v), v["dtype"])
         return v
 
-    def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    def _prepare(self, request: dict[str, Any]) -> tuple[Any, list[Any], dict[str, Any]]:
         fn = self.resolve(request["target"])
         args = [self.convert(a) for a in request.get("args", [])]
         kwargs = {k: self.convert(v) for k, v in request.get("kwargs", {}).items()}
         if request["kind"] == "class":
             init = {k: self.convert(v) for k, v in request.get("init", {}).items()}
             fn = fn(**init)
-        out = fn(*args, **kwargs)
+        return fn, args, kwargs
+
+    def _encode(self, out: Any) -> tuple[dict[str, Any], str]:
         if not self.is_tensor(out):
             raise TypeError(f"returned {type(out).__name__}, not a tensor")
         value, dtype = self.to_numpy(out)  # forces any asynchronous work to finish here
         return wire.encode_array(value, "bfloat16" if dtype == "bfloat16" else None), dtype
+
+    def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        fn, args, kwargs = self._prepare(request)
+        return self._encode(fn(*args, **kwargs))
+
+    def grad(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The call's output and d sum(output) / d args[i] for i in request['wrt'] (None: no gradient)."""
+        fn, args, kwargs = self._prepare(request)
+        wrt = list(request["wrt"])
+
+        def scalar_of(*xs: Any) -> tuple[Any, Any]:
+            full = list(args)
+            for i, x in zip(wrt, xs):
+                full[i] = x
+            out = fn(*full, **kwargs)
+            if not self.is_tensor(out):
+                raise TypeError(f"returned {type(out).__name__}, not a tensor")
+            return self.total(out), out
+
+        out, grads = self.differentiate(scalar_of, [args[i] for i in wrt])
+        value, dtype = self._encode(out)
+        encoded = []
+        for g in grads:
+            if g is None:
+                encoded.append(None)
+            else:
+                a, gdtype = self.to_numpy(g)
+                encoded.append(wire.encode_array(a, "bfloat16" if gdtype == "bfloat16" else None) | {"framework_dtype": gdtype})
+        return {"value": value, "dtype": dtype, "grads": encoded}
+
+    def total(self, out: Any) -> Any:
+        """The scalar that is differentiated: the sum of the output (a no-op for a reduced loss)."""
+        return out.sum()
+
+    def differentiate(self, scalar_of: Any, xs: list[Any]) -> tuple[Any, list[Any]]:
+        """(output, gradients of scalar_of(*xs)[0] with respect to each x) in the framework's autodiff."""
+        raise NotImplementedError(f"{self.name} adapter has no gradient support")
 
     def signature(self, target: str, kind: str) -> dict[str, Any]:
         obj = self.resolve(target)

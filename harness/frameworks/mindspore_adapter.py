@@ -41,3 +41,10 @@ class Adapter(Base):
         if dtype == "bfloat16":
             value = value.astype(self.ms.float32)
         return np.array(value.asnumpy()), dtype
+
+    def differentiate(self, scalar_of: Any, xs: list[Any]) -> tuple[Any, list[Any]]:
+        # value_and_grad differentiates the first output; the loss itself rides along as aux
+        fn = self.ms.value_and_grad(scalar_of, grad_position=tuple(range(len(xs))), has_aux=True)
+        (_, out), grads = fn(*xs)
+        grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
+        return out[0] if isinstance(out, (tuple, list)) else out, grads

@@ -32,3 +32,9 @@ class Adapter(Base):
         if dtype == "bfloat16":
             value = value.float()
         return value.numpy().copy(), dtype
+
+    def differentiate(self, scalar_of: Any, xs: list[Any]) -> tuple[Any, list[Any]]:
+        xs = [x.detach().requires_grad_(True) for x in xs]
+        total, out = scalar_of(*xs)
+        grads = self.torch.autograd.grad(total, xs, allow_unused=True) if total.requires_grad else [None] * len(xs)
+        return out, list(grads)

@@ -1,0 +1,161 @@
+"""Reference gradients of a spec formula: forward mode in float64, one-sided at non-smooth points.
+
+How a reference gradient is derived (README, "Gradients"):
+1. The scalar is sum(result): the formula's result for the case's own reduction, summed (a no-op
+   for 'mean' and 'sum'); frameworks differentiate the same scalar.
+2. d scalar / d x for every element of input x comes from one forward-mode evaluation of the
+   formula with dual numbers (`dual`), in float64 on the very values the framework received.
+   There is no step size: the result is as exact as the float64 formula.
+3. The same evaluation in the input's own dtype gives the rounding-noise estimate, and the
+   tangent reductions give the accumulation term, exactly as for values (`compare`).
+4. Non-smooth points are found, not declared: the gradient is evaluated again at x shifted by
+   +-delta along a fixed direction with distinct components (delta = 2^-30 max(|x_k|, S), S the
+   case's input scale); an element whose gradient differs between the two is shifted alone, to
+   each side, and its left and right derivatives are compared. Where they differ, the element is
+   a kink: its expected gradient is the subgradient the spec states (left, right, mean, zero), and
+   the one-sided values' own error (the change between steps delta and 2 delta) is their slack.
+   Points where both sides agree (e.g. SmoothL1 at |d| == beta) are smooth and checked as such.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from . import dtypes, dual
+from .case import Case
+from .formula import Formula
+from .reference import input_scale
+from .vocabulary import Accumulation, Context
+
+STEP = 2.0 ** -30  # relative shift that moves an exact tie to one side (far above float64 rounding)
+KINK_RTOL = 1e-6  # one-sided derivatives further apart than this (relative) make a kink
+MAX_KINKS = 16  # one-sided analysis per input and case: beyond this the rest are left unjudged
+_DIRECTION = (np.sqrt(5.0) - 1) / 2  # golden-ratio sequence: distinct components, no two equal
+
+
+@dataclass
+class InputGradient:
+    value: np.ndarray  # float64 gradient (at kinks: the formula's own rule; use left/right there)
+    lowp: Optional[np.ndarray]  # the same in the input's dtype, widened
+    accumulation: Accumulation
+    kinks: np.ndarray  # bool: elements where the left and right derivatives differ
+    left: np.ndarray  # one-sided derivatives at kinks (nan elsewhere)
+    right: np.ndarray
+    slack: np.ndarray  # error estimate of the one-sided derivatives (0 elsewhere)
+    unjudged: np.ndarray  # bool: candidate kinks beyond MAX_KINKS, not compared
+    scale: float = 0.0  # largest finite |gradient element|: the tolerance's scale term
+
+    def side(self, name: str) -> np.ndarray:
+        """The expected gradient at kinks for a documented subgradient choice."""
+        if name == "left":
+            return self.left
+        if name == "right":
+            return self.right
+        if name == "mean":
+            return (self.left + self.right) / 2
+        if name == "min_norm":  # the subgradient of least magnitude: 0 when the sides differ in sign
+            lo, hi = np.minimum(self.left, self.right), np.maximum(self.left, self.right)
+            return np.where(lo > 0, lo, np.where(hi < 0, hi, 0.0))
+        return np.zeros_like(self.left)
+
+
+@dataclass
+class GradientReference:
+    inputs: dict[str, InputGradient] = field(default_factory=dict)
+    error: Optional[str] = None  # the formula could not be differentiated on this case
+
+
+def _wide(case: Case) -> dict[str, Any]:
+    return {k: (dtypes.to_float64(v) if isinstance(v, np.ndarray) and dtypes.is_float(dtypes.name(v)) else v)
+            for k, v in case.env().items()}
+
+
+def _grad(formula: Formula, env: dict[str, Any], name: str, x: np.ndarray, ctx: Context,
+          only: Optional[int] = None) -> np.ndarray:
+    """d sum(result) / d x, all elements, or only element `only` (one seed; the rest nan)."""
+    if only is None:
+        seeded = dual.seed(x)
+    else:
+        t = np.zeros((1, x.size), dtype=x.dtype)
+        t[0, only] = 1
+        seeded = dual.Dual(x, t.reshape((1,) + x.shape))
+    result = formula.evaluate({**env, name: seeded}, ctx, vocab=dual.rules(ctx))
+    g = dual.gradient(result, (seeded.seeds,), seeded.seeds, ctx)
+    if only is None:
+        return np.asarray(g, dtype=np.float64).reshape(x.shape)
+    out = np.full(x.size, np.nan)
+    out[only] = float(np.asarray(g, dtype=np.float64).reshape(-1)[0])
+    return out.reshape(x.shape)
+
+
+def derive(formula: Formula, case: Case, names: list[str]) -> GradientReference:
+    """The reference gradient of sum(formula(case)) with respect to each input in `names`."""
+    ref = GradientReference()
+    wide = _wide(case)
+    scale = input_scale(case) or 1.0
+    for name in names:
+        x = wide.get(name)
+        if x is None:
+            continue
+        try:
+            ref.inputs[name] = _derive_one(formula, case, wide, name, x, scale)
+        except dual.NoRule as exc:
+            ref.error = f"not differentiable here: {exc}"
+            return ref
+        except Exception as exc:  # the formula fails on this case: say so, judge nothing
+            ref.error = f"{type(exc).__name__}: {exc}"
+            return ref
+    return ref
+
+
+def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x: np.ndarray,
+                scale: float) -> InputGradient:
+    acc = Accumulation()
+    g = _grad(formula, wide, name, x, Context(acc))
+    lowp = None
+    own = case.env()
+    try:
+        lowp = dtypes.to_float64(_grad(formula, own, name, np.asarray(own[name]), Context()))
+    except dual.NoRule:
+        raise
+    except Exception:
+        lowp = None
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(x)
+        delta = STEP * np.maximum(np.abs(np.where(finite, x, 0.0)), scale)
+        direction = 1.0 + (np.arange(x.size) * _DIRECTION % 1.0).reshape(x.shape)
+        shift = np.where(finite, delta * direction, 0.0)
+        up = _grad(formula, wide, name, x + shift, Context())
+        down = _grad(formula, wide, name, x - shift, Context())
+        candidates = finite & _apart(up, down)
+    kinks = np.zeros(x.shape, bool)
+    left, right = np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+    slack = np.zeros(x.shape)
+    unjudged = np.zeros(x.shape, bool)
+    for i, k in enumerate(np.flatnonzero(candidates)):
+        if i >= MAX_KINKS:
+            unjudged.reshape(-1)[k] = True
+            continue
+        one = np.zeros(x.size)
+        one[k] = delta.reshape(-1)[k]
+        one = one.reshape(x.shape)
+        sides = [_grad(formula, wide, name, x + s * one, Context(), only=int(k)).reshape(-1)[k]
+                 for s in (-1.0, -2.0, 1.0, 2.0)]
+        lo, lo2, hi, hi2 = sides
+        err = abs(lo - lo2) + abs(hi - hi2) if np.isfinite(sides).all() else 0.0
+        if _apart(np.asarray(lo), np.asarray(hi), err):
+            idx = np.unravel_index(k, x.shape)
+            kinks[idx], left[idx], right[idx], slack[idx] = True, lo, hi, err
+    fin = np.abs(g[np.isfinite(g)])
+    return InputGradient(g, lowp, acc, kinks, left, right, slack, unjudged, float(fin.max()) if fin.size else 0.0)
+
+
+def _apart(a: np.ndarray, b: np.ndarray, slack: Any = 0.0) -> np.ndarray:
+    """Two derivative estimates that differ by more than the shift could explain."""
+    with np.errstate(all="ignore"):
+        gap = np.abs(a - b)
+        limit = KINK_RTOL * (np.abs(a) + np.abs(b)) + 2 * np.asarray(slack) + 1e-300
+        nan_differs = np.isnan(a) != np.isnan(b)
+        return (np.isfinite(gap) & (gap > limit)) | nan_differs
