@@ -98,6 +98,20 @@ class GradientCheck:
             self._refs[k] = derive(formula, case, differentiable(self.spec, case))
         return self._refs[k]
 
+    def summary(self) -> dict[str, Any]:
+        """For the coverage report: how many gradient cases, with nan/inf, and kinks the reference found."""
+        if self.reason:
+            return {"cases": 0, "skipped": self.reason}
+        kinks: dict[str, int] = {}
+        for case in self.cases:
+            ref = self.reference(case, self.spec.formula, "")
+            if ref.error:
+                kinks.setdefault("(reference failed)", 0)
+                kinks["(reference failed)"] += 1
+            for name, g in ref.inputs.items():
+                kinks[name] = kinks.get(name, 0) + int(g.kinks.sum())
+        return {"cases": len(self.cases), "nonfinite": sum(1 for c in self.cases if _nonfinite(c)), "kinks": kinks}
+
     def applicable(self, binding: BindingView, case: Case) -> bool:
         return (bool(differentiable(self.spec, case, binding)) and not unsupported_dtypes(binding, case)
                 and not any(r.error != "none" for r in matching_rules(binding.raises, case)))

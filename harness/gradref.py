@@ -9,8 +9,9 @@ How a reference gradient is derived (README, "Gradients"):
 3. The same evaluation in the input's own dtype gives the rounding-noise estimate, and the
    tangent reductions give the accumulation term, exactly as for values (`compare`).
 4. Non-smooth points are found, not declared: the gradient is evaluated again at x shifted by
-   +-delta along a fixed direction with distinct components (delta = 2^-30 max(|x_k|, S), S the
-   case's input scale); an element whose gradient differs between the two is shifted alone, to
+   +-delta along a fixed direction with distinct components (delta_k = 2^-40 |x_k|; for a zero
+   element, 2^-40 times the smallest nonzero |value| of the case's inputs, so no shift can cross a
+   threshold that is not exactly hit); an element whose gradient differs between the two is shifted alone, to
    each side, and its left and right derivatives are compared. Where they differ, the element is
    a kink: its expected gradient is the subgradient the spec states (left, right, mean, zero), and
    the one-sided values' own error (the change between steps delta and 2 delta) is their slack.
@@ -26,10 +27,10 @@ import numpy as np
 from . import dtypes, dual
 from .case import Case
 from .formula import Formula
-from .reference import input_scale
 from .vocabulary import Accumulation, Context
 
-STEP = 2.0 ** -30  # relative shift that moves an exact tie to one side (far above float64 rounding)
+STEP = 2.0 ** -40  # relative shift: moves an exact tie to one side (above float64 rounding), yet stays
+#                   below the spacing of float32 values, so it cannot cross a threshold that is not exactly hit
 KINK_RTOL = 1e-6  # one-sided derivatives further apart than this (relative) make a kink
 MAX_KINKS = 16  # one-sided analysis per input and case: beyond this the rest are left unjudged
 _DIRECTION = (np.sqrt(5.0) - 1) / 2  # golden-ratio sequence: distinct components, no two equal
@@ -94,7 +95,7 @@ def derive(formula: Formula, case: Case, names: list[str]) -> GradientReference:
     """The reference gradient of sum(formula(case)) with respect to each input in `names`."""
     ref = GradientReference()
     wide = _wide(case)
-    scale = input_scale(case) or 1.0
+    scale = _smallest(wide)
     for name in names:
         x = wide.get(name)
         if x is None:
@@ -124,7 +125,8 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
         lowp = None
     with np.errstate(all="ignore"):
         finite = np.isfinite(x)
-        delta = STEP * np.maximum(np.abs(np.where(finite, x, 0.0)), scale)
+        magnitude = np.abs(np.where(finite, x, 0.0))
+        delta = STEP * np.where(magnitude > 0, magnitude, scale)
         direction = 1.0 + (np.arange(x.size) * _DIRECTION % 1.0).reshape(x.shape)
         shift = np.where(finite, delta * direction, 0.0)
         up = _grad(formula, wide, name, x + shift, Context())
@@ -150,6 +152,17 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
             kinks[idx], left[idx], right[idx], slack[idx] = True, lo, hi, err
     fin = np.abs(g[np.isfinite(g)])
     return InputGradient(g, lowp, acc, kinks, left, right, slack, unjudged, float(fin.max()) if fin.size else 0.0)
+
+
+def _smallest(env: dict[str, Any]) -> float:
+    """The smallest nonzero finite |element| of the case's float inputs (1 if there is none)."""
+    out = np.inf
+    for v in env.values():
+        if isinstance(v, np.ndarray) and v.dtype == np.float64 and v.size:
+            a = np.abs(v[np.isfinite(v) & (v != 0)])
+            if a.size:
+                out = min(out, float(a.min()))
+    return out if np.isfinite(out) else 1.0
 
 
 def _apart(a: np.ndarray, b: np.ndarray, slack: Any = 0.0) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from . import report
+from . import coverage, report
 from .results import PartWriter, merge, missing_json, spec_error_json, target_json, write_atomic
 from .runner import Config, SpecRun, TargetResult, TargetRunner
 from .spec import CHECKS, Spec, load_spec
@@ -56,7 +56,8 @@ class Harness:
         key = (spec.api, target)
         if key not in self.results:
             if spec.api not in self.spec_runs:
-                self.spec_runs[spec.api] = SpecRun(spec, self.run_config)
+                run = self.spec_runs[spec.api] = SpecRun(spec, self.run_config)
+                self.part.coverage[spec.api] = coverage.of(spec, run.cases, run.gradients.summary())
             binding = spec.binding(target)
             try:
                 result = TargetRunner(self.spec_runs[spec.api], binding, self.pool).execute()

@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from .coverage import untested
 from .results import write_atomic
 from .spec import CHECKS
 
@@ -46,8 +47,24 @@ def write_html(report: dict[str, Any], path: Path) -> None:
         frameworks=sorted({t["framework"] for t in report["targets"]}),
         apis=sorted({t["api"] for t in report["targets"]}),
         findings=sorted(report["findings"], key=lambda f: (f["documented"], f["api"], f["target"], f["check"], f["id"])),
-        dumps=lambda v: json.dumps(v, sort_keys=True, default=str, separators=(", ", ": ")))
+        dumps=lambda v: json.dumps(v, sort_keys=True, default=str, separators=(", ", ": ")), untested=untested)
     write_atomic(path, html)
+
+
+def coverage_lines(report: dict[str, Any]) -> list[str]:
+    """Per spec: branch sides reached / total, and every untested one by name."""
+    out = []
+    for api, cov in report.get("coverage", {}).items():
+        gaps = untested(cov)
+        grad = cov.get("gradients", {})
+        grad_text = f"; gradients: skipped ({grad['skipped']})" if grad.get("skipped") else (
+            f"; gradients: {grad.get('cases', 0)} cases, kinks {grad.get('kinks', {})}" if grad else "")
+        out.append(f"coverage {api}: {cov['reached']}/{cov['total']} branch sides reached{grad_text}")
+        out += [f"  untested: {g}" for g in gaps]
+    total = report.get("summary", {}).get("coverage")
+    if total and total["total"]:
+        out.append(f"coverage overall: {total['reached']}/{total['total']} ({100 * total['reached'] / total['total']:.0f}%)")
+    return out
 
 
 def text_table(report: dict[str, Any]) -> str:
@@ -62,6 +79,7 @@ def text_table(report: dict[str, Any]) -> str:
     s = report["summary"]
     lines.append(f"{s['findings']} findings ({s['undocumented']} undocumented, {s['documented']} documented) "
                  f"over {s['targets']} targets and {s['cases']} verdicts")
+    lines += coverage_lines(report)
     for m in report.get("missing", []):
         lines.append(f"missing: {m['framework']} has no counterpart of {m['api']} ({m['source']})")
     for e in report.get("spec_errors", []):

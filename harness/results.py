@@ -98,10 +98,11 @@ class PartWriter:
         self.spec_errors: list[dict[str, Any]] = []
         self.missing: list[dict[str, Any]] = []
         self.frameworks: dict[str, str] = {}
+        self.coverage: dict[str, dict[str, Any]] = {}  # api -> what its cases reached (the same in every process)
 
     def flush(self) -> None:
         body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
-                "spec_errors": self.spec_errors, "missing": self.missing}
+                "spec_errors": self.spec_errors, "missing": self.missing, "coverage": self.coverage}
         write_atomic(self.path, json.dumps(body, sort_keys=True))
 
 
@@ -111,6 +112,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
     frameworks: dict[str, str] = {}
     missing: dict[tuple[str, str], dict[str, Any]] = {}
+    cover: dict[str, dict[str, Any]] = {}
     for part in sorted(parts):
         try:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
@@ -123,6 +125,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             spec_errors[(e["file"], e["line"], e["message"])] = e
         for m in data.get("missing", []):
             missing[(m["api"], m["framework"])] = m
+        cover.update(data.get("coverage", {}))
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
@@ -134,7 +137,9 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         "missing": [missing[k] for k in sorted(missing)],
         "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
         "findings": findings,
-        "summary": summarize(findings, ordered),
+        "coverage": dict(sorted(cover.items())),
+        "summary": {**summarize(findings, ordered), "coverage": {"reached": sum(c["reached"] for c in cover.values()),
+                                                                 "total": sum(c["total"] for c in cover.values())}},
     }
 
 

@@ -1,0 +1,116 @@
+"""The reference gradient: forward-mode rules against hand-derived derivatives, kinks, nan handling."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import dual, formula, gradref
+from harness.case import Case
+from harness.spec import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOOTH = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
+L1 = load_spec(ROOT / "specs" / "losses" / "l1_loss.yaml")
+CE = load_spec(ROOT / "specs" / "losses" / "cross_entropy.yaml")
+
+
+def grad(source, names=("x",), **arrays):
+    f = formula.parse(source, set(arrays) | {"reduction", "beta"})
+    case = Case("t", {k: np.asarray(v) for k, v in arrays.items()}, {})
+    return gradref.derive(f, case, list(names))
+
+
+def test_elementwise_rules_match_hand_derivatives():
+    x = np.array([0.3, 1.7, 2.5])
+    rules = {"exp(x)": np.exp(x), "log(x)": 1 / x, "sqrt(x)": 0.5 / np.sqrt(x), "tanh(x)": 1 - np.tanh(x) ** 2,
+             "log1p(x)": 1 / (1 + x), "expm1(x)": np.exp(x), "square(x)": 2 * x, "x ** 3": 3 * x ** 2,
+             "1 / x": -1 / x ** 2, "2 - x * x": -2 * x, "abs(x - 1)": np.sign(x - 1), "clip(x, 0.5, 2)": [0, 1, 0]}
+    for expr, want in rules.items():
+        got = grad(f"result = sum({expr})", x=x)
+        assert got.error is None, expr
+        np.testing.assert_allclose(got.inputs["x"].value, want, rtol=1e-14, err_msg=expr)
+
+
+def test_smooth_l1_gradient_is_d_over_beta_inside_and_sign_outside_for_every_reduction():
+    x, t = np.array([0.25, 3.0, -2.0, 0.5]), np.array([0.0, 1.0, 0.0, 0.5])
+    for reduction, scale in (("sum", 1.0), ("none", 1.0), ("mean", 0.25)):
+        case = Case("smooth_l1_loss", {"input": x, "target": t}, {"beta": 0.5, "reduction": reduction})
+        ref = gradref.derive(SMOOTH.formula, case, ["input", "target"])
+        want = np.array([0.5, 1.0, -1.0, 0.0]) * scale  # d / beta = 0.25 / 0.5, then sign(d), sign(d), and 0 at d == 0
+        np.testing.assert_allclose(ref.inputs["input"].value, want, rtol=1e-15)
+        np.testing.assert_allclose(ref.inputs["target"].value, -want, rtol=1e-15)
+        assert not ref.inputs["input"].kinks.any(), "SmoothL1 with beta > 0 is continuously differentiable"
+
+
+def test_cross_entropy_gradient_matches_softmax_minus_smoothed_target_with_weights():
+    rng = np.random.default_rng(3)
+    x, target, w = rng.standard_normal((4, 3)), np.array([0, 2, -100, 1]), np.array([0.5, 2.0, 1.5])
+    eps = 0.2
+    case = Case("cross_entropy", {"input": x, "target": target, "weight": w},
+                {"ignore_index": -100, "reduction": "mean", "label_smoothing": eps}, variant="indices")
+    got = gradref.derive(CE.formula, case, ["input"]).inputs["input"].value
+    keep = target != -100
+    p = np.exp(x) / np.exp(x).sum(1, keepdims=True)
+    onehot = np.eye(3)[np.where(keep, target, 0)]
+    # loss_n = w_y (1-eps) (-log p_y) + eps/C sum_c w_c (-log p_c); d/dx of -log p_c is p - e_c
+    per = (1 - eps) * w[np.where(keep, target, 0)][:, None] * (p - onehot) + eps / 3 * (w.sum() * p - w)
+    want = np.where(keep[:, None], per, 0) / w[target[keep]].sum()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_kink_of_l1_is_found_with_both_one_sided_derivatives():
+    case = Case("l1_loss", {"input": np.array([1.0, 2.0, 0.0]), "target": np.array([1.0, 0.0, 1e-30])}, {"reduction": "sum"})
+    g = gradref.derive(L1.formula, case, ["input"]).inputs["input"]
+    assert g.kinks.tolist() == [True, False, False], "a zero next to 1e-30 is no tie: the probe shift must not cross it"
+    assert (g.left[0], g.right[0]) == (-1.0, 1.0)
+    assert g.side("min_norm")[0] == 0 and g.side("mean")[0] == 0 and g.side("right")[0] == 1
+    assert g.value[2] == -1.0
+
+
+def test_asymmetric_kink_and_ties_between_elements():
+    relu = grad("result = sum(maximum(x, 0))", x=np.array([0.0, 2.0])).inputs["x"]
+    assert relu.kinks.tolist() == [True, False]
+    assert (relu.left[0], relu.right[0], relu.side("min_norm")[0], relu.side("mean")[0]) == (0.0, 1.0, 0.0, 0.5)
+    shifted = grad("result = sum(maximum(x, 0) + x)", x=np.array([0.0])).inputs["x"]
+    assert shifted.side("min_norm")[0] == 1.0, "both sides positive: the least-magnitude subgradient is the left one"
+    top = grad("result = amax(x)", x=np.array([3.0, 1.0, 3.0])).inputs["x"]
+    assert top.kinks.tolist() == [True, False, True], "a tie between elements is a kink for each of them"
+
+
+def test_zero_tangents_stay_zero_so_nan_stays_on_its_own_element():
+    g = grad("result = sum(x * x)", x=np.array([np.nan, 2.0])).inputs["x"]
+    assert np.isnan(g.value[0]) and g.value[1] == 4.0
+    m = grad("result = mean(abs(x))", x=np.array([np.inf, -1.0])).inputs["x"]
+    assert m.value.tolist() == [0.5, -0.5]
+    sel = grad("result = sum(where(x > 0, sqrt(x), 0))", x=np.array([0.0, 4.0])).inputs["x"]
+    assert sel.value.tolist() == [0.0, 0.25], "the branch not taken contributes nothing, even an infinite derivative"
+
+
+def test_low_precision_evaluation_gives_the_rounding_noise_estimate():
+    x = np.array([0.1, 0.7], np.float16)
+    g = grad("result = sum(exp(x) * 3)", x=x).inputs["x"]
+    assert g.lowp is not None and g.lowp.dtype == np.float64
+    assert 0 < np.abs(g.lowp - g.value).max() < 1e-2
+    assert g.scale == pytest.approx(float(np.exp(np.float64(x[1])) * 3))
+
+
+def test_an_operation_without_a_rule_is_reported_not_guessed():
+    ref = grad("result = float(sum(x))", x=np.array([1.0]))
+    assert ref.error and "'float' has no forward-mode rule" in ref.error
+    ref = grad("result = sum(x) // 2", x=np.array([1.0]))
+    assert ref.error and "floor division" in ref.error
+
+
+def test_every_vocabulary_name_has_a_rule_or_a_guard():
+    rules = dual.rules(__import__("harness.vocabulary", fromlist=["Context"]).Context())
+    from harness.vocabulary import NAMES, CONSTANTS
+
+    assert set(rules) == set(NAMES) - set(CONSTANTS)
+    with pytest.raises(dual.NoRule):
+        rules["float"](dual.seed(np.array([1.0])))
+
+
+def test_empty_inputs_give_empty_gradients():
+    case = Case("l1_loss", {"input": np.zeros((0, 3)), "target": np.zeros((0, 3))}, {"reduction": "mean"})
+    ref = gradref.derive(L1.formula, case, ["input"])
+    assert ref.error is None and ref.inputs["input"].value.shape == (0, 3)
