@@ -112,7 +112,7 @@ def judge_example(binding: BindingView, case: Case, outcome: Outcome) -> Verdict
             verdict, message = "shape", f"shape {list(actual.shape)}, documented {list(expected.shape)}"
         elif not np.allclose(actual.reshape(expected.shape), expected, rtol=0, atol=tol, equal_nan=True):
             verdict, message = "value", f"documented {expected.tolist()}, got {actual.tolist()}"
-    v = Verdict(binding, case, "examples", verdict, verdict, verdict, message=message,
+    v = Verdict(binding, case, "examples", verdict, verdict, verdict, message=message, subject=case.origin,
                 expected={"value": jsonable(case.expected), "source": case.note},
                 actual={"value": describe_array(outcome.value), "dtype": outcome.dtype} if outcome.ok else
                 {"error": (outcome.error or {}).get("type"), "message": (outcome.error or {}).get("message", "")[:500]})

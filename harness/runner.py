@@ -9,9 +9,10 @@ from typing import Any, Optional
 from . import generate, wire
 from .case import Case, Outcome
 from .examples import load_examples
-from .findings import Finding, features, group, observe
+from .findings import Finding, group, partition
 from .judge import Verdict, explain, judge, matching_rules, signature_verdict, unsupported_dtypes
 from .reference import Reference, evaluate
+from .region import locate
 from .spec import ArraySpec, BindingView, Spec
 from .workers import Pool
 
@@ -151,15 +152,13 @@ class TargetRunner:
         verdicts += self._defaults()
         verdicts += self._examples()
         result.calls = self._ids
-        cases_by_check: dict[str, list[Case]] = {}
         for v in verdicts:
             result.counts.setdefault(v.check, {}).setdefault(v.verdict, 0)
             result.counts[v.check][v.verdict] += 1
-            if v.case is not None:
-                cases_by_check.setdefault(v.check, []).append(v.case)
-        result.findings = group(verdicts, observe(cases_by_check))
-        for finding in result.findings:
+        findings = group(verdicts)
+        for finding in findings:
             self._shrink(finding)
+        result.findings = locate(findings, self.run.spec, self.judge_cases)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -175,7 +174,7 @@ class TargetRunner:
             default = b.defaults[name]
             common = getattr(param, "default", None)
             if default != common and not isinstance(param, ArraySpec):
-                v = Verdict(b, None, "defaults", "value", "value", "match",
+                v = Verdict(b, None, "defaults", "value", "value", "match", subject=name,
                             message=f"default {name}={default!r}; the common spec's default is {common!r}",
                             expected={"default": common}, actual={"default": default})
                 explain(v, None, None, [])
@@ -197,7 +196,7 @@ class TargetRunner:
                     continue
                 same = _same_outcome(e_out, o_out)
                 verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
-                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict,
+                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
                                         message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
                                         expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)}))
         return verdicts
@@ -212,14 +211,13 @@ class TargetRunner:
         head = finding.head
         if head.case is None or head.documented or head.check in ("examples", "defaults"):
             return
-        want = features(head.case)
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
         found: dict[str, Verdict] = {}
+        want = (head.check, head.verdict, head.documented, head.why, partition(head))
 
         def holds(case: Case) -> bool:
             for v in self.judge_cases([case]):
-                if (v.check, v.verdict, v.documented, v.why) == (head.check, head.verdict, head.documented, head.why) and all(
-                        features(case).get(p) == want.get(p) for p in ("values", "variant")):
+                if (v.check, v.verdict, v.documented, v.why, partition(v)) == want:
                     found[case.fingerprint()] = v
                     return True
             return False
