@@ -33,6 +33,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     base.add_argument("action", choices=["update"])
     base.add_argument("--report", default=str(reports / "report.json"))
     base.add_argument("--baselines", default=str(reports / "baselines"))
+    base.add_argument("--cases", default=str(ROOT / "cases"), help="where the replayed minimal cases go (CASES/regressions)")
     diff = sub.add_parser("diff", help="what changed between two runs, e.g. before and after a framework upgrade "
                           "(exit 0/1/2 as for gate)")
     diff.add_argument("old")
@@ -44,7 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "gate":
         return _gate(Path(args.report), Path(args.baselines), Path(args.out))
     if args.command == "baseline":
-        return _baseline_update(Path(args.report), Path(args.baselines))
+        return _baseline_update(Path(args.report), Path(args.baselines), Path(args.cases))
     if args.command == "diff":
         return _diff(Path(args.old), Path(args.new), Path(args.out))
     return _report(Path(args.report_dir))
@@ -127,8 +128,8 @@ def _gate(report_path: Path, baselines: Path, out: Path) -> int:
     return d.exit_code
 
 
-def _baseline_update(report_path: Path, baselines: Path) -> int:
-    from . import baseline, delta
+def _baseline_update(report_path: Path, baselines: Path, cases: Path) -> int:
+    from . import baseline, delta, replay
 
     report = _load_report(report_path)
     if report is None:
@@ -139,6 +140,8 @@ def _baseline_update(report_path: Path, baselines: Path) -> int:
         return delta.HARNESS_ERROR
     for path in baseline.write(report, baselines):
         print(f"wrote {path} ({sum(1 for line in path.read_text().splitlines() if not line.startswith('#'))} findings)")
+    for path in replay.write(report, cases):
+        print(f"wrote {path}")
     return 0
 
 

@@ -84,7 +84,7 @@ def group(verdicts: list[Verdict]) -> list[Finding]:
     out = []
     for members in buckets.values():
         part = partition(members[0])
-        out.append(Finding("", members, {k: [val] for k, val in part.items()}, min(members, key=_simplicity)))
+        out.append(Finding("", members, {k: [val] for k, val in part.items()}, min(members, key=_leading)))
     return out
 
 
@@ -103,6 +103,11 @@ def identify(findings: list[Finding]) -> list[Finding]:
             lead.verdicts.extend(other.verdicts)
         out.append(lead)
     return sorted(out, key=lambda f: (f.head.check, f.head.verdict, f.id))
+
+
+def _leading(v: Verdict) -> tuple[bool, int, int, str]:
+    """A replayed case of an accepted finding leads (so its id is found again whatever the seed), else the simplest."""
+    return (not (v.case is not None and v.case.regression), *_simplicity(v))
 
 
 def _simplicity(v: Verdict) -> tuple[int, int, str]:

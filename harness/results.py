@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from .case import jsonable
+from .case import jsonable, replayable
 from .findings import Finding
 from .runner import TargetResult
 from .spec import Spec
@@ -50,6 +50,7 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
         "count": len(finding.verdicts),
         "shrunk": finding.shrunk,
         "case": v.case.describe() if v.case is not None else None,
+        "replay": replayable(v.case, b.target, finding.id) if v.case is not None else None,
         "expected": v.expected,
         "actual": v.actual,
         "message": v.message,

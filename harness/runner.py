@@ -41,7 +41,9 @@ class SpecRun:
     def __init__(self, spec: Spec, config: Config) -> None:
         self.spec, self.config = spec, config
         self.cases = generate.draw(generate.all_cases(spec), config.max_examples, config.seed)
-        self.examples = load_examples(config.cases_dir, spec) if config.cases_dir else []
+        checked_in = load_examples(config.cases_dir, spec) if config.cases_dir else []
+        self.examples = [c for c in checked_in if not c.regression]
+        self.regressions = [c for c in checked_in if c.regression]  # replayed every run: see harness/replay.py
         self._refs: dict[tuple[str, str], Reference] = {}
 
     def reference(self, case: Case, binding: Optional[BindingView] = None) -> Optional[Reference]:
@@ -148,7 +150,8 @@ class TargetRunner:
             verdicts.append(v)
         else:
             verdicts.append(signature_verdict(b, sig))
-        verdicts += self.judge_cases(self.run.cases)
+        replayed = [c for c in self.run.regressions if not c.targets or b.target in c.targets]
+        verdicts += self.judge_cases(self.run.cases + replayed)
         verdicts += self._defaults()
         verdicts += self._examples()
         result.calls = self._ids
@@ -209,8 +212,8 @@ class TargetRunner:
 
     def _shrink(self, finding: Finding) -> None:
         head = finding.head
-        if head.case is None or head.documented or head.check in ("examples", "defaults"):
-            return
+        if head.case is None or head.case.regression or head.check in ("examples", "defaults"):
+            return  # a replayed case was shrunk when it was accepted
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
         found: dict[str, Verdict] = {}
         want = (head.check, head.verdict, head.documented, head.why, partition(head))
