@@ -28,6 +28,7 @@ class Entry:
     target: str
     check: str
     region: str
+    explored: bool = False  # found only by the run's exploration cases (not kept in baseline files)
 
     def line(self) -> str:
         return " ".join([self.id, self.verdict, "documented" if self.documented else "undocumented", self.api,
@@ -44,7 +45,7 @@ def entries(report: dict[str, Any], framework: Optional[str] = None) -> dict[str
     for f in report.get("findings", []):
         if framework is None or f["framework"] == framework:
             out[f["id"]] = Entry(f["id"], f["verdict"], bool(f["documented"]), f["api"], f["target"], f["check"],
-                                 region_text(f.get("region") or {}))
+                                 region_text(f.get("region") or {}), bool(f.get("explored")))
     return out
 
 

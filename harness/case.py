@@ -25,6 +25,7 @@ class Case:
     targets: Optional[tuple[str, ...]] = None  # for checked-in cases: the targets they are about
     note: str = ""  # what an invalid case breaks, or a checked-in case's source
     regression: str = ""  # for a replayed case: the id of the accepted finding it reproduces
+    explored: bool = False  # drawn with the run's seed (exploration), not from the fixed core
 
     def env(self) -> dict[str, Any]:
         """The names a formula or condition sees, arrays in their own dtype."""

@@ -22,6 +22,7 @@ class Delta:
     old_label: str
     new_label: str
     new: list[Entry] = field(default_factory=list)
+    explored: list[Entry] = field(default_factory=list)  # new, but found only by this seed's exploration: not failing
     changed: list[tuple[Entry, Entry]] = field(default_factory=list)  # (old, new): the verdict changed
     redocumented: list[tuple[Entry, Entry]] = field(default_factory=list)  # same verdict, documentation changed
     fixed: list[Entry] = field(default_factory=list)
@@ -40,7 +41,7 @@ class Delta:
         row = lambda e: e.__dict__  # noqa: E731
         return {"old": self.old_label, "new": self.new_label, "exit_code": self.exit_code,
                 "versions": {k: list(v) for k, v in sorted(self.versions.items())},
-                "new_findings": [row(e) for e in self.new], "changed": [{"old": row(a), "new": row(b)} for a, b in self.changed],
+                "new_findings": [row(e) for e in self.new], "explored": [row(e) for e in self.explored], "changed": [{"old": row(a), "new": row(b)} for a, b in self.changed],
                 "redocumented": [{"old": row(a), "new": row(b)} for a, b in self.redocumented],
                 "fixed": [row(e) for e in self.fixed], "not_run": [row(e) for e in self.not_run],
                 "unchanged": self.unchanged, "errors": self.errors}
@@ -66,7 +67,7 @@ def compare(old: dict[str, Entry], new_report: dict[str, Any], old_label: str, n
     for key, e in sorted(new.items(), key=lambda kv: _order(kv[1])):
         before = old.get(key)
         if before is None:
-            d.new.append(e)
+            (d.explored if e.explored else d.new).append(e)
         elif before.verdict != e.verdict:
             d.changed.append((before, e))
         elif before.documented != e.documented:
@@ -105,6 +106,10 @@ def text(d: Delta) -> str:
     for title, items in (("NEW", d.new), ("FIXED", d.fixed)):
         lines.append(f"{title} ({len(items)})")
         lines += [row("+" if title == "NEW" else "-", e) for e in items]
+    if d.explored:
+        lines.append(f"EXPLORED ({len(d.explored)}, not failing: found only by this seed's exploration cases; "
+                     "`harness baseline update` accepts them and replays their cases from then on)")
+        lines += [row("?", e) for e in d.explored]
     lines.append(f"CHANGED ({len(d.changed)})")
     lines += [row("~", b, f" (was {a.verdict})") for a, b in d.changed]
     if d.redocumented:

@@ -62,6 +62,16 @@ class Finding:
     def head(self) -> Verdict:
         return self.minimal
 
+    @property
+    def fixed_cases(self) -> int:
+        """Members from the core or replayed cases: the ones every seed runs."""
+        return sum(1 for v in self.verdicts if v.case is None or not v.case.explored)
+
+    @property
+    def explored(self) -> bool:
+        """Found only by this seed's exploration cases: reported, but not what a gate decides on."""
+        return self.fixed_cases == 0
+
 
 def partition(v: Verdict) -> dict[str, str]:
     f = features(v.case)
@@ -97,7 +107,7 @@ def identify(findings: list[Finding]) -> list[Finding]:
         by_id[f.id].append(f)
     out = []
     for fid, same in by_id.items():
-        same.sort(key=lambda f: (-len(f.verdicts), VERDICTS.index(f.head.verdict), not f.head.documented))
+        same.sort(key=lambda f: (-f.fixed_cases, -len(f.verdicts), VERDICTS.index(f.head.verdict), not f.head.documented))
         lead = same[0]
         for other in same[1:]:
             lead.verdicts.extend(other.verdicts)
@@ -105,9 +115,10 @@ def identify(findings: list[Finding]) -> list[Finding]:
     return sorted(out, key=lambda f: (f.head.check, f.head.verdict, f.id))
 
 
-def _leading(v: Verdict) -> tuple[bool, int, int, str]:
-    """A replayed case of an accepted finding leads (so its id is found again whatever the seed), else the simplest."""
-    return (not (v.case is not None and v.case.regression), *_simplicity(v))
+def _leading(v: Verdict) -> tuple[bool, bool, int, int, str]:
+    """A replayed case of an accepted finding leads (so its id is found again whatever the seed), then the
+    simplest core case, then the simplest explored one."""
+    return (not (v.case is not None and v.case.regression), v.case is not None and v.case.explored, *_simplicity(v))
 
 
 def _simplicity(v: Verdict) -> tuple[int, int, str]:

@@ -48,6 +48,7 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
         "why": v.why,
         "region": finding.region,
         "count": len(finding.verdicts),
+        "explored": finding.explored,
         "shrunk": finding.shrunk,
         "case": v.case.describe() if v.case is not None else None,
         "replay": replayable(v.case, b.target, finding.id) if v.case is not None else None,

@@ -138,3 +138,10 @@ def test_noxfile_pins_and_command_line_versions():
     assert list(pins) == ["mindspore"] and pins["mindspore"][0] == "mindspore==2.9.0" and rest == []
     with pytest.raises(SystemExit, match="unknown framework"):
         noxfile.parse_posargs(["--frameworks", "tensorflow"])
+
+
+def test_findings_only_exploration_found_are_listed_but_do_not_fail():
+    explored = dict(_finding("fresh0000000"), explored=True)
+    d = delta.compare({}, _report([explored]), "old", "new")
+    assert [e.id for e in d.explored] == ["fresh0000000"] and d.new == [] and d.exit_code == delta.OK
+    assert "EXPLORED (1, not failing" in delta.text(d)

@@ -94,3 +94,13 @@ def test_replayed_case_comes_back_bit_for_bit_and_leads_its_finding(tmp_path):
     small = _case().with_(arrays={"input": np.full(1, np.nan, np.float32), "target": np.zeros(1, np.float32)})
     [finding] = group([Verdict(binding, c, "values", "value", "value", "value") for c in (small, back.with_(origin="generated"))])
     assert finding.head.case.regression == "abc123"
+
+
+def test_core_cases_do_not_depend_on_the_seed_and_explored_ones_do():
+    from harness.runner import Config, SpecRun
+
+    a, b = SpecRun(SPEC, Config(seed=1, max_examples=30)), SpecRun(SPEC, Config(seed=2, max_examples=30))
+    core = lambda run: [c.fingerprint() for c in run.cases if not c.explored]  # noqa: E731
+    explored = lambda run: {c.fingerprint() for c in run.cases if c.explored}  # noqa: E731
+    assert core(a) == core(b) and len(core(a)) == 20
+    assert explored(a) and explored(a) != explored(b)
