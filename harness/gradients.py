@@ -89,7 +89,7 @@ class GradientCheck:
 
     def eligible(self, case: Case) -> bool:
         names = differentiable(self.spec, case)
-        return (case.origin == "generated" and bool(names) and not matching_rules(self.spec.raises, case)
+        return ((case.origin == "generated" or bool(case.regression)) and bool(names) and not matching_rules(self.spec.raises, case)
                 and all(case.arrays[n].size <= GRAD_ELEMENTS for n in names))  # type: ignore[union-attr]
 
     def reference(self, case: Case, formula: Formula, key: str) -> GradientReference:
@@ -146,7 +146,7 @@ def judge_reply(binding: BindingView, case: Case, names: list[str], reply: dict[
         verdict = reply.get("crash") or "unexpected-error"
         v = Verdict(binding, case, "gradients", verdict, verdict, verdict, message=f"{err.get('type')}: {err.get('message', '')}"[:500],
                     expected={"gradients": names}, actual={"error": err.get("type"), "message": err.get("message", "")[:2000]})
-        v.metrics = {"wrt": ",".join(names)}
+        v.metrics, v.subject = {"wrt": ",".join(names)}, ",".join(names)
         explain(v, None, None, [])
         return [v]
     out = []
@@ -167,7 +167,7 @@ def _decode(enc: Optional[dict[str, Any]]) -> Optional[np.ndarray]:
 def _verdict(binding: BindingView, case: Case, name: str, peer: str, doc: str, expected: np.ndarray,
              actual: Optional[np.ndarray], gdtype: str, cmp: Optional[compare.Comparison], message: str = "") -> Verdict:
     verdict = peer if peer != "match" else doc
-    v = Verdict(binding, case, "gradients", verdict, peer, doc, message=message,
+    v = Verdict(binding, case, "gradients", verdict, peer, doc, message=message, subject=name,
                 expected={"wrt": name, "gradient": describe_array(expected)},
                 actual={"wrt": name, "gradient": describe_array(actual), "dtype": gdtype})
     v.metrics = {"wrt": name}
@@ -282,6 +282,7 @@ def _kinks(binding: BindingView, case: Case, name: str, actual: np.ndarray, gdty
     if doc == "subgradient":
         msg += "; no documentation states this subgradient"
     v = _verdict(binding, case, name, peer, doc, peer_ref.value, actual, gdtype, None, msg)
+    v.subject = f"{name} at kinks"  # a separate cause from the smooth elements of the same input
     at = tuple(np.argwhere(kinks)[:64].T)
     v.expected = jsonable({"wrt": name, "kinks": [list(i) for i in idx[:64]], "left": peer_ref.left[at], "right": peer_ref.right[at],
                            "common": expected[at], "documented": doc_expected[at]})
