@@ -166,12 +166,18 @@ def _binary(a: Any, b: Any, f: Callable[[Any, Any], Any], df: Callable[[Any, Any
     with np.errstate(all="ignore"):
         v = np.asarray(f(va, vb))
         da, db = df(va, vb)
-    n = _seeds(a, b)
+    return _combine(v, [(a, da), (b, db)])
+
+
+def _combine(v: np.ndarray, parts: list[tuple[Any, Any]]) -> Any:
+    """A value and the sum of d_i * tangent_i over the arguments that are Duals (plain v when none is)."""
+    duals = [(x, d) for x, d in parts if isinstance(x, Dual)]
+    if not duals:
+        return v
+    n = duals[0][0].seeds
     t = np.zeros((n,) + v.shape, dtype=v.dtype)
-    if isinstance(a, Dual):
-        t = t + times(np.asarray(da, dtype=v.dtype), _lift(a, v.shape, n))
-    if isinstance(b, Dual):
-        t = t + times(np.asarray(db, dtype=v.dtype), _lift(b, v.shape, n))
+    for x, d in duals:
+        t = t + times(np.asarray(d, dtype=v.dtype), _lift(x, v.shape, n))
     return Dual(v, t.astype(v.dtype))
 
 
@@ -300,6 +306,64 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
         v = plain["astype_like"](x.v, value(like))
         return Dual(v, x.t.astype(v.dtype))
 
+    def _sigmoid_of(v: Any) -> Any:
+        return plain["sigmoid"](v) if "sigmoid" in plain else 1 / (1 + np.exp(-v))
+
+    def _xlogy(x: Any, y: Any) -> Any:
+        # d/dx = log(y) and d/dy = x / y, both 0 where x == 0 (the 0 log y = 0 convention, as torch defines it)
+        vx, vy = value(x), value(y)
+        with np.errstate(all="ignore"):
+            v = np.asarray(plain["xlogy"](vx, vy))
+            zero = np.asarray(vx) == 0
+            dx = np.where(zero, 0, np.log(np.where(zero, 1, vy)))
+            dy = np.where(zero, 0, vx / np.where(zero, 1, vy))
+        return _combine(v, [(x, dx), (y, dy)])
+
+    def _logsumexp(x: Dual, axis: Any = None, keepdims: bool = False) -> Dual:
+        v = np.asarray(plain["logsumexp"](x.v, axis, keepdims))
+        ax = tuple(range(x.v.ndim)) if axis is None else vocabulary._axis(axis)
+        full = v if keepdims else np.expand_dims(v, ax)
+        with np.errstate(all="ignore"):
+            s = np.exp(x.v - full)
+        t = np.sum(times(s, x.t), axis=_fix(ax), keepdims=keepdims)
+        _record(ctx.accumulation, x.t, v)
+        return Dual(v, np.asarray(t, dtype=v.dtype))
+
+    def _logaddexp(a: Any, b: Any) -> Any:
+        v = np.asarray(np.logaddexp(value(a), value(b)))
+        with np.errstate(all="ignore"):
+            return _combine(v, [(a, np.exp(value(a) - v)), (b, np.exp(value(b) - v))])
+
+    def _norm(x: Any, p: float = 2.0, axis: Any = -1, keepdims: bool = False) -> Any:
+        """d ||x||_p = sum(|x|^(p-1) sign(x) dx) / ||x||^(p-1); p = inf: the largest element's; p = 0: none."""
+        v = np.asarray(plain["norm"](value(x), p, axis, keepdims))
+        if p == 0 or not isinstance(x, Dual):
+            return v
+        ax = tuple(range(x.v.ndim)) if axis is None else vocabulary._axis(axis)
+        full = v if keepdims else np.expand_dims(v, ax)
+        a = np.abs(x.v)
+        with np.errstate(all="ignore"):
+            if p == math.inf:
+                hit = (a == full).astype(x.v.dtype)
+                d = np.sign(x.v) * hit / np.maximum(np.sum(hit, axis=ax, keepdims=True), 1)
+            else:
+                d = a ** (p - 1) * np.sign(x.v) / full ** (p - 1)
+        t = np.sum(times(d.astype(x.v.dtype), x.t), axis=_fix(ax), keepdims=keepdims)
+        _record(ctx.accumulation, x.t, v)
+        return Dual(v, np.asarray(t, dtype=v.dtype))
+
+    def _pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, axis: Any = -1,
+                           keepdims: bool = False) -> Any:
+        diff = x1 - x2
+        return _norm(diff + np.asarray(eps, dtype=np.asarray(value(diff)).dtype), p, axis, keepdims)
+
+    def _cosine_similarity(x1: Any, x2: Any, axis: Any = -1, eps: float = 0.0) -> Any:
+        prod = x1 * x2
+        dot = _sum(prod, axis) if isinstance(prod, Dual) else plain["sum"](prod, axis)
+        floor = np.asarray(eps, dtype=np.asarray(value(dot)).dtype)
+        n1, n2 = _norm(x1, 2.0, axis), _norm(x2, 2.0, axis)
+        return dot / (table["maximum"](n1, floor) * table["maximum"](n2, floor))
+
     table: dict[str, Callable[..., Any]] = {
         "abs": elementwise(np.abs, np.sign),
         "sqrt": elementwise(np.sqrt, lambda v: 0.5 / np.sqrt(v)),
@@ -328,6 +392,16 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
         "reshape": _reshape,
         "broadcast_to": _broadcast_to,
         "astype_like": _astype_like,
+        # added with the loss family (present when the vocabulary has them)
+        "sigmoid": elementwise(_sigmoid_of, lambda v: _sigmoid_of(v) * (1 - _sigmoid_of(v))),
+        "softplus": elementwise(lambda v: plain["softplus"](v), _sigmoid_of),
+        "log_sigmoid": elementwise(lambda v: plain["log_sigmoid"](v), lambda v: _sigmoid_of(-v)),
+        "xlogy": _xlogy,
+        "logsumexp": _logsumexp,
+        "logaddexp": _logaddexp,
+        "norm": _norm,
+        "pairwise_distance": _pairwise_distance,
+        "cosine_similarity": _cosine_similarity,
     }
     #: results with no derivative: shapes, dtypes, predicates, the sign function, constants
     no_derivative = ("sign", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not", "any", "all",

@@ -66,6 +66,7 @@ class InputGradient:
 class GradientReference:
     inputs: dict[str, InputGradient] = field(default_factory=dict)
     error: Optional[str] = None  # the formula could not be differentiated on this case
+    method: str = "forward mode"  # or central differences, when the formula uses a function without a rule
 
 
 def _wide(case: Case) -> dict[str, Any]:
@@ -101,10 +102,11 @@ def derive(formula: Formula, case: Case, names: list[str]) -> GradientReference:
         if x is None:
             continue
         try:
-            ref.inputs[name] = _derive_one(formula, case, wide, name, x, scale)
-        except dual.NoRule as exc:
-            ref.error = f"not differentiable here: {exc}"
-            return ref
+            try:
+                ref.inputs[name] = _derive_one(formula, case, wide, name, x, scale)
+            except dual.NoRule as exc:
+                ref.inputs[name] = _central_differences(formula, wide, name, x)
+                ref.method = f"central differences ({exc})"
         except Exception as exc:  # the formula fails on this case: say so, judge nothing
             ref.error = f"{type(exc).__name__}: {exc}"
             return ref
@@ -152,6 +154,50 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
             kinks[idx], left[idx], right[idx], slack[idx] = True, lo, hi, err
     fin = np.abs(g[np.isfinite(g)])
     return InputGradient(g, lowp, acc, kinks, left, right, slack, unjudged, float(fin.max()) if fin.size else 0.0)
+
+
+FD_STEP = 2.0 ** -17  # about eps^(1/3): balances truncation against rounding in float64
+
+
+def _central_differences(formula: Formula, env: dict[str, Any], name: str, x: np.ndarray) -> InputGradient:
+    """The fallback: Richardson-extrapolated central differences in float64, element by element.
+
+    Step h_k = 2^-17 max(|x_k|, 2^-10). The estimate's own error (the change from step h to h/2,
+    plus rounding of f over h) is its slack in the comparison; an element whose forward and backward
+    differences disagree is within a step of a non-smooth point, and one where f is not finite
+    nearby cannot be estimated: both are left unjudged.
+    """
+    def f(xs: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            return float(np.sum(np.asarray(formula.evaluate({**env, name: xs}), dtype=np.float64)))
+
+    flat = x.reshape(-1)
+    g, slack = np.zeros(x.size), np.zeros(x.size)
+    unjudged = np.zeros(x.size, bool)
+    f0 = f(x)
+    for k in range(x.size):
+        if not np.isfinite(flat[k]) or not np.isfinite(f0):
+            unjudged[k] = True
+            continue
+        h = FD_STEP * max(abs(flat[k]), 2.0 ** -10)
+        vals = {}
+        for s in (-1.0, -0.5, 0.5, 1.0):
+            xs = flat.copy()
+            xs[k] += s * h
+            vals[s] = f(xs.reshape(x.shape))
+        if not all(np.isfinite(v) for v in vals.values()):
+            unjudged[k] = True
+            continue
+        wide, narrow = (vals[1.0] - vals[-1.0]) / (2 * h), (vals[0.5] - vals[-0.5]) / h
+        forward, backward = (vals[0.5] - f0) / (h / 2), (f0 - vals[-0.5]) / (h / 2)
+        g[k] = narrow + (narrow - wide) / 3
+        slack[k] = abs(narrow - wide) + 8 * np.finfo(np.float64).eps * abs(f0) / h
+        if abs(forward - backward) > 1e-3 * max(abs(forward), abs(backward)) + 8 * slack[k]:
+            unjudged[k] = True  # a kink within the step: not estimated
+    fin = np.abs(g[~unjudged])
+    nan = np.full(x.shape, np.nan)
+    return InputGradient(g.reshape(x.shape), None, Accumulation(), np.zeros(x.shape, bool), nan, nan.copy(),
+                         slack.reshape(x.shape), unjudged.reshape(x.shape), float(fin.max()) if fin.size else 0.0)
 
 
 def _smallest(env: dict[str, Any]) -> float:

@@ -203,7 +203,7 @@ class TargetRunner:
         grads = self.judge_gradients([c for c in self.run.gradients.cases + [r for r in replayed if self.run.gradients.eligible(r)]
                                       if c.fingerprint() in self.returned])
         if not grads:
-            result.notes["gradients"] = self.run.gradients.reason or "no gradient case is in this binding's documented domain"
+            result.notes["gradients"] = self.run.gradients.empty_reason()
         verdicts += grads
         verdicts += self._defaults()
         verdicts += self._examples()
