@@ -149,7 +149,9 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
                  for s in (-1.0, -2.0, 1.0, 2.0)]
         lo, lo2, hi, hi2 = sides
         err = abs(lo - lo2) + abs(hi - hi2) if np.isfinite(sides).all() else 0.0
-        if _apart(np.asarray(lo), np.asarray(hi), err):
+        # a side that is nan lies outside the formula's domain (e.g. log of a negative): a boundary,
+        # not a kink; the formula's own value there stands
+        if not np.isnan([lo, hi]).any() and _apart(np.asarray(lo), np.asarray(hi), err):
             idx = np.unravel_index(k, x.shape)
             kinks[idx], left[idx], right[idx], slack[idx] = True, lo, hi, err
     fin = np.abs(g[np.isfinite(g)])
