@@ -119,3 +119,9 @@ def test_empty_inputs_give_empty_gradients():
     case = Case("l1_loss", {"input": np.zeros((0, 3)), "target": np.zeros((0, 3))}, {"reduction": "mean"})
     ref = gradref.derive(L1.formula, case, ["input"])
     assert ref.error is None and ref.inputs["input"].value.shape == (0, 3)
+
+
+def test_a_domain_boundary_is_not_a_kink():
+    g = grad("result = sum(sqrt(x))", x=np.array([0.0, 4.0])).inputs["x"]
+    assert not g.kinks.any(), "left of 0 sqrt is nan: a boundary, judged by the formula's own value"
+    assert g.value.tolist() == [np.inf, 0.25]
