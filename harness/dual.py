@@ -88,7 +88,7 @@ class Dual:
         raise NoRule("a power whose exponent depends on the differentiated input")
 
     def __neg__(self) -> "Dual":
-        return Dual(-self.v, -self.t)
+        return Dual(-self.v, self.t if _MAGNITUDES[0] else -self.t)
 
     def __pos__(self) -> "Dual":
         return self
@@ -155,10 +155,26 @@ def _lift(x: Any, shape: tuple[int, ...], n: int) -> np.ndarray:
     return np.broadcast_to(t, (n,) + shape)
 
 
+_MAGNITUDES = [False]  # set by `magnitudes()`: tangents carry |terms| (a running error bound), not values
+
+
+class magnitudes:
+    """Within this block tangents propagate the magnitude of the derivative's terms: |d| |t| for every
+    product, |a| + |b| for every sum. The result bounds how large the terms are that the gradient is
+    summed from, so rounding can be judged against them, not against their (possibly cancelled) sum."""
+
+    def __enter__(self) -> None:
+        _MAGNITUDES[0] = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _MAGNITUDES[0] = False
+
+
 def times(d: Any, t: np.ndarray) -> np.ndarray:
     """d * t with strong zeros: where the tangent is exactly zero, the product is zero."""
     with np.errstate(all="ignore"):
-        return np.where(t == 0, np.zeros((), t.dtype), d * t)
+        out = np.where(t == 0, np.zeros((), t.dtype), d * t)
+        return np.abs(out) if _MAGNITUDES[0] else out
 
 
 def _binary(a: Any, b: Any, f: Callable[[Any, Any], Any], df: Callable[[Any, Any], tuple[Any, Any]]) -> Dual:
@@ -264,8 +280,14 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
             return Dual(v, np.asarray(t, dtype=v.dtype))
         return call
 
-    def pair(pick_first: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        return lambda a, b: _where(pick_first(value(a), value(b)), a, b)
+    def pair(f: Callable[[Any, Any], Any], pick_first: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        """maximum/minimum: numpy's value (nan wins), the tangent of the argument it came from."""
+        def call(a: Any, b: Any) -> Dual:
+            va, vb = value(a), value(b)
+            with np.errstate(invalid="ignore"):
+                picked = _where(np.isnan(va) | pick_first(va, vb), a, b)
+            return Dual(np.asarray(f(va, vb)), picked.t)
+        return call
 
     def _clip(x: Any, lo: Any, hi: Any) -> Any:
         out = _where(value(x) < value(lo), lo, x) if lo is not None else x
@@ -275,7 +297,7 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
         v = np.asarray(plain["log_softmax"](x.v, axis))
         s = np.exp(v)
         ax = _fix(axis)
-        t = x.t - np.sum(times(s, x.t), axis=ax, keepdims=True)
+        t = (np.abs(x.t) if _MAGNITUDES[0] else x.t) + times(-1, np.sum(times(s, x.t), axis=ax, keepdims=True))
         _record(ctx.accumulation, x.t, np.sum(v, axis=axis))
         return Dual(v, t.astype(v.dtype))
 
@@ -373,8 +395,8 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
         "log1p": elementwise(np.log1p, lambda v: 1 / (1 + v)),
         "expm1": elementwise(np.expm1, np.exp),
         "tanh": elementwise(np.tanh, lambda v: 1 - np.tanh(v) ** 2),
-        "maximum": pair(lambda a, b: a >= b),
-        "minimum": pair(lambda a, b: a <= b),
+        "maximum": pair(np.maximum, lambda a, b: a >= b),
+        "minimum": pair(np.minimum, lambda a, b: a <= b),
         "clip": _clip,
         "where": _where,
         "sum": _sum,

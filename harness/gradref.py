@@ -6,8 +6,12 @@ How a reference gradient is derived (README, "Gradients"):
 2. d scalar / d x for every element of input x comes from one forward-mode evaluation of the
    formula with dual numbers (`dual`), in float64 on the very values the framework received.
    There is no step size: the result is as exact as the float64 formula.
-3. The same evaluation in the input's own dtype gives the rounding-noise estimate, and the
-   tangent reductions give the accumulation term, exactly as for values (`compare`).
+3. The same evaluation in the input's own dtype gives the rounding-noise estimate (for float64
+   inputs: measured in float32, scaled by eps(float64)/eps(float32)), and the tangent reductions
+   give the accumulation term, as for values (`compare`). A third evaluation propagates the
+   magnitudes of the derivative's terms (|d||t| for products, |a| + |b| for sums): a framework may
+   sum the same terms in another order or algebraic form, so its rounding is judged against
+   4 eps times that magnitude, not against the possibly cancelled result.
 4. Non-smooth points are found, not declared: the gradient is evaluated again at x shifted by
    +-delta along a fixed direction with distinct components (delta_k = 2^-40 |x_k|; for a zero
    element, 2^-40 times the smallest nonzero |value| of the case's inputs, so no shift can cross a
@@ -47,6 +51,7 @@ class InputGradient:
     slack: np.ndarray  # error estimate of the one-sided derivatives (0 elsewhere)
     unjudged: np.ndarray  # bool: candidate kinks beyond MAX_KINKS, not compared
     scale: float = 0.0  # largest finite |gradient element|: the tolerance's scale term
+    terms: Optional[np.ndarray] = None  # per element, the summed magnitude of the derivative's terms (dual.magnitudes)
 
     def side(self, name: str) -> np.ndarray:
         """The expected gradient at kinks for a documented subgradient choice."""
@@ -117,14 +122,9 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
                 scale: float) -> InputGradient:
     acc = Accumulation()
     g = _grad(formula, wide, name, x, Context(acc))
-    lowp = None
-    own = case.env()
-    try:
-        lowp = dtypes.to_float64(_grad(formula, own, name, np.asarray(own[name]), Context()))
-    except dual.NoRule:
-        raise
-    except Exception:
-        lowp = None
+    lowp = _rounding_estimate(formula, case, name, g)
+    with dual.magnitudes():
+        terms = np.abs(_grad(formula, wide, name, x, Context()))
     with np.errstate(all="ignore"):
         finite = np.isfinite(x)
         magnitude = np.abs(np.where(finite, x, 0.0))
@@ -155,7 +155,7 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
             idx = np.unravel_index(k, x.shape)
             kinks[idx], left[idx], right[idx], slack[idx] = True, lo, hi, err
     fin = np.abs(g[np.isfinite(g)])
-    return InputGradient(g, lowp, acc, kinks, left, right, slack, unjudged, float(fin.max()) if fin.size else 0.0)
+    return InputGradient(g, lowp, acc, kinks, left, right, slack, unjudged, float(fin.max()) if fin.size else 0.0, terms)
 
 
 FD_STEP = 2.0 ** -17  # about eps^(1/3): balances truncation against rounding in float64
@@ -200,6 +200,27 @@ def _central_differences(formula: Formula, env: dict[str, Any], name: str, x: np
     nan = np.full(x.shape, np.nan)
     return InputGradient(g.reshape(x.shape), None, Accumulation(), np.zeros(x.shape, bool), nan, nan.copy(),
                          slack.reshape(x.shape), unjudged.reshape(x.shape), float(fin.max()) if fin.size else 0.0)
+
+
+def _rounding_estimate(formula: Formula, case: Case, name: str, g: np.ndarray) -> Optional[np.ndarray]:
+    """The gradient as the input's own dtype computes it: the rounding-noise term of the tolerance.
+
+    float64 inputs have no lower precision of their own, so the noise is measured in float32 and
+    scaled by eps(float64)/eps(float32): how much the formula amplifies rounding (cancellation,
+    e.g. sigmoid(x) (1 + (w-1) y) - w y) carries over, at float64's size.
+    """
+    env = case.env()
+    wide_input = dtypes.name(env[name]) == "float64"
+    if wide_input:
+        env = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v) for k, v in env.items()}
+    try:
+        low = dtypes.to_float64(_grad(formula, env, name, np.asarray(env[name]), Context()))
+    except Exception:
+        return None
+    if not wide_input:
+        return low
+    with np.errstate(all="ignore"):
+        return g + (low - g) * (dtypes.eps("float64") / dtypes.eps("float32"))
 
 
 def _smallest(env: dict[str, Any]) -> float:

@@ -10,7 +10,7 @@ from . import generate, wire
 from .gradients import GradientCheck
 from .case import Case, Outcome
 from .examples import load_examples
-from .findings import Finding, group, partition
+from .findings import Finding, group, identify, partition
 from .judge import Verdict, explain, judge, matching_rules, signature_verdict, unsupported_dtypes
 from .reference import Reference, evaluate
 from .region import locate
@@ -214,10 +214,12 @@ class TargetRunner:
         findings = group(verdicts)
         for finding in findings:
             self._shrink(finding)
-        # a finding's region is probed with the check that found it (ids differ by check, so the two never merge)
+        # a finding's region is probed with the check that found it (ids differ by check, so the two never merge);
+        # a gradient crash or hang is not probed: each probe could cost a worker or a full timeout
         grads = [f for f in findings if f.head.check == "gradients"]
         located = locate([f for f in findings if f.head.check != "gradients"], self.run.spec, self.judge_cases)
-        located += locate(grads, self.run.spec, self._judge_gradient_probes)
+        located += locate([f for f in grads if f.head.verdict not in ("crash", "timeout")], self.run.spec, self._judge_gradient_probes)
+        located += identify([f for f in grads if f.head.verdict in ("crash", "timeout")])
         result.findings = sorted(located, key=lambda f: (f.head.check, f.head.verdict, f.id))
         result.seconds = time.perf_counter() - started
         return result

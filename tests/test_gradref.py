@@ -125,3 +125,10 @@ def test_a_domain_boundary_is_not_a_kink():
     g = grad("result = sum(sqrt(x))", x=np.array([0.0, 4.0])).inputs["x"]
     assert not g.kinks.any(), "left of 0 sqrt is nan: a boundary, judged by the formula's own value"
     assert g.value.tolist() == [np.inf, 0.25]
+
+
+def test_maximum_and_minimum_keep_numpy_nan_propagation():
+    g = grad("result = sum(x / maximum(sum(x * y), 1e-8))", names=("x",), x=np.array([1.0, 2.0]), y=np.array([np.nan, 1.0]))
+    assert np.isnan(g.inputs["x"].value).all(), "maximum(nan, eps) is nan, so the quotient and its gradient are nan"
+    m = grad("result = sum(minimum(x, 1.0))", x=np.array([np.nan, 0.5, 2.0])).inputs["x"]
+    assert m.value.tolist() == [1.0, 1.0, 0.0], "a nan argument wins and passes its own tangent on"
