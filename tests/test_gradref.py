@@ -132,3 +132,12 @@ def test_maximum_and_minimum_keep_numpy_nan_propagation():
     assert np.isnan(g.inputs["x"].value).all(), "maximum(nan, eps) is nan, so the quotient and its gradient are nan"
     m = grad("result = sum(minimum(x, 1.0))", x=np.array([np.nan, 0.5, 2.0])).inputs["x"]
     assert m.value.tolist() == [1.0, 1.0, 0.0], "a nan argument wins and passes its own tangent on"
+
+
+def test_term_magnitudes_bound_the_rounding_of_a_cancelling_derivative():
+    g = grad("result = sum(x * 1000.5 - x * 1000.25 + log_softmax(x * 3)) ", x=np.array([1.0, -2.0])).inputs["x"]
+    p = np.exp(3 * np.array([1.0, -2.0])) / np.exp(3 * np.array([1.0, -2.0])).sum()
+    np.testing.assert_allclose(g.value, 0.25 + 3 * (1 - 2 * p), rtol=1e-14)
+    # |terms|: 1000.5 + 1000.25 from the products, 3 (|t|) + 3 (sum over both softmax terms) from log_softmax
+    np.testing.assert_allclose(g.terms, 2000.75 + 3 + 3 * 2 * p, rtol=1e-14)
+    assert (g.terms > 500 * np.abs(g.value)).all(), "the sum cancels: rounding is relative to its terms"
