@@ -271,8 +271,12 @@ def distance_and_sequence_ops(ctx: Context) -> dict[str, Callable[..., Any]]:
             ctx.accumulation.record(np.full(max(1, steps), out[n] / max(1, steps)), np.zeros(()))
         return out[0] if unbatched else out
 
+    def cumprod(x: Any, axis: int = -1) -> np.ndarray:
+        x = _arr(x)
+        return np.cumprod(x, axis=int(axis), dtype=x.dtype if x.dtype.kind in "fc" else np.int64)
+
     return {"norm": norm, "pairwise_distance": pairwise_distance, "cosine_similarity": cosine_similarity,
-            "logsumexp": logsumexp, "logaddexp": np.logaddexp, "ctc_nll": ctc_nll}
+            "logsumexp": logsumexp, "logaddexp": np.logaddexp, "ctc_nll": ctc_nll, "cumprod": cumprod}
 
 
 def _ctc_one(lp: np.ndarray, labels: np.ndarray, blank: int) -> Any:

@@ -1,3 +1,4 @@
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,8 @@ frameworks:
 """
 
 
-def _kinds_cases(n=150):
+@functools.lru_cache(maxsize=None)
+def _kinds_cases(n=200):
     spec = load_spec(Path("value_kinds.yaml"), _KINDS_SPEC)
     return generate.draw(generate.valid_cases(spec), n, seed=11)
 
@@ -138,7 +140,7 @@ def test_index_exclude_keeps_a_parameter_value_out_of_the_labels():
 
 def test_lengths_stay_within_their_bound_and_mostly_above_the_named_input():
     above = below = 0
-    for c in _kinds_cases(200):
+    for c in _kinds_cases():
         t, s = c.arrays["logp"].shape[0], c.arrays["labels"].shape[1]
         li, ll = c.arrays["input_lengths"], c.arrays["label_lengths"]
         assert ((ll >= 0) & (ll <= s)).all() and ((li >= 0) & (li <= t)).all()

@@ -106,3 +106,9 @@ def test_ctc_nll_refuses_lengths_beyond_the_inputs():
         V["ctc_nll"](lp, np.array([[1]]), np.array([3]), np.array([1]), 0)
     with pytest.raises(Exception, match="outside"):
         V["ctc_nll"](lp, np.array([[5]]), np.array([2]), np.array([1]), 0)
+
+
+def test_cumprod_marks_the_leading_run_of_a_condition():
+    labels = np.array([[2, 0, -1, 3], [-1, 1, 1, 1], [0, 1, 2, 3]])
+    assert V["cumprod"](labels >= 0, -1).tolist() == [[1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]]
+    assert V["cumprod"](np.array([2.0, 3.0], np.float32)).dtype == np.float32
