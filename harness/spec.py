@@ -149,6 +149,7 @@ class Binding(Overrides):
     signature: str  # as documented: constructor (class) or function signature
     call: Optional[str] = None  # documented call inputs of a class, e.g. "(logits, labels)"
     output_dtype: Optional[str] = None
+    output_index: Optional[int] = None  # documented to return a tuple: the position of the loss in it
     alias_of: Optional[str] = None  # documented as another name for this target (still run: aliases can drift)
 
 
