@@ -69,9 +69,10 @@ def _mentions(text: str, name: Optional[str]) -> bool:
 
 
 def _related(f: dict[str, Any], name: str) -> bool:
-    """A finding bears on a row when its region singles out that input or parameter."""
+    """A finding bears on a row when its region singles out values of that parameter, or it probes
+    that input or parameter (dtype restrictions belong to the dtypes row)."""
     region = f.get("region") or {}
-    return name in region or f"dtype({name})" in region or name in region.get("probe", [])
+    return name in region or name in region.get("probe", [])
 
 
 class _Run:
@@ -133,13 +134,14 @@ def _cell(run: _Run, bindings: list[dict[str, Any]], texts: list[tuple[str, str]
     if not bindings:
         return {"text": "", "status": "missing", "findings": []}
     distinct = sorted({t for _, t in texts})
-    text = distinct[0] if len(distinct) == 1 else " · ".join(f"{t} ({_short(tg)})" for tg, t in texts)
+    lines = [(distinct[0], "")] if len(distinct) == 1 else [(t, _short(tg)) for tg, t in texts]
+    text = " · ".join(f"{t} ({b})" if b else t for t, b in lines)
     sig_bad = [f for tg, n in sig_names for f in run.signature_problem(tg, n)]
     undocumented = [f for f in related + sig_bad if not f["documented"]]
     documented = [f for f in related + sig_bad if f["documented"]]
     ran = any(run.ran(b["target"], "signature") or run.ran(b["target"], "values") for b in bindings)
     status = "undocumented" if undocumented else ("documented" if documented else ("match" if ran else "none"))
-    return {"text": text, "status": status, "findings": [f["id"] for f in undocumented + documented]}
+    return {"text": text, "lines": lines, "status": status, "findings": [f["id"] for f in undocumented + documented]}
 
 
 def _spec_row(api: dict[str, Any], run: _Run, fws: list[str], name: str) -> dict[str, Any]:

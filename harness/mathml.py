@@ -31,8 +31,8 @@ def _paren(inner: str) -> str:
 
 
 def _cases(rows: list[tuple[str, str]]) -> str:
-    trs = "".join(f"<mtr><mtd style=\"text-align:left\">{value}</mtd><mtd style=\"text-align:left\">"
-                  f"<mtext>&#160;&#160;{('if ' if cond else 'otherwise')}</mtext>{cond}</mtd></mtr>" for value, cond in rows)
+    trs = "".join(f"<mtr><mtd>{value}</mtd><mtd>"
+                  f"<mtext>&#160;&#160;{('if&#160;' if cond else 'otherwise')}</mtext>{cond}</mtd></mtr>" for value, cond in rows)
     return f"<mrow><mo>{{</mo><mtable>{trs}</mtable></mrow>"
 
 
@@ -140,6 +140,5 @@ def formula(source: str) -> str:
             lhs, rhs = "", _expr(stmt.value)[0]
         else:
             return f"<pre>{escape(source)}</pre>"
-        rows.append(f"<mtr><mtd style=\"text-align:right\">{lhs}</mtd><mtd><mo>=</mo></mtd>"
-                    f"<mtd style=\"text-align:left\">{rhs}</mtd></mtr>")
+        rows.append(f"<mtr><mtd class=\"lhs\">{lhs}</mtd><mtd><mo>=</mo></mtd><mtd>{rhs}</mtd></mtr>")
     return f'<math display="block" class="formula"><mtable>{"".join(rows)}</mtable></math>'

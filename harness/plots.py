@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import re
 from typing import Any, Optional
 
 import numpy as np
@@ -127,7 +126,7 @@ def measure(spec: Spec, binding: BindingView, pool: Any, seed: int) -> list[dict
     for i, plot in enumerate(spec.model.plots):
         item: dict[str, Any] = {"panels": []}
         try:
-            rows = cases(spec, i, seed)
+            rows = [[_documented_dtypes(binding, c) for c in row] for row in cases(spec, i, seed)]
             flat = [c for row in rows for c in row]
             requests = [build_request(binding, c, k) for k, c in enumerate(flat)]
             sent = [r for r in requests if r is not None]
@@ -142,6 +141,20 @@ def measure(spec: Spec, binding: BindingView, pool: Any, seed: int) -> list[dict
             item["error"] = f"{type(exc).__name__}: {exc}"
         out.append(item)
     return out
+
+
+def _documented_dtypes(binding: BindingView, case: Case) -> Case:
+    """The plot's arrays in a dtype of the same kind that the binding documents (e.g. int32 class indices)."""
+    arrays = dict(case.arrays)
+    for name, a in case.arrays.items():
+        allowed = binding.dtypes.get(name)
+        if a is None or not allowed or dtypes.name(a) in allowed:
+            continue
+        kind = "f" if dtypes.is_float(dtypes.name(a)) else a.dtype.kind
+        same = [d for d in allowed if ("f" if dtypes.is_float(d) else np.dtype(d).kind) == kind]
+        if same:
+            arrays[name] = dtypes.cast(a, same[0]) if kind == "f" else a.astype(same[0])
+    return case.with_(arrays=arrays)
 
 
 def _panel(spec: Spec, plot: Plot, row: list[Case], outcomes: list[Any]) -> dict[str, Any]:
@@ -196,8 +209,9 @@ def _lines(panel_index: int, plot_index: int, targets: list[dict[str, Any]], key
         k = (t["framework"], repr(p[key]))
         groups.setdefault(k, []).append(_short(t["target"], t["framework"]))
         series[k] = p[key]
-    out = [(fw, f"{fw} ({', '.join(names)})", series[(fw, s)]) for (fw, s), names in groups.items()]
-    return sorted(out) + failures
+    order = {f: i for i, f in enumerate(("torch", "mindspore", "paddle"))}
+    out = [(fw, f"{fw}: {', '.join(names)}", series[(fw, s)]) for (fw, s), names in groups.items()]
+    return sorted(out, key=lambda x: (order.get(x[0], 9), x[1])) + failures
 
 
 def render(api: dict[str, Any], targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -227,14 +241,13 @@ def render(api: dict[str, Any], targets: list[dict[str, Any]]) -> list[dict[str,
             for j in range(n, rows * cols):
                 axes[j // cols][j % cols].axis("off")
             handles, labels = axes[0][0].get_legend_handles_labels()
-            fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)) or 1, frameon=False, fontsize=7.5)
-            fig.tight_layout(rect=(0, 0.05 + 0.03 * math.ceil(len(labels) / 4), 1, 1))
+            fig.tight_layout()
+            fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, frameon=False, fontsize=7.5)
             buf = io.StringIO()
-            fig.savefig(buf, format="svg", metadata={"Date": None})
+            fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
             plt.close(fig)
         svg = buf.getvalue()
         svg = svg[svg.index("<svg"):]
-        svg = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r'\1', svg, count=1)  # scales with the page
         out.append({"title": plot["title"], "svg": svg, "notes": sorted(set(notes))})
     return out
 

@@ -81,7 +81,7 @@ def _frameworks(config: pytest.Config) -> tuple[dict[str, str], list[str]]:
 def _meta(config: pytest.Config) -> dict[str, Any]:
     opt = config.option
     return {"seed": opt.seed, "max_examples": opt.max_examples,
-            "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
+            "command": shlex.join(getattr(sys, "orig_argv", None) or [Path(sys.argv[0]).name] + sys.argv[1:])}
 
 
 def _harness(config: pytest.Config) -> Harness:

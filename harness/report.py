@@ -62,14 +62,25 @@ def headline(f: dict[str, Any]) -> str:
     if v == "value" and "default" in exp:
         return f.get("message") or "documented default differs"
     if v == "unexpected-error":
-        return f"raises {act.get('error')} where a value was expected"
+        return f"raises {act.get('error')} where a value was expected: {_first_line(act.get('message'))}"
     if v == "missing-error":
         return f"returns a value where the docs say it raises {exp.get('error')}"
     if v == "wrong-error":
-        return f"raises {act.get('error')}; documented: {exp.get('error')}"
+        return f"raises {act.get('error')}, documented {exp.get('error')}: {_first_line(act.get('message'))}"
     if v in ("crash", "timeout"):
         return f"the worker process {'died' if v == 'crash' else 'stopped answering'} on this case"
     return (f.get("message") or v)[:200]
+
+
+def _first_line(text: Optional[str], n: int = 110) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= n else line[: n - 1] + "…"
+
+
+def where(f: dict[str, Any], n: int = 3) -> list[str]:
+    """The few region facts that narrow a finding most (fewest values), for one-line summaries."""
+    items = [(len(v), k, v) for k, v in (f.get("region") or {}).items() if k not in ("values",) or v != ["finite"]]
+    return [f"{k}={'|'.join(v)}" for _, k, v in sorted(items)[:n]]
 
 
 def _flat(value: Any) -> Optional[list[Any]]:
@@ -140,10 +151,14 @@ def write_html(report: dict[str, Any], path: Path) -> float:
     shown = {**report, "apis": apis}
     tables = apitable.tables(shown)
     apitable.write_markdown(shown, path.parent / "differences", tables)
-    findings = sorted(report["findings"], key=lambda f: (f["documented"], f["api"], f["target"], f["check"], f["id"]))
+    order = {fw: i for i, fw in enumerate(FRAMEWORKS)}
+    findings = sorted(report["findings"], key=lambda f: (f["documented"], f["api"], order.get(f["framework"], 9),
+                                                          f["target"], f["check"], f["id"]))
+    rows = sorted(matrix(report), key=lambda r: (r["api"], order.get(r["framework"], 9), r["target"]))
     titles = {t["api"]: t.get("title", t["api"]) for t in report["targets"]}
     html = _ENV.get_template("report.html.j2").render(
-        r=report, rows=matrix(report), checks=CHECKS,
+        r=report, rows=rows, checks=CHECKS, where=where, by_id={f["id"]: f for f in findings},
+        versions=sorted(report.get("frameworks", {}).items(), key=lambda kv: (order.get(kv[0], 9), kv[0])),
         frameworks=[f for f in FRAMEWORKS if any(t["framework"] == f for t in report["targets"])]
         + sorted({t["framework"] for t in report["targets"]} - set(FRAMEWORKS)),
         apis=sorted({t["api"] for t in report["targets"]}), titles=titles,
