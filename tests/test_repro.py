@@ -34,6 +34,16 @@ def test_inline_literals_rebuild_the_exact_array(dtype):
     assert rebuilt.tobytes() == a.tobytes()
 
 
+@pytest.mark.parametrize("shape", [(0,), (0, 2, 3), (2, 0, 3), (), (1, 1)])
+def test_script_arrays_keep_their_shape(shape):
+    a = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    script = repro._Script("x")
+    script.array("a", repro.encode(a))
+    scope = {"np": np}
+    exec(script.lines[0], scope)
+    assert scope["a"].shape == a.shape and scope["a"].dtype == a.dtype and scope["a"].tobytes() == a.tobytes()
+
+
 def _scripts(report_dir: Path) -> dict[str, list[Path]]:
     report = json.loads((report_dir / "report.json").read_text())
     by_framework: dict[str, list[Path]] = {}
