@@ -67,6 +67,8 @@ def headline(f: dict[str, Any]) -> str:
         return f"returns a value where the docs say it raises {exp.get('error')}"
     if v == "wrong-error":
         return f"raises {act.get('error')}, documented {exp.get('error')}: {_first_line(act.get('message'))}"
+    if v == "shape" and isinstance(exp.get("value"), dict) and isinstance(act.get("value"), dict):
+        return f"output shape {act['value'].get('shape')}, expected {exp['value'].get('shape')}"
     if v in ("crash", "timeout"):
         return f"the worker process {'died' if v == 'crash' else 'stopped answering'} on this case"
     return (f.get("message") or v)[:200]
