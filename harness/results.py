@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from .case import jsonable, replayable
 from .findings import Finding
+from .repro import capture
 from .runner import TargetResult
 from .spec import Spec
 from .yamlsource import SourceError
@@ -57,6 +58,7 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
         "message": v.message,
         "metrics": v.metrics,
         "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", b.framework)},
+        "repro": capture(v),
     })
 
 
@@ -100,11 +102,12 @@ class PartWriter:
         self.spec_errors: list[dict[str, Any]] = []
         self.missing: list[dict[str, Any]] = []
         self.frameworks: dict[str, str] = {}
+        self.apis: dict[str, dict[str, Any]] = {}  # api -> what the report shows of its spec (apitable.api_json)
         self.coverage: dict[str, dict[str, Any]] = {}  # api -> what its cases reached (the same in every process)
 
     def flush(self) -> None:
         body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
-                "spec_errors": self.spec_errors, "missing": self.missing, "coverage": self.coverage}
+                "spec_errors": self.spec_errors, "missing": self.missing, "apis": self.apis, "coverage": self.coverage}
         write_atomic(self.path, json.dumps(body, sort_keys=True))
 
 
@@ -115,6 +118,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     frameworks: dict[str, str] = {}
     missing: dict[tuple[str, str], dict[str, Any]] = {}
     cover: dict[str, dict[str, Any]] = {}
+    apis: dict[str, dict[str, Any]] = {}
     for part in sorted(parts):
         try:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
@@ -128,6 +132,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         for m in data.get("missing", []):
             missing[(m["api"], m["framework"])] = m
         cover.update(data.get("coverage", {}))
+        apis.update(data.get("apis", {}))
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
@@ -137,6 +142,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
         "missing": [missing[k] for k in sorted(missing)],
+        "apis": dict(sorted(apis.items())),
         "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
         "findings": findings,
         "coverage": dict(sorted(cover.items())),

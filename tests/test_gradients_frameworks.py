@@ -47,11 +47,14 @@ def finite(v):
 
 
 def beta_rounded(v):
-    """MindSpore and paddle keep beta (delta) in float32: float64 cases whose beta float32 cannot hold differ
-    (a real finding, in values too)."""
+    """Real float64 findings, not rounding: paddle and MindSpore keep beta (delta) in float32, and MindSpore
+    sometimes scales a float64 'mean' backward by float32(1/n) (0.10000000149 for n = 10; depends on the
+    worker's earlier calls). Those float64 cases are left out of the no-finding claim."""
     beta = v.case.params.get("beta")
-    return (v.binding.framework in ("mindspore", "paddle") and beta is not None and v.case.arrays["input"].dtype == np.float64
-            and float(np.float32(beta)) != beta)
+    if v.case.arrays["input"].dtype != np.float64:
+        return False
+    return v.binding.framework == "mindspore" or (v.binding.framework == "paddle" and beta is not None
+                                                   and float(np.float32(beta)) != beta)
 
 
 def test_mindspore_smooth_l1_float64_gradient_uses_beta_rounded_to_float32(pythons, pool):
@@ -78,7 +81,9 @@ def test_smooth_finite_gradients_match_the_reference(pythons, pool, target):
     spec = SMOOTH if "smooth" in target else L1
     verdicts = [v for v in smooth_part(gradient_verdicts(spec, target, pool)) if finite(v) and not beta_rounded(v)]
     assert sum(v.verdict == "match" for v in verdicts) >= 6
-    assert [v.message for v in verdicts if v.verdict != "match"] == [], "rounding must never be a gradient finding"
+    bad = [(v.message, v.case.params, {k: a.tolist() for k, a in v.case.arrays.items()}, v.expected, v.actual)
+           for v in verdicts if v.verdict != "match"]
+    assert bad == [], "rounding must never be a gradient finding"
 
 
 def test_paddle_smooth_l1_gradient_follows_its_documented_huber_formula(pythons, pool):

@@ -56,6 +56,12 @@ class Adapter:
             fn = fn(**init)
         return fn, args, kwargs
 
+    @staticmethod
+    def _pick(out: Any, request: dict[str, Any]) -> Any:
+        if request.get("output") is not None and isinstance(out, (tuple, list)):
+            out = out[request["output"]]  # the documented position of the result in a returned tuple
+        return out
+
     def _encode(self, out: Any) -> tuple[dict[str, Any], str]:
         if not self.is_tensor(out):
             raise TypeError(f"returned {type(out).__name__}, not a tensor")
@@ -64,7 +70,7 @@ class Adapter:
 
     def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], str]:
         fn, args, kwargs = self._prepare(request)
-        return self._encode(fn(*args, **kwargs))
+        return self._encode(self._pick(fn(*args, **kwargs), request))
 
     def grad(self, request: dict[str, Any]) -> dict[str, Any]:
         """The call's output and d sum(output) / d args[i] for i in request['wrt'] (None: no gradient)."""
@@ -75,7 +81,7 @@ class Adapter:
             full = list(args)
             for i, x in zip(wrt, xs):
                 full[i] = x
-            out = fn(*full, **kwargs)
+            out = self._pick(fn(*full, **kwargs), request)
             if not self.is_tensor(out):
                 raise TypeError(f"returned {type(out).__name__}, not a tensor")
             return self.total(out), out
@@ -98,6 +104,26 @@ class Adapter:
     def differentiate(self, scalar_of: Any, xs: list[Any]) -> tuple[Any, list[Any]]:
         """(output, gradients of scalar_of(*xs)[0] with respect to each x) in the framework's autodiff."""
         raise NotImplementedError(f"{self.name} adapter has no gradient support")
+
+    # reproducers: how a standalone script spells a call (strings only; no framework import) ----
+    def snippet_setup(self) -> list[str]:
+        """Lines after `import numpy as np` that import the framework and set it up as `setup()` does."""
+        return [f"import {self.package}"]
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        """An expression making a tensor of logical `dtype` from numpy array `var` (bfloat16 arrives as float32)."""
+        raise NotImplementedError
+
+    def snippet_result(self, var: str) -> list[str]:
+        """Lines setting `actual` (numpy, bfloat16 widened) and `actual_dtype` (as `to_numpy` names it) from `var`."""
+        raise NotImplementedError
+
+    def snippet_call(self, target: str, kind: str, args: list[str], params: dict[str, str]) -> str:
+        """The call expression; class bindings are constructed with `params` and called with `args`."""
+        given = ", ".join(f"{k}={v}" for k, v in params.items())
+        if kind == "class":
+            return f"{target}({given})({', '.join(args)})"
+        return f"{target}({', '.join(args + ([given] if given else []))})"
 
     def signature(self, target: str, kind: str) -> dict[str, Any]:
         obj = self.resolve(target)

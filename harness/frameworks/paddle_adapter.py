@@ -39,3 +39,13 @@ class Adapter(Base):
         if total.stop_gradient:
             return out, [None] * len(xs)
         return out, list(self.paddle.grad([total], xs, allow_unused=True))
+
+    def snippet_setup(self) -> list[str]:
+        return ["import paddle", "", 'paddle.set_device("cpu")', "paddle.disable_static()"]
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        return f'paddle.to_tensor({var}).astype("bfloat16")' if dtype == "bfloat16" else f"paddle.to_tensor({var})"
+
+    def snippet_result(self, var: str) -> list[str]:
+        return [f'actual_dtype = str({var}.dtype).removeprefix("paddle.")',
+                f'actual = ({var}.astype("float32") if actual_dtype == "bfloat16" else {var}).numpy()']

@@ -38,3 +38,13 @@ class Adapter(Base):
         total, out = scalar_of(*xs)
         grads = self.torch.autograd.grad(total, xs, allow_unused=True) if total.requires_grad else [None] * len(xs)
         return out, list(grads)
+
+    def snippet_setup(self) -> list[str]:
+        return ["import torch", "", "torch.set_num_threads(1)"]
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        return f"torch.from_numpy({var}).to(torch.bfloat16)" if dtype == "bfloat16" else f"torch.from_numpy({var})"
+
+    def snippet_result(self, var: str) -> list[str]:
+        return [f'actual_dtype = str({var}.dtype).removeprefix("torch.")',
+                f"actual = {var}.detach().float().numpy() if actual_dtype == \"bfloat16\" else {var}.detach().numpy()"]
