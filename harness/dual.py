@@ -282,8 +282,10 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
 
     def pair(f: Callable[[Any, Any], Any], pick_first: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         """maximum/minimum: numpy's value (nan wins), the tangent of the argument it came from."""
-        def call(a: Any, b: Any) -> Dual:
+        def call(a: Any, b: Any) -> Any:
             va, vb = value(a), value(b)
+            if not isinstance(a, Dual) and not isinstance(b, Dual):
+                return f(va, vb)
             with np.errstate(invalid="ignore"):
                 picked = _where(np.isnan(va) | pick_first(va, vb), a, b)
             return Dual(np.asarray(f(va, vb)), picked.t)

@@ -141,3 +141,27 @@ def test_term_magnitudes_bound_the_rounding_of_a_cancelling_derivative():
     # |terms|: 1000.5 + 1000.25 from the products, 3 (|t|) + 3 (sum over both softmax terms) from log_softmax
     np.testing.assert_allclose(g.terms, 2000.75 + 3 + 3 * 2 * p, rtol=1e-14)
     assert (g.terms > 500 * np.abs(g.value)).all(), "the sum cancels: rounding is relative to its terms"
+
+
+@pytest.mark.parametrize("expr", [
+    "sum(sigmoid(x) * y)", "sum(softplus(x) * y)", "sum(log_sigmoid(x) * y)", "sum(xlogy(x * x, y * y))",
+    "sum(xlogy(y, exp(x)))", "logsumexp(x * y)", "sum(logsumexp(reshape(x, (2, 3)), 1))", "sum(logaddexp(x, y))",
+    "norm(x)", "norm(x, 1.0)", "norm(x, 3.0)", "pairwise_distance(x, y)", "cosine_similarity(x, y, -1, 1e-8)",
+    "sum(cosine_similarity(reshape(x, (2, 3)), reshape(y, (2, 3)), -1, 1e-8))"])
+def test_loss_family_rules_agree_with_central_differences(expr):
+    x, y = np.array([0.7, -1.3, 2.1, 0.4, -0.6, 1.5]), np.array([1.1, 0.5, -0.8, 2.0, -1.7, 0.9])
+    f = formula.parse(f"result = {expr}", {"x", "y"})
+    case = Case("t", {"x": x, "y": y}, {})
+    exact = gradref.derive(f, case, ["x"])
+    assert exact.method == "forward mode" and exact.error is None, exact.method
+    fd = gradref._central_differences(f, {"x": x, "y": y}, "x", x)
+    np.testing.assert_allclose(exact.inputs["x"].value, fd.value, rtol=1e-8, atol=1e-10)
+
+
+def test_loss_family_rules_at_special_points():
+    assert grad("result = sum(sigmoid(x))", x=np.array([0.0])).inputs["x"].value.tolist() == [0.25]
+    g = grad("result = sum(xlogy(x, y))", names=("x", "y"), x=np.array([0.0, 2.0]), y=np.array([0.0, np.e]))
+    assert g.inputs["x"].value.tolist() == [0.0, 1.0], "d/dx xlogy is 0 where x == 0 (0 log 0 = 0)"
+    assert g.inputs["y"].value[0] == 0.0 and g.inputs["y"].value[1] == pytest.approx(2 / np.e)
+    inf = grad("result = norm(x, inf)", x=np.array([1.0, -3.0, 2.0])).inputs["x"].value
+    assert inf.tolist() == [0.0, -1.0, 0.0]
