@@ -20,7 +20,7 @@ from .spec import Spec
 from .yamlsource import SourceError
 
 SCHEMA = "harness-report/1"
-TIMING_KEYS = ("seconds", "started", "finished", "calls_per_second")  # the only fields that vary run to run
+TIMING_KEYS = ("seconds", "started", "finished", "calls_per_second", "gradient_seconds")  # the only fields that vary run to run
 
 
 def _relative(path: Path) -> str:
@@ -67,7 +67,7 @@ def target_json(spec: Spec, result: TargetResult) -> dict[str, Any]:
     return {
         "api": spec.api, "title": spec.model.title, "framework": b.framework, "target": b.target, "kind": b.kind,
         "counts": result.counts, "calls": result.calls, "seconds": round(result.seconds, 3), "error": result.error,
-        "notes": result.notes,
+        "notes": result.notes, "gradient_seconds": round(result.gradient_seconds, 3),
         "spec": _relative(spec.path),
         "findings": [finding_json(spec, f) for f in result.findings],
     }

@@ -52,6 +52,7 @@ class TargetResult:
     calls: int = 0
     error: Optional[str] = None  # the binding could not be run at all
     notes: dict[str, str] = field(default_factory=dict)  # check -> why it has no cases
+    gradient_seconds: float = 0.0  # of `seconds`: the gradients check (cases, references, framework calls, probes)
 
 
 class SpecRun:
@@ -202,8 +203,10 @@ class TargetRunner:
             verdicts.append(signature_verdict(b, sig))
         replayed = [c for c in self.run.regressions if not c.targets or b.target in c.targets]
         verdicts += self.judge_cases(self.run.cases + replayed)
+        grad_started = time.perf_counter()
         grads = self.judge_gradients([c for c in self.run.gradients.cases + [r for r in replayed if self.run.gradients.eligible(r)]
                                       if c.fingerprint() in self.returned])
+        result.gradient_seconds = time.perf_counter() - grad_started
         if not grads:
             result.notes["gradients"] = self.run.gradients.empty_reason()
         verdicts += grads
@@ -220,7 +223,9 @@ class TargetRunner:
         # a gradient crash or hang is not probed: each probe could cost a worker or a full timeout
         grads = [f for f in findings if f.head.check == "gradients"]
         located = locate([f for f in findings if f.head.check != "gradients"], self.run.spec, self.judge_cases)
+        probe_started = time.perf_counter()
         located += locate([f for f in grads if f.head.verdict not in ("crash", "timeout")], self.run.spec, self._judge_gradient_probes)
+        result.gradient_seconds += time.perf_counter() - probe_started
         located += identify([f for f in grads if f.head.verdict in ("crash", "timeout")])
         result.findings = sorted(located, key=lambda f: (f.head.check, f.head.verdict, f.id))
         result.seconds = time.perf_counter() - started
