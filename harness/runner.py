@@ -151,13 +151,26 @@ class TargetRunner:
 
     def judge_cases(self, cases: list[Case]) -> list[Verdict]:
         verdicts: list[Verdict] = []
-        for case, outcome in zip(cases, self._call(cases)):
+        outcomes = self._call(cases)
+        for case, outcome in zip(cases, outcomes):
             if outcome is None:
                 continue
             common = self.run.reference(case)
             own = self.run.reference(case, self.binding)
             verdicts.extend(judge(self.binding, case, outcome, common, own))  # type: ignore[arg-type]
+        self._mark_unrepeatable([v for v in verdicts if v.check == "values" and v.verdict == "value"],
+                                dict(zip((c.fingerprint() for c in cases), outcomes)))
         return verdicts
+
+    def _mark_unrepeatable(self, verdicts: list[Verdict], first: dict[str, Optional[Outcome]]) -> None:
+        """Call a mismatching case again: an output that changes between identical calls is said to, so
+        nobody expects its reproducer to show it every time (e.g. a reduction reading stale memory)."""
+        again = self._call([v.case for v in verdicts if v.case is not None])
+        for v, out in zip([v for v in verdicts if v.case is not None], again):
+            before = first.get(v.case.fingerprint()) if v.case is not None else None
+            if out is not None and before is not None and not _same_outcome(before, out):
+                v.metrics["repeatable"] = False
+                v.message = ("the output changes between identical calls. " + v.message).strip()
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
@@ -222,9 +235,12 @@ class TargetRunner:
                     continue
                 same = _same_outcome(e_out, o_out)
                 verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
-                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
-                                        message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
-                                        expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)}))
+                v = Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
+                            message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
+                            expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)})
+                if not same:
+                    self._mark_unrepeatable([v], {o_case.fingerprint(): o_out})
+                verdicts.append(v)
         return verdicts
 
     def _examples(self) -> list[Verdict]:

@@ -60,3 +60,79 @@ def test_build_request_carries_the_output_index_of_the_binding_only():
     case = Case(spec.api, {"input": np.array([1.0, 2.0])}, {})
     assert build_request(spec.binding("mindspore.ops.f"), case, 1)["output"] == 0
     assert "output" not in build_request(spec.binding("mindspore.ops.g"), case, 2)
+
+
+def test_a_reproducer_of_a_tuple_result_indexes_the_call():
+    from harness import repro
+
+    class _Snippets(_NumpyAdapter):
+        def snippet_tensor(self, var: str, dtype: str) -> str:
+            return var
+
+    call = {"args": [{"name": "x", "array": repro.encode(np.array([1.0]))}], "params": {}, "output": 0}
+    expr = repro._call_lines(repro._Script("s"), _Snippets(), {"target": "m.f", "kind": "function"}, call)
+    assert expr == "m.f(x)[0]"
+
+
+def _run_dies_body(tmp_path, expr: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    from harness import repro
+
+    script = tmp_path / "r.py"
+    script.write_text("\n".join(["import os", "import sys", *repro._dies_body(expr)]) + "\n")
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+
+
+def test_a_crash_reproducer_runs_the_call_in_a_child_and_says_it_died(tmp_path):
+    died = _run_dies_body(tmp_path, "os.kill(os.getpid(), 9)")
+    assert died.returncode == 1 and "killed the process (signal 9)" in died.stdout
+    fine = _run_dies_body(tmp_path, "None")
+    assert fine.returncode == 0 and "the call returned" in fine.stdout
+
+
+class _StubWorker:
+    """Answers every call with the next value of a sequence: identical calls, different outputs."""
+
+    def __init__(self, values):
+        self.values = iter(values)
+
+    def run(self, requests):
+        return [{"id": r["id"], "value": wire.encode_array(np.asarray(next(self.values))), "dtype": "float64"}
+                for r in requests]
+
+
+class _StubPool:
+    def __init__(self, values):
+        self.worker = _StubWorker(values)
+
+    def get(self, framework):
+        return self.worker
+
+
+_ONE_INPUT = """
+api: one_input
+title: one input
+inputs:
+  input: {dtypes: [float64], shape: [2]}
+formula: |
+  result = sum(input)
+frameworks:
+  torch:
+    bindings:
+      - {target: torch.f, kind: function, signature: "(input)"}
+"""
+
+
+@pytest.mark.parametrize("second, repeatable", [(5.0, False), (7.0, None)])
+def test_a_mismatch_is_called_again_and_an_output_that_changes_is_said_to(second, repeatable):
+    from harness.runner import Config, SpecRun, TargetRunner
+
+    spec = load_spec(Path("one_input.yaml"), _ONE_INPUT)
+    run = SpecRun(spec, Config(max_examples=3))
+    case = Case(spec.api, {"input": np.array([1.0, 2.0])}, {})
+    runner = TargetRunner(run, spec.binding("torch.f"), _StubPool([7.0, second]))
+    [v] = runner.judge_cases([case])
+    assert v.verdict == "value" and v.metrics.get("repeatable") is repeatable
+    assert ("changes between identical calls" in v.message) == (repeatable is False)
