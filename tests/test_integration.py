@@ -58,8 +58,10 @@ def test_paddle_smooth_l1_follows_its_own_documented_huber_formula(pythons, pool
     need(pythons, "paddle")
     result = TargetRunner(smooth_run, SMOOTH.binding("paddle.nn.functional.smooth_l1_loss"), pool).execute()
     values = [f for f in _findings(result, "values") if f.head.verdict == "value"]
-    assert values and all(f.head.documented for f in values)
-    assert all(f.head.doc == "match" for f in values), "paddle computes what its docs say, not torch's formula"
+    documented = [f for f in values if f.head.documented]
+    assert documented and all(f.head.doc == "match" for f in documented), "paddle computes its documented formula"
+    # the one undocumented value difference: delta held in float32 for float64 inputs (~1e-9 relative)
+    assert all(f.region.get("dtype(input)") == ["float64"] for f in values if not f.head.documented)
     rejected = [f for f in _findings(result, "dtypes") if f.head.documented]
     assert rejected, "paddle documents float32/float64 only and rejects float16"
 
