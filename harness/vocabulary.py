@@ -182,9 +182,20 @@ def make_vocabulary(ctx: Context) -> dict[str, Callable[..., Any]]:
         "int": int,
         "bool": bool,
         "len": len,
-        "min": min,
-        "max": max,
+        "min": _scalars(min),
+        "max": _scalars(max),
     }
+
+
+def _scalars(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Python's min/max for scalars and short tuples; over an array they would loop in Python."""
+
+    def call(*args: Any) -> Any:
+        if any(isinstance(a, np.ndarray) and a.size > 1 for a in args):
+            raise FormulaRuntimeError(f"{fn.__name__}() takes scalars; use a{fn.__name__} or {fn.__name__}imum for arrays")
+        return fn(*args)
+
+    return call
 
 
 def _axis(axis: Any) -> Any:
@@ -197,4 +208,5 @@ def _axis(axis: Any) -> Any:
 CONSTANTS: dict[str, Any] = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
 #: Every name a formula may call, for load-time validation (the context does not change the names).
-NAMES: frozenset[str] = frozenset(make_vocabulary(Context())) | frozenset(CONSTANTS)
+FUNCTIONS: frozenset[str] = frozenset(make_vocabulary(Context()))
+NAMES: frozenset[str] = FUNCTIONS | frozenset(CONSTANTS)
