@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -81,7 +82,9 @@ def parse(source: str, variables: Iterable[str], *, condition: bool = False) -> 
         raise FormulaError(f"is {len(source)} characters long; the limit is {MAX_SOURCE}",
                            fix="split the computation or add a vocabulary helper")
     try:
-        tree = ast.parse(source.strip() if condition else source, mode="eval" if condition else "exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "invalid decimal literal": the check says more
+            tree = ast.parse(source.strip() if condition else source, mode="eval" if condition else "exec")
     except SyntaxError as exc:
         raise FormulaError(f"is not valid expression syntax: {exc.msg}", exc.lineno or 1,
                            "write Python expression syntax") from None

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from . import report
+from .paths import inside
 from .results import PartWriter, merge, missing_json, spec_error_json, target_json, write_atomic
 from .runner import Config, SpecRun, TargetResult, TargetRunner
 from .spec import CHECKS, Spec, load_spec
@@ -57,7 +58,7 @@ class Harness:
         self.results: dict[tuple[str, str], TargetResult] = {}
         worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
         self.meta = _meta(config)
-        self.part = PartWriter(_parts_dir(config) / f"{worker_id}.json", self.meta)
+        self.part = PartWriter(inside(_parts_dir(config), f"{worker_id}.json"), self.meta)
 
     def result(self, spec: Spec, target: str) -> TargetResult:
         key = (spec.api, target)

@@ -105,8 +105,12 @@ class PartWriter:
 
 
 def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
-    """One report from the part files of a run (shards and xdist workers alike)."""
+    """One report from the part files of a run (shards and xdist workers alike).
+
+    `meta` fills in over the parts' own (seed, max_examples, command), which is all a run killed
+    before its end leaves behind."""
     targets: dict[str, dict[str, Any]] = {}
+    part_meta: dict[str, Any] = {}
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
     frameworks: dict[str, str] = {}
     missing: dict[tuple[str, str], dict[str, Any]] = {}
@@ -115,6 +119,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a part being written by a killed process: its previous version was replaced atomically
+        part_meta = {**data.get("meta", {}), **part_meta}
         frameworks.update(data.get("frameworks", {}))
         for t in data.get("targets", []):
             targets[f"{t['api']}|{t['target']}"] = t
@@ -127,6 +132,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
     return {
         "schema": SCHEMA,
+        **part_meta,
         **meta,
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],

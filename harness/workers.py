@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from . import wire
+from .paths import inside
 from .frameworks import KNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +127,7 @@ class Worker:
         """The worker's stderr log, its name made safe (a framework name never escapes `log_dir`)."""
         if not self.log_dir:
             return None
-        return self.log_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", self.framework).lstrip(".") + ".log")
+        return inside(self.log_dir, self.framework + ".log")
 
     def _stderr_tail(self, size: int = 2000) -> str:
         path = self.log_path

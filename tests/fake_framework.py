@@ -111,7 +111,7 @@ FAULTS: dict[str, Callable[[np.ndarray], Any]] = {
 
 
 def _function(name: str) -> Callable[..., Any]:
-    fault, _, always = name.partition("_always")
+    fault, always, _ = name.partition("_always")
     misbehave = FAULTS.get(fault)
     if fault != "ok" and misbehave is None:
         raise AttributeError(f"the fake framework has no {name!r}")
