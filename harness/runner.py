@@ -23,6 +23,7 @@ class Config:
     shrink_budget: int = 120  # examples per shrink; a count, not a time, so reports repeat exactly
     cases_dir: Optional[Path] = None
     recheck_sample: int = 8  # re-run every case with a discrepancy and every n-th other one (0: discrepancies only)
+    recheck_fresh: int = 32  # of those with a discrepancy, at most this many again in a fresh process
     recheck: bool = True  # re-runs that turn a result that changes into a `nondeterministic` verdict
 
 
@@ -147,7 +148,8 @@ class TargetRunner:
             verdicts = judge(self.binding, case, outcome, common, own)  # type: ignore[arg-type]
             judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
         if recheck and self.run.config.recheck:
-            judged = stability.recheck(judged, self._call, self._call_fresh, self.run.config.recheck_sample)
+            config = self.run.config
+            judged = stability.recheck(judged, self._call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
         return [v for j in judged for v in j.verdicts]
 
     def execute(self) -> TargetResult:

@@ -4,7 +4,8 @@ A framework can answer the same call differently: a race, uninitialised memory, 
 warms on first use, or an error raised on a later call than the one that caused it (asynchronous
 runtimes report a failed kernel when the next call synchronises). Every case that produced a
 discrepancy, and every `sample`-th of the others, runs once more in the same worker; the
-discrepant ones run again in a fresh worker process, which has no history. A case whose result
+discrepant ones (at most `fresh_limit`, evenly spread) run again in a fresh worker process, which
+has no history: it catches an error that belongs to an earlier call. A case whose result
 changes (value beyond rounding, error or not, error type, crash) gets one `nondeterministic`
 verdict instead of whichever verdict its first run happened to give.
 
@@ -72,7 +73,7 @@ def pick(judged: list[Judged], sample: int) -> tuple[list[int], list[int]]:
     return suspects, (rest[::sample] if sample > 0 else [])
 
 
-def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8) -> list[Judged]:
+def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fresh_limit: int = 32) -> list[Judged]:
     """The cases with their verdicts, a case whose re-runs disagree now `nondeterministic`.
 
     Suspects run first in the same worker, so a sampled case that leaves an error behind for the
@@ -83,7 +84,8 @@ def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8) -> l
     if not order:
         return judged
     again = dict(zip(order, same([judged[i].case for i in order])))
-    anew = dict(zip(suspects, fresh([judged[i].case for i in suspects]))) if suspects else {}
+    spread = suspects[::-(-len(suspects) // fresh_limit)] if fresh_limit > 0 else []
+    anew = dict(zip(spread, fresh([judged[i].case for i in spread]))) if spread else {}
     out = list(judged)
     for i in order:
         runs = [("same worker", again.get(i)), ("fresh process", anew.get(i))]

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -222,6 +223,7 @@ class Pool:
         self.pythons, self.timeout, self.log_dir, self.memory = pythons, timeout, log_dir, memory
         self.workers: dict[str, Worker] = {}
         self.failed: dict[str, str] = {}
+        self._spares: dict[str, "Future[Worker]"] = {}
         self._lock = threading.Lock()
 
     def get(self, framework: str) -> Worker:
@@ -239,10 +241,32 @@ class Pool:
             return self.workers[framework]
 
     def fresh(self, framework: str) -> Worker:
-        """A new worker process of its own (the caller closes it): re-runs without the shared worker's history."""
+        """A worker process that has answered no call yet, for the caller alone (who closes it).
+
+        For re-runs without the shared worker's history. A spare is started in the background as each
+        one is handed out, so only the first re-run of a framework waits for it to import.
+        """
+        with self._lock:
+            spare = self._spares.pop(framework, None)
+            self._spares[framework] = self._in_background(framework)
+        return spare.result() if spare else self._new(framework)
+
+    def _new(self, framework: str) -> Worker:
         worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory)
         worker.start()
         return worker
+
+    def _in_background(self, framework: str) -> "Future[Worker]":
+        future: "Future[Worker]" = Future()
+
+        def start() -> None:
+            try:
+                future.set_result(self._new(framework))
+            except BaseException as exc:  # handed to whoever takes the spare
+                future.set_exception(exc)
+
+        threading.Thread(target=start, daemon=True).start()
+        return future
 
     def versions(self) -> dict[str, str]:
         return {name: str(w.info.get("version")) for name, w in sorted(self.workers.items())}
@@ -251,3 +275,9 @@ class Pool:
         for worker in self.workers.values():
             worker.close()
         self.workers.clear()
+        for spare in self._spares.values():
+            try:
+                spare.result(timeout=self.timeout).close()
+            except Exception:
+                pass  # a spare that never started has nothing to close
+        self._spares.clear()

@@ -41,7 +41,7 @@ def test_memory_limit_settings():
 
 
 def test_the_worker_runs_under_its_memory_limit(tmp_path):
-    limit = 640 << 20
+    limit = 320 << 20
     worker = Worker(FAKE, sys.executable, timeout=5, log_dir=tmp_path, memory=limit)
     try:
         ok = {"op": "call", "target": "fake.ok", "kind": "function", "args": [wire.encode_array(np.ones(2))]}

@@ -29,12 +29,14 @@ FAKE = "fake:tests.fake_framework"
 DATA = Path(__file__).parent / "data"
 SPEC = load_spec(DATA / "faults" / "fake_double.yaml")
 CASES = 15  # about 5 faulty ones
-MEMORY = 768 << 20  # the fake worker's memory limit in the tests
+MEMORY = 320 << 20  # the fake worker's memory limit in the tests (it starts at about 90 MB)
+HANG = 3  # seconds: the time limit where a fault hangs; elsewhere a loaded machine gets 30
 
 
 @pytest.fixture
-def pool(tmp_path):
-    p = Pool({FAKE: sys.executable}, timeout=3, log_dir=tmp_path / "logs", memory=MEMORY)
+def pool(tmp_path, request):
+    hangs = "hang" in request.node.name
+    p = Pool({FAKE: sys.executable}, timeout=HANG if hangs else 30, log_dir=tmp_path / "logs", memory=MEMORY)
     yield p
     p.close()
 
