@@ -84,7 +84,7 @@ def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fres
     if not order:
         return judged
     again = dict(zip(order, same([judged[i].case for i in order])))
-    spread = suspects[::-(-len(suspects) // fresh_limit)] if fresh_limit > 0 else []
+    spread = suspects[::max(1, -(-len(suspects) // fresh_limit))] if fresh_limit > 0 else []
     anew = dict(zip(spread, fresh([judged[i].case for i in spread]))) if spread else {}
     out = list(judged)
     for i in order:

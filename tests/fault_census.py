@@ -17,8 +17,7 @@ import numpy as np
 from harness.case import Case
 from harness.runner import Config, SpecRun
 
-from .fake_framework import faulty
-from .test_faults import EXPECTED, FAKE, MEMORY, SPEC, _by_case, _runner
+from .test_faults import EXPECTED, FAKE, MEMORY, SPEC, _by_case, _runner, injected
 from harness.workers import Pool
 
 EXPECTED_ALL = {**EXPECTED, "wrong_dtype": ("dtype", ""), "deferred": ("nondeterministic", "")}
@@ -43,10 +42,7 @@ def main() -> None:
             finally:
                 pool.close()
             seconds = time.perf_counter() - started
-        if fault == "deferred":  # the victim is the call after the faulty one
-            flags = [False] + [faulty(c.arrays["input"], False) for c, _ in by_case[:-1]]
-        else:
-            flags = [faulty(c.arrays["input"], False) for c, _ in by_case]
+        flags = injected(fault, [c for c, _ in by_case])
         bad = [vs for (c, vs), f in zip(by_case, flags) if f]
         good = [vs for (c, vs), f in zip(by_case, flags) if not f]
         check = "dtypes" if fault == "wrong_dtype" else "values"

@@ -58,9 +58,22 @@ def _by_case(runner):
     return [(c, out[id(c)]) for c in runner.run.cases]
 
 
-def _split(by_case):
-    bad = [(c, vs) for c, vs in by_case if faulty(c.arrays["input"], False)]
-    good = [(c, vs) for c, vs in by_case if not faulty(c.arrays["input"], False)]
+def injected(fault, cases):
+    """Which cases the fault hits: a faulty input; for `flaky` only its first call, for `deferred` the next call."""
+    flags = [faulty(c.arrays["input"], False) for c in cases]
+    if fault == "flaky":
+        seen: set = set()
+        flags = [f and not (c.arrays["input"].tobytes() in seen or seen.add(c.arrays["input"].tobytes()))
+                 for c, f in zip(cases, flags)]
+    if fault == "deferred":
+        flags = [False] + flags[:-1]
+    return flags
+
+
+def _split(by_case, fault=""):
+    flags = injected(fault, [c for c, _ in by_case])
+    bad = [(c, vs) for (c, vs), f in zip(by_case, flags) if f]
+    good = [(c, vs) for (c, vs), f in zip(by_case, flags) if not f]
     assert bad and good, "the drawn cases must mix faulty and healthy inputs"
     return bad, good
 
@@ -90,7 +103,7 @@ def test_fault_gets_its_verdict_and_other_cases_are_intact(pool, fault):
     verdict, needle = EXPECTED[fault]
     by_case = _by_case(_runner(pool, fault))
     assert all(vs for _, vs in by_case), "every case drawn has a verdict"
-    bad, good = _split(by_case)
+    bad, good = _split(by_case, fault)
     for case, vs in bad:
         main = _main(vs)
         assert main.verdict == verdict, (fault, main.verdict, main.message[:300])

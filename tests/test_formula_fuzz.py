@@ -160,6 +160,7 @@ def test_outcomes_cover_all_three_kinds():
     """The fuzzers above must reach evaluation, not only rejections (run after them, in file order)."""
     if sum(OUTCOMES.values()) < 100:
         pytest.skip("run with the fuzz tests above")
+    print(f"\nformula fuzz outcomes: {dict(OUTCOMES)}")  # shown with -s
     assert OUTCOMES["rejected"] and OUTCOMES["failed"] and OUTCOMES["value"], OUTCOMES
 
 
