@@ -24,6 +24,9 @@ from .case import Case, Outcome, describe_array, jsonable
 from .judge import Verdict, explain
 
 NOT_RERUN = ("timeout", "memory")
+#: Verdicts a shrink or a region probe does not chase: each try would cost a worker restart or the time
+#: limit (crash, timeout, memory), or would not repeat (nondeterministic).
+NOT_CHASED = ("crash", "timeout", "memory", "nondeterministic")
 
 Call = Callable[[list[Case]], list[Optional[Outcome]]]
 
