@@ -54,7 +54,7 @@ class Harness:
         self.run_config = Config(seed=opt.seed, max_examples=opt.max_examples, cases_dir=Path(opt.cases_dir),
                                  recheck=not opt.no_recheck)
         self.pool = Pool(self.pythons, timeout=opt.case_timeout, log_dir=self.report_dir / "logs",
-                         memory=parse_memory(opt.memory_limit))
+                         memory=parse_memory(opt.memory_limit), spares=not opt.no_recheck)
         self.apis: dict[str, Path] = {}  # api name -> the spec file that defines it
         self.spec_runs: dict[str, SpecRun] = {}
         self.results: dict[tuple[str, str], TargetResult] = {}

@@ -219,8 +219,9 @@ class Pool:
     """One worker per framework, started on first use and closed at the end."""
 
     def __init__(self, pythons: dict[str, str], timeout: float = 60.0, log_dir: Optional[Path] = None,
-                 memory: int = 0) -> None:
+                 memory: int = 0, spares: bool = False) -> None:
         self.pythons, self.timeout, self.log_dir, self.memory = pythons, timeout, log_dir, memory
+        self.spares = spares  # keep a fresh worker per framework ready from the start (for re-runs)
         self.workers: dict[str, Worker] = {}
         self.failed: dict[str, str] = {}
         self._spares: dict[str, "Future[Worker]"] = {}
@@ -238,6 +239,8 @@ class Pool:
                     self.failed[framework] = str(exc)
                     raise
                 self.workers[framework] = worker
+                if self.spares and framework not in self._spares:
+                    self._spares[framework] = self._in_background(framework)
             return self.workers[framework]
 
     def fresh(self, framework: str) -> Worker:
