@@ -28,7 +28,7 @@ MAX_POWER = 16
 MAX_STRING = 200
 MAX_WORK = 64_000_000  # array elements one evaluation may produce in total (at most ~512 MB in float64)
 MAX_INT_BITS = 4096
-KEYWORDS = frozenset({"axis", "like"})
+KEYWORDS = frozenset({"axis", "like"}) | vocabulary.KEYWORDS
 
 _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,

@@ -35,6 +35,8 @@ def array_specs(spec: Spec, variant: Optional[str]) -> dict[str, ArraySpec]:
         for ref in (specs[name].dtypes, specs[name].shape):
             if isinstance(ref, str):
                 visit(ref.split(" ", 1)[1])
+        if specs[name].above in specs:
+            visit(specs[name].above)  # type: ignore[arg-type]
         ordered[name] = specs[name]
 
     for name in specs:
@@ -94,10 +96,26 @@ def _array(draw: Callable, a: ArraySpec, dtype: str, shape: tuple[int, ...], env
     if a.values == "index":
         n_classes = int(dims[a.classes]) if a.classes else 2
         out = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(0, n_classes - 1)))))
+        if a.exclude is not None and n_classes > 1:
+            skip = int(env[a.exclude])
+            out = np.where(out == skip, (skip + 1) % n_classes, out)
         if a.ignore and size and draw(st.booleans()):
             mask = np.asarray(draw(hnp.arrays(np.bool_, shape)))
             out = np.where(mask, int(env[a.ignore]), out)
         return out.astype(dtypes.numpy_dtype(dtype))
+    if a.values in ("sign", "binary"):
+        mask = np.asarray(draw(hnp.arrays(np.bool_, shape)))
+        return dtypes.cast(np.where(mask, 1.0, -1.0 if a.values == "sign" else 0.0), dtype)
+    if a.values == "padded_index":
+        return _padded_index(draw, shape, int(dims[a.classes]) if a.classes else (shape[-1] if shape else 1)).astype(
+            dtypes.numpy_dtype(dtype))
+    if a.values == "lengths":
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        bound = int(dims[a.bound])  # type: ignore[index]
+        low = np.zeros(shape, np.int64)
+        if a.above is not None and env.get(a.above) is not None and draw(st.integers(0, 3)) > 0:
+            low = np.clip(np.broadcast_to(np.asarray(env[a.above], np.int64), shape), 0, bound)
+        return (low + rng.integers(0, bound - low + 1, shape)).astype(dtypes.numpy_dtype(dtype))
     if dtype not in ("float16", "bfloat16", "float32", "float64"):
         return np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3)))).astype(dtypes.numpy_dtype(dtype))
     if size > SMALL_ELEMENTS:
@@ -110,12 +128,35 @@ def _array(draw: Callable, a: ArraySpec, dtype: str, shape: tuple[int, ...], env
         kind = "unit" if a.values == "probabilities" else a.values
         store = np.float32 if dtype == "bfloat16" else np.dtype(dtype)
         wide = np.asarray(draw(hnp.arrays(store, shape, elements=_elements(dtype, kind, specials))), dtype=np.float64)
+    if a.values == "log_probabilities" and wide.ndim:
+        axis = a.axis if wide.ndim > a.axis else -1
+        top = np.max(wide, axis=axis, keepdims=True) if wide.shape[axis] else 0.0
+        with np.errstate(all="ignore"):
+            shifted = wide - np.where(np.isfinite(top), top, 0.0)
+            wide = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     if a.values == "probabilities":
         axis = a.axis if wide.ndim > a.axis else -1
         wide = np.abs(np.nan_to_num(wide, nan=0.0, posinf=1.0, neginf=0.0)) if wide.ndim else np.ones(())
         total = wide.sum(axis=axis, keepdims=True) if wide.ndim else 1.0
         wide = np.where(total > 0, wide / np.where(total > 0, total, 1), 1.0 / max(1, wide.shape[axis] if wide.ndim else 1))
     return dtypes.cast(wide, dtype)
+
+
+def _padded_index(draw: Callable, shape: tuple[int, ...], n_classes: int) -> np.ndarray:
+    """Rows of class indices along the last axis: a leading block in [0, n_classes), then -1, then anything.
+
+    Everything after the first -1 is padding that the docs say is never read; it is drawn from
+    [-1, n_classes) on purpose, so a binding that reads past the padding shows it.
+    """
+    if not shape:
+        return np.asarray(draw(st.integers(-1, max(0, n_classes - 1))), np.int64)
+    valid = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(0, n_classes - 1)))))
+    tail = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(-1, max(0, n_classes - 1)))))
+    rows = shape[:-1]
+    block = np.asarray(draw(hnp.arrays(np.int64, rows, elements=st.integers(0, shape[-1]))))
+    pos = np.arange(shape[-1])
+    ends = np.expand_dims(block, -1)
+    return np.where(pos < ends, valid, np.where(pos == ends, -1, tail))
 
 
 def _shape(a: ArraySpec, dims: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
@@ -184,11 +225,12 @@ def _make_large(spec: Spec, variant: Optional[str], dims: dict[str, Any], draw: 
 
 
 def case_elements(spec: Spec, variant: Optional[str], dims: dict[str, Any]) -> int:
-    """Elements of all the arrays a case with these dims holds."""
+    """Elements of all the arrays a case with these dims holds, a 0 dim counted as 1: an empty array
+    whose other dims multiply past any memory is no more representable (numpy refuses its shape)."""
     shapes: dict[str, tuple[int, ...]] = {}
     for name, a in array_specs(spec, variant).items():
         shapes[name] = _shape(a, dims, shapes)
-    return sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values())
+    return sum(int(np.prod([max(1, d) for d in s], dtype=np.float64)) for s in shapes.values())
 
 
 def _cap(spec: Spec, variant: Optional[str], dims: dict[str, Any]) -> None:

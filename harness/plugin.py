@@ -16,7 +16,8 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from . import delta, report
+from . import delta, plots, report
+from .apitable import api_json
 from .paths import inside
 from .results import PartWriter, merge, missing_json, spec_error_json, target_json, write_atomic
 from .runner import Config, SpecRun, TargetResult, TargetRunner
@@ -59,7 +60,7 @@ class Harness:
         self.spec_runs: dict[str, SpecRun] = {}
         self.results: dict[tuple[str, str], TargetResult] = {}
         worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
-        self.meta = _meta(config)
+        self.meta = {**_meta(config), "started": round(time.time(), 3)}  # what a killed run's report keeps
         self.part = PartWriter(inside(_parts_dir(config), f"{worker_id}.json"), self.meta)
 
     def result(self, spec: Spec, target: str) -> TargetResult:
@@ -74,7 +75,10 @@ class Harness:
                 result = TargetResult(binding, error=str(exc))
             self.results[key] = result
             self.part.frameworks.update(self.pool.versions())
-            self.part.targets.append(target_json(spec, result))
+            entry = target_json(spec, result)
+            if spec.model.plots and not result.error:
+                entry["plots"] = plots.measure(spec, binding, self.pool, self.run_config.seed)
+            self.part.targets.append(entry)
             self.part.flush()
         return self.results[key]
 
@@ -87,7 +91,7 @@ def _frameworks(config: pytest.Config) -> tuple[dict[str, str], list[str]]:
 def _meta(config: pytest.Config) -> dict[str, Any]:
     opt = config.option
     return {"seed": opt.seed, "max_examples": opt.max_examples,
-            "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
+            "command": shlex.join(getattr(sys, "orig_argv", None) or [Path(sys.argv[0]).name] + sys.argv[1:])}
 
 
 def _harness(config: pytest.Config) -> Harness:
@@ -147,6 +151,7 @@ class SpecFile(pytest.File):
             h.part.flush()
             yield SpecErrorItem.from_parent(self, name="load", error=exc)
             return
+        h.part.apis[spec.api] = api_json(spec, ROOT, self.config.option.seed)
         if missing_json(spec):
             h.part.missing.extend(missing_json(spec))
             h.part.flush()

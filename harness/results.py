@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from .case import jsonable, replayable
 from .findings import Finding
+from .repro import capture
 from .runner import TargetResult
 from .spec import Spec
 from .yamlsource import SourceError
@@ -57,6 +58,7 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
         "message": v.message,
         "metrics": v.metrics,
         "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", b.framework)},
+        "repro": capture(v),
     })
 
 
@@ -99,26 +101,30 @@ class PartWriter:
         self.spec_errors: list[dict[str, Any]] = []
         self.missing: list[dict[str, Any]] = []
         self.frameworks: dict[str, str] = {}
+        self.apis: dict[str, dict[str, Any]] = {}  # api -> what the report shows of its spec (apitable.api_json)
 
     def flush(self) -> None:
         body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
-                "spec_errors": self.spec_errors, "missing": self.missing}
+                "spec_errors": self.spec_errors, "missing": self.missing, "apis": self.apis}
         write_atomic(self.path, json.dumps(body, sort_keys=True))
 
 
 def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     """One report from the part files of a run (shards and xdist workers alike).
 
-    `meta` fills in over the parts' own (seed, max_examples, command), which is all a run killed
-    before its end leaves behind."""
+    `meta` fills in over the parts' own (seed, max_examples, command, started), which is all a run
+    killed before its end leaves behind; its `seconds` then run until its last part was written."""
     targets: dict[str, dict[str, Any]] = {}
     part_meta: dict[str, Any] = {}
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
     frameworks: dict[str, str] = {}
     missing: dict[tuple[str, str], dict[str, Any]] = {}
+    apis: dict[str, dict[str, Any]] = {}
+    last_written = 0.0
     for part in sorted(parts):
         try:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
+            last_written = max(last_written, Path(part).stat().st_mtime)
         except (OSError, ValueError):
             continue  # a part being written by a killed process: its previous version was replaced atomically
         part_meta = {**data.get("meta", {}), **part_meta}
@@ -129,16 +135,20 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             spec_errors[(e["file"], e["line"], e["message"])] = e
         for m in data.get("missing", []):
             missing[(m["api"], m["framework"])] = m
+        apis.update(data.get("apis", {}))
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
+    timing = {"seconds": round(max(0.0, last_written - part_meta["started"]), 3)} if "started" in part_meta else {}
     return {
         "schema": SCHEMA,
         **part_meta,
+        **timing,
         **meta,
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
         "missing": [missing[k] for k in sorted(missing)],
+        "apis": dict(sorted(apis.items())),
         "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
         "findings": findings,
         "summary": summarize(findings, ordered),

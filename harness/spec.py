@@ -21,6 +21,7 @@ FRAMEWORKS = ("torch", "mindspore", "paddle")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 ALL_DTYPES = FLOAT_DTYPES + ("int8", "uint8", "int16", "int32", "int64", "bool")
 CHECKS = ("signature", "defaults", "values", "dtypes", "raises", "examples")
+PLOT_HELPERS = frozenset({"linspace", "uniform", "randint"})  # seeded helpers a plot's input expressions may call
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 #: Elements all arrays of one case may hold together: generation shrinks dims to stay under it, so a
@@ -53,10 +54,14 @@ class ArraySpec(_Model):
 
     dtypes: Union[list[str], str] = "like input"  # a list, or "like NAME"
     shape: Union[list[Union[int, str]], str] = "like input"  # dims, or "like NAME"
-    values: Literal["real", "positive", "unit", "index", "probabilities"] = "real"
-    classes: Optional[str] = None  # for `index` and `probabilities`: the dim that counts classes
-    axis: int = 1  # for `probabilities`: the axis that sums to one
+    values: Literal["real", "positive", "unit", "index", "probabilities", "sign", "binary", "padded_index",
+                    "log_probabilities", "lengths"] = "real"
+    classes: Optional[str] = None  # for `index`, `padded_index` and `probabilities`: the dim that counts classes
+    axis: int = 1  # for `probabilities` / `log_probabilities`: the axis that (log-)sums to one
     ignore: Optional[str] = None  # for `index`: a parameter whose value may appear as a target
+    exclude: Optional[str] = None  # for `index`: a parameter whose value never appears (e.g. a blank label)
+    bound: Optional[str] = None  # for `lengths`: the dim that bounds every length
+    above: Optional[str] = None  # for `lengths`: an input whose elements are lower bounds, where the bound allows
     ties: list[str] = []  # expressions for elements placed exactly at formula thresholds
     optional: bool = False  # may be None (then `default` must be null)
     default: None = None
@@ -102,6 +107,21 @@ class Difference(_Model):
     verdicts: list[str] = []  # the verdicts it explains (default: any)
 
 
+class Claim(_Model):
+    """One row of a documentation page comparing this API with PyTorch's, as the page states it.
+
+    kind: same (functionally consistent), name (consistent, named differently), default
+    (consistent, another default), absent (this framework has no such parameter), only (PyTorch
+    has none), differs (a behaviour difference the page describes). `param` names the spec's
+    input or parameter, or a framework-only parameter; none: a claim about the whole API.
+    """
+
+    kind: Literal["same", "name", "default", "absent", "only", "differs"]
+    param: Optional[str] = None
+    what: str
+    source: str
+
+
 class Invalid(_Model):
     """How to make a deliberately invalid case, to probe raise conditions."""
 
@@ -141,6 +161,7 @@ class Overrides(_Model):
     formula: Optional[str] = None  # the binding's own documented formula, where it differs
     extra: dict[str, str] = {}  # framework-only arguments: name -> expression over the case
     known_differences: list[Difference] = []
+    claims: list[Claim] = []  # a "differences from PyTorch" page's rows, checked by the run (never excuse a verdict)
 
 
 class Binding(Overrides):
@@ -149,6 +170,7 @@ class Binding(Overrides):
     signature: str  # as documented: constructor (class) or function signature
     call: Optional[str] = None  # documented call inputs of a class, e.g. "(logits, labels)"
     output_dtype: Optional[str] = None
+    output_index: Optional[int] = None  # documented to return a tuple: the position of the loss in it
     alias_of: Optional[str] = None  # documented as another name for this target (still run: aliases can drift)
 
 
@@ -171,6 +193,27 @@ class Framework(Overrides):
         return self
 
 
+class PlotX(_Model):
+    name: str
+    values: Optional[list[float]] = None  # one case per value (y: error), or
+    start: float = -3.0  # an evenly spaced array (y: value)
+    stop: float = 3.0
+    points: int = Field(121, ge=2, le=2001)
+
+
+class Plot(_Model):
+    """A picture over one swept variable: every framework's output (y: value, elementwise APIs) or
+    its relative error against the reference (y: error, e.g. reductions against their size)."""
+
+    title: str
+    x: PlotX
+    inputs: dict[str, str]  # input -> expression over x (with linspace, uniform, randint)
+    params: dict[str, list[Any]] = {}  # a panel per combination; parameters not named keep their default
+    variant: Optional[str] = None
+    y: Literal["value", "error"] = "value"
+    dtype: Literal["float16", "bfloat16", "float32", "float64"] = "float64"  # what `x` and float inputs are cast to
+
+
 class SpecModel(_Model):
     api: str
     title: str
@@ -183,6 +226,7 @@ class SpecModel(_Model):
     formula: str
     raises: list[Raise] = []
     invalid: list[Invalid] = []
+    plots: list[Plot] = []
     frameworks: dict[str, Framework]
 
     @field_validator("api")
@@ -243,6 +287,7 @@ class Spec:
     ties: dict[str, list[formula_mod.Formula]]
     fills: dict[int, formula_mod.Formula] = field(default_factory=dict)
     bindings: list[BindingView] = field(default_factory=list)
+    plot_inputs: list[dict[str, formula_mod.Formula]] = field(default_factory=list)  # per plot: input -> expression
 
     @property
     def api(self) -> str:
@@ -325,6 +370,20 @@ def _compile_formula(path: Path, located: Located, where: tuple[Any, ...], sourc
         raise SourceError(path, offset, f"{label} {exc.message}", exc.fix) from None
 
 
+def _check_value_refs(path: Path, located: Located, model: SpecModel, name: str, arr: ArraySpec,
+                      arrays: dict[str, ArraySpec]) -> None:
+    """The names a value kind refers to (a bounding dim, a lower-bound input, an excluded parameter) exist."""
+    refs = (("bound", arr.bound, model.dims, "dims"), ("above", arr.above, arrays, "inputs"),
+            ("exclude", arr.exclude, model.params, "params"), ("classes", arr.classes, model.dims, "dims"))
+    for key, ref, known, where in refs:
+        if ref is not None and ref not in known:
+            raise SourceError(path, located.line(("inputs", name, key)), f"{key} of {name!r} names {ref!r}, which is not in `{where}`",
+                              f"use one of {sorted(known)}")
+    if arr.values == "lengths" and arr.bound is None:
+        raise SourceError(path, located.line(("inputs", name, "values")), f"{name!r} has values: lengths but no `bound`",
+                          "name the dim that bounds the lengths, e.g. `bound: T`")
+
+
 def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
     variables = set(model.inputs) | set(model.params) | {"variant"}
     for variant in model.variants.values():
@@ -342,6 +401,7 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
                 if isinstance(dim, str) and dim.rstrip(".") not in model.dims:
                     raise SourceError(path, located.line(("inputs", name, "shape")), f"shape of {name!r} uses dim {dim!r}, which `dims` does not define",
                                       f"add it under `dims:` or use one of {sorted(model.dims)}")
+        _check_value_refs(path, located, model, name, arr, arrays)
     _check_smallest_case(path, located, model, arrays)
     spec_formula = _compile_formula(path, located, ("formula",), model.formula, variables, False)
     raises = [(r, _compile_formula(path, located, ("raises", i, "when"), r.when, variables, True))
@@ -356,6 +416,10 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
     fills = {i: _compile_formula(path, located, ("invalid", i, "fill"), p.fill, variables, True)
              for i, p in enumerate(model.invalid) if p.fill}
     spec = Spec(path, located, model, spec_formula, raises, output, ties, fills)
+    for i, plot in enumerate(model.plots):
+        known = variables | {plot.x.name} | PLOT_HELPERS
+        spec.plot_inputs.append({name: _compile_formula(path, located, ("plots", i, "inputs", name), expr, known, True)
+                                 for name, expr in plot.inputs.items()})
     targets: set[str] = set()
     for fw_name, fw in model.frameworks.items():
         for i, b in enumerate(fw.bindings):
@@ -433,6 +497,11 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
             if key not in variables:
                 raise SourceError(path, located.line(at + ("names", key)), f"names maps {key!r}, which is neither an input nor a parameter",
                                   f"use one of {sorted(variables - {'variant'})}")
+        for i, claim in enumerate(owner.claims):
+            if claim.param and claim.param not in variables and claim.param not in _signature_names(spec.model):
+                raise SourceError(path, located.line(at + ("claims", i, "param")),
+                                  f"claim about {claim.param!r}, which is no input, parameter or documented signature name",
+                                  f"use one of {sorted((variables - {'variant'}) | _signature_names(spec.model))}")
         for key in owner.defaults:
             if key not in spec.model.params:
                 raise SourceError(path, located.line(at + ("defaults", key)), f"defaults sets {key!r}, which is not a parameter",
@@ -452,6 +521,10 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
         differences=compiled_diffs(b, where) + compiled_diffs(fw, fw_where),
         docs=b.docs or fw.docs,
     )
+
+
+def _signature_names(model: SpecModel) -> set[str]:
+    return {name for fw in model.frameworks.values() for b in fw.bindings for name, _, _ in parse_signature(b.signature)}
 
 
 @dataclass

@@ -147,7 +147,8 @@ def test_a_whole_binding_with_crashes_keeps_every_verdict_in_its_report(pool, tm
     part = tmp_path / "parts" / "main.json"
     write_atomic(part, json.dumps({"meta": {}, "frameworks": {}, "spec_errors": [], "missing": [],
                                    "targets": [target_json(SPEC, r) for _, r in results.values()]}))
-    merged = merge([part], {"seed": 1, "max_examples": CASES})
+    merged = merge([part], {"seed": 1, "max_examples": CASES, "seconds": 1.0, "command": "harness run",
+                            "missing_frameworks": []})
     verdicts = {f["verdict"] for f in merged["findings"]}
     assert {"crash", "unexpected-error", "nondeterministic"} <= verdicts
     html_error = next(f for f in merged["findings"] if f["verdict"] == "unexpected-error")

@@ -89,6 +89,8 @@ import json, sys
 from pathlib import Path
 from harness.results import write_atomic
 path = Path(sys.argv[1])
+write_atomic(path, json.dumps({"i": 0, "pad": ["x" * 1000] * 2000}))
+print("ready", flush=True)
 i = 0
 while True:
     i += 1
@@ -98,12 +100,14 @@ while True:
 
 def test_write_atomic_survives_sigkill_at_any_moment(tmp_path):
     target = tmp_path / "part.json"
-    for delay in (0.05, 0.13, 0.21, 0.34, 0.55, 0.8):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=ENV, cwd=ROOT)
+    rewrites = []
+    for delay in (0.0, 0.013, 0.05, 0.13, 0.21, 0.34):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], env=ENV, cwd=ROOT, stdout=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"ready"
         time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)  # somewhere inside one of the rewrites
         proc.wait()
-        if target.exists():
-            data = json.loads(target.read_text())  # never a torn file
-            assert len(data["pad"]) == 2000
-    assert target.exists()
+        data = json.loads(target.read_text())  # never a torn file
+        assert len(data["pad"]) == 2000
+        rewrites.append(data["i"])
+    assert max(rewrites) > 0, "the kills landed while the file was being rewritten"

@@ -57,6 +57,8 @@ class Adapter:
             init = {k: self.convert(v) for k, v in request.get("init", {}).items()}
             fn = fn(**init)
         out = fn(*args, **kwargs)
+        if request.get("output") is not None and isinstance(out, (tuple, list)):
+            out = out[request["output"]]  # the documented position of the result in a returned tuple
         if not self.is_tensor(out):
             raise TypeError(f"returned {type(out).__name__}, not a tensor")
         value, dtype = self.to_numpy(out)  # forces any asynchronous work to finish here
@@ -66,6 +68,26 @@ class Adapter:
         """The call failed for lack of memory (a `memory` verdict), not by the API's own rules."""
         lowered = message.lower()
         return isinstance(exc, MemoryError) or any(m in lowered for m in self.memory_messages)
+
+    # reproducers: how a standalone script spells a call (strings only; no framework import) ----
+    def snippet_setup(self) -> list[str]:
+        """Lines after `import numpy as np` that import the framework and set it up as `setup()` does."""
+        return [f"import {self.package}"]
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        """An expression making a tensor of logical `dtype` from numpy array `var` (bfloat16 arrives as float32)."""
+        raise NotImplementedError
+
+    def snippet_result(self, var: str) -> list[str]:
+        """Lines setting `actual` (numpy, bfloat16 widened) and `actual_dtype` (as `to_numpy` names it) from `var`."""
+        raise NotImplementedError
+
+    def snippet_call(self, target: str, kind: str, args: list[str], params: dict[str, str]) -> str:
+        """The call expression; class bindings are constructed with `params` and called with `args`."""
+        given = ", ".join(f"{k}={v}" for k, v in params.items())
+        if kind == "class":
+            return f"{target}({given})({', '.join(args)})"
+        return f"{target}({', '.join(args + ([given] if given else []))})"
 
     def signature(self, target: str, kind: str) -> dict[str, Any]:
         obj = self.resolve(target)
