@@ -127,14 +127,8 @@ def _function(name: str) -> Callable[..., Any]:
     return fn
 
 
-class Adapter(Base):
-    name = package = "fake"
-
-    def version(self) -> str:
-        return "0.0-fake"
-
-    def resolve(self, target: str) -> Any:
-        return _function(target.rsplit(".", 1)[-1])
+class NumpyTensors(Base):
+    """An adapter whose tensors are numpy arrays (for test fixtures only)."""
 
     def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
         return a
@@ -144,3 +138,13 @@ class Adapter(Base):
 
     def to_numpy(self, value: Any) -> tuple[np.ndarray, str]:
         return value, value.dtype.name
+
+
+class Adapter(NumpyTensors):
+    name = package = "fake"
+
+    def version(self) -> str:
+        return "0.0-fake"
+
+    def resolve(self, target: str) -> Any:
+        return _function(target.rsplit(".", 1)[-1])
