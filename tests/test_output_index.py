@@ -7,25 +7,17 @@ import pytest
 
 from harness import wire
 from harness.case import Case
-from harness.frameworks.base import Adapter as Base
 from harness.runner import build_request
 from harness.spec import load_spec
 
+from .fake_framework import NumpyTensors
 
-class _NumpyAdapter(Base):
+
+class _NumpyAdapter(NumpyTensors):
     """numpy arrays stand in for tensors; the target returns (loss, auxiliary), as mindspore.ops.ctc_loss does."""
 
     def resolve(self, target: str) -> Any:
         return lambda x: (x * 2, np.zeros(3))
-
-    def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
-        return a
-
-    def is_tensor(self, value: Any) -> bool:
-        return isinstance(value, np.ndarray)
-
-    def to_numpy(self, value: Any) -> tuple[np.ndarray, str]:
-        return value, value.dtype.name
 
 
 def _request(**extra: Any) -> dict[str, Any]:
