@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import generate, wire
+from . import generate, stability, wire
 from .case import Case, Outcome
 from .examples import load_examples
 from .findings import Finding, group, partition
@@ -14,7 +14,7 @@ from .judge import Verdict, explain, judge, matching_rules, signature_verdict, u
 from .reference import Reference, evaluate
 from .region import locate
 from .spec import ArraySpec, BindingView, Spec
-from .workers import Pool
+from .workers import Pool, Worker, WorkerStartError
 
 
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
@@ -32,6 +32,9 @@ class Config:
     max_examples: int = 150
     shrink_budget: int = 120  # examples per shrink; a count, not a time, so reports repeat exactly
     cases_dir: Optional[Path] = None
+    recheck_sample: int = 8  # re-run every case with a discrepancy and every n-th other one (0: discrepancies only)
+    recheck_fresh: int = 32  # of those with a discrepancy, at most this many again in a fresh process
+    recheck: bool = True  # re-runs that turn a result that changes into a `nondeterministic` verdict
 
     @property
     def core_examples(self) -> int:
@@ -135,7 +138,7 @@ class TargetRunner:
         self.run, self.binding, self.pool = run, binding, pool
         self._ids = 0
 
-    def _call(self, cases: list[Case]) -> list[Optional[Outcome]]:
+    def _call(self, cases: list[Case], worker: Optional[Worker] = None) -> list[Optional[Outcome]]:
         requests, index = [], []
         for i, case in enumerate(cases):
             self._ids += 1
@@ -145,32 +148,35 @@ class TargetRunner:
                 index.append(i)
         out: list[Optional[Outcome]] = [None] * len(cases)
         if requests:
-            for i, reply in zip(index, self.pool.get(self.binding.framework).run(requests)):
+            worker = worker or self.pool.get(self.binding.framework)
+            for i, reply in zip(index, worker.run(requests)):
                 out[i] = outcome_of(reply)
         return out
 
-    def judge_cases(self, cases: list[Case]) -> list[Verdict]:
-        verdicts: list[Verdict] = []
-        outcomes = self._call(cases)
-        for case, outcome in zip(cases, outcomes):
+    def _call_fresh(self, cases: list[Case]) -> list[Optional[Outcome]]:
+        """The cases in a worker process of their own, started and closed here."""
+        try:
+            worker = self.pool.fresh(self.binding.framework)
+        except WorkerStartError:
+            return [None] * len(cases)
+        try:
+            return self._call(cases, worker)
+        finally:
+            worker.close()
+
+    def judge_cases(self, cases: list[Case], recheck: bool = False) -> list[Verdict]:
+        judged: list[stability.Judged] = []
+        for case, outcome in zip(cases, self._call(cases)):
             if outcome is None:
                 continue
             common = self.run.reference(case)
             own = self.run.reference(case, self.binding)
-            verdicts.extend(judge(self.binding, case, outcome, common, own))  # type: ignore[arg-type]
-        self._mark_unrepeatable([v for v in verdicts if v.check == "values" and v.verdict == "value"],
-                                dict(zip((c.fingerprint() for c in cases), outcomes)))
-        return verdicts
-
-    def _mark_unrepeatable(self, verdicts: list[Verdict], first: dict[str, Optional[Outcome]]) -> None:
-        """Call a mismatching case again: an output that changes between identical calls is said to, so
-        nobody expects its reproducer to show it every time (e.g. a reduction reading stale memory)."""
-        again = self._call([v.case for v in verdicts if v.case is not None])
-        for v, out in zip([v for v in verdicts if v.case is not None], again):
-            before = first.get(v.case.fingerprint()) if v.case is not None else None
-            if out is not None and before is not None and not _same_outcome(before, out):
-                v.metrics["repeatable"] = False
-                v.message = ("the output changes between identical calls. " + v.message).strip()
+            verdicts = judge(self.binding, case, outcome, common, own)  # type: ignore[arg-type]
+            judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
+        if recheck and self.run.config.recheck:
+            config = self.run.config
+            judged = stability.recheck(judged, self._call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
+        return [v for j in judged for v in j.verdicts]
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
@@ -187,7 +193,7 @@ class TargetRunner:
         else:
             verdicts.append(signature_verdict(b, sig))
         replayed = [c for c in self.run.regressions if not c.targets or b.target in c.targets]
-        verdicts += self.judge_cases(self.run.cases + replayed)
+        verdicts += self.judge_cases(self.run.cases + replayed, recheck=True)
         verdicts += self._defaults()
         verdicts += self._examples()
         result.calls = self._ids
@@ -235,12 +241,9 @@ class TargetRunner:
                     continue
                 same = _same_outcome(e_out, o_out)
                 verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
-                v = Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
-                            message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
-                            expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)})
-                if not same:
-                    self._mark_unrepeatable([v], {o_case.fingerprint(): o_out})
-                verdicts.append(v)
+                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
+                                        message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
+                                        expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)}))
         return verdicts
 
     def _examples(self) -> list[Verdict]:
@@ -251,7 +254,7 @@ class TargetRunner:
 
     def _shrink(self, finding: Finding) -> None:
         head = finding.head
-        if head.case is None or head.case.regression or head.check in ("examples", "defaults"):
+        if head.case is None or head.case.regression or head.check in ("examples", "defaults") or head.verdict in stability.NOT_CHASED:
             return  # a replayed case was shrunk when it was accepted
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
         found: dict[str, Verdict] = {}

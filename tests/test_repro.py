@@ -50,8 +50,6 @@ def _scripts(report_dir: Path) -> dict[str, list[Path]]:
     for f in report["findings"]:
         path = report_dir / "repro" / f"{f['id']}.py"
         assert path.exists(), f"finding {f['id']} ({f['target']} {f['check']}) has no reproducer"
-        if (f.get("metrics") or {}).get("repeatable") is False:
-            continue  # its output changed between identical calls in the run: no script can show it every time
         by_framework.setdefault(f["framework"], []).append(path)
     return by_framework
 
