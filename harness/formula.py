@@ -2,11 +2,19 @@
 
 A formula is never compiled or passed to `eval`: this module walks the checked tree itself, so a
 spec can reach nothing but the names in `vocabulary` and the spec's own inputs and parameters.
+Vocabulary functions can only be called (never passed around), with `axis=`/`like=` keywords only.
+
+Every evaluation is bounded: there are no loops, so it takes one step per tree node; each array it
+makes is checked *before* it is made (broadcast shape at most `vocabulary.MAX_ELEMENTS`), all the
+arrays of one evaluation together hold at most MAX_WORK elements (time and memory), and Python
+integers stay under MAX_INT_BITS (a chain of `** 16` would otherwise grow without end).
 """
 from __future__ import annotations
 
 import ast
+import math
 import operator
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -18,6 +26,9 @@ MAX_SOURCE = 5_000
 MAX_DEPTH = 40
 MAX_POWER = 16
 MAX_STRING = 200
+MAX_WORK = 64_000_000  # array elements one evaluation may produce in total (at most ~512 MB in float64)
+MAX_INT_BITS = 4096
+KEYWORDS = frozenset({"axis", "like"}) | vocabulary.KEYWORDS
 
 _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -63,11 +74,12 @@ class Formula:
         scope.update(env)
         if trace is not None:
             scope[TRACE] = trace
+        work = _Work()
         with np.errstate(all="ignore"):
             if self.is_condition:
-                return _eval(self.tree.body, scope)  # type: ignore[attr-defined]
+                return _eval(self.tree.body, scope, work)  # type: ignore[attr-defined]
             for stmt in self.tree.body:  # type: ignore[attr-defined]
-                scope[stmt.targets[0].id] = _eval(stmt.value, scope)
+                scope[stmt.targets[0].id] = _eval(stmt.value, scope, work)
         return scope["result"]
 
 
@@ -77,10 +89,14 @@ def parse(source: str, variables: Iterable[str], *, condition: bool = False) -> 
         raise FormulaError(f"is {len(source)} characters long; the limit is {MAX_SOURCE}",
                            fix="split the computation or add a vocabulary helper")
     try:
-        tree = ast.parse(source.strip() if condition else source, mode="eval" if condition else "exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "invalid decimal literal": the check says more
+            tree = ast.parse(source.strip() if condition else source, mode="eval" if condition else "exec")
     except SyntaxError as exc:
         raise FormulaError(f"is not valid expression syntax: {exc.msg}", exc.lineno or 1,
                            "write Python expression syntax") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; nesting beyond the parser's own limit
+        raise FormulaError(f"cannot be parsed: {type(exc).__name__}", 1, "write plain, shallow expressions") from None
     known = set(variables) | vocabulary.NAMES
     _check(tree, depth=0)
     if condition:
@@ -120,6 +136,9 @@ def _check(node: ast.AST, depth: int) -> None:
         _check(node.func, depth + 1)  # an attribute or lambda in call position says so itself
         raise FormulaError("calls something that is not a vocabulary name", line,
                            "call vocabulary functions by name, e.g. `abs(x)`")
+    if isinstance(node, ast.keyword) and node.arg is not None and node.arg not in KEYWORDS:
+        raise FormulaError(f"passes keyword {node.arg!r}, which formulas do not allow", line,
+                           f"use only the keywords {sorted(KEYWORDS)}")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
         exp = node.right
         value = exp.value if isinstance(exp, ast.Constant) else None
@@ -133,7 +152,11 @@ def _check(node: ast.AST, depth: int) -> None:
 
 
 def _check_names(node: ast.AST, known: set[str]) -> None:
+    called = {id(sub.func) for sub in ast.walk(node) if isinstance(sub, ast.Call)}
     for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id in vocabulary.FUNCTIONS and id(sub) not in called:
+            raise FormulaError(f"uses the function {sub.id!r} as a value", sub.lineno,
+                               f"call it, e.g. `{sub.id}(x)`")
         if isinstance(sub, ast.Name):
             if sub.id.startswith("__"):
                 raise FormulaError(f"uses the dunder name {sub.id!r}", sub.lineno, "dunder names are never allowed")
@@ -158,58 +181,103 @@ def _check_sequence_op(node: ast.BinOp, left: Any, right: Any) -> None:
             "is not allowed (only bounded concatenation of sequences)")
 
 
-def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
+class _Work:
+    """What one evaluation has produced so far, against MAX_WORK."""
+
+    def __init__(self) -> None:
+        self.elements = 0
+
+    def before(self, node: ast.AST, *operands: Any) -> None:
+        """Refuse an operation whose arrays would broadcast to more than MAX_ELEMENTS, before it runs."""
+        shapes = [np.shape(a) for a in operands if isinstance(a, (np.ndarray, np.generic))]
+        if len(shapes) < 1:
+            return
+        try:
+            size = math.prod(np.broadcast_shapes(*shapes))
+        except ValueError:
+            return  # not an elementwise combination: the function checks its own output
+        if size > vocabulary.MAX_ELEMENTS:
+            raise vocabulary.FormulaRuntimeError(
+                f"line {getattr(node, 'lineno', 1)}: an array of {size} elements is over the limit of {vocabulary.MAX_ELEMENTS}")
+
+    def after(self, node: ast.AST, value: Any) -> Any:
+        for a in value if isinstance(value, tuple) else (value,):
+            if isinstance(a, np.ndarray):
+                self.elements += a.size
+                if self.elements > MAX_WORK:
+                    raise vocabulary.FormulaRuntimeError(
+                        f"line {getattr(node, 'lineno', 1)}: the evaluation made over {MAX_WORK} array elements")
+            elif isinstance(a, int) and a.bit_length() > MAX_INT_BITS:
+                raise vocabulary.FormulaRuntimeError(f"line {getattr(node, 'lineno', 1)}: an integer over {MAX_INT_BITS} bits")
+        return value
+
+
+def _check_int_op(node: ast.BinOp, left: Any, right: Any) -> None:
+    """Integer products and powers are refused before they grow past MAX_INT_BITS."""
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return
+    bits = {ast.Mult: lambda: left.bit_length() + right.bit_length(),
+            ast.Pow: lambda: left.bit_length() * abs(right)}.get(type(node.op), lambda: 0)()
+    if bits > MAX_INT_BITS:
+        raise vocabulary.FormulaRuntimeError(f"line {node.lineno}: an integer over {MAX_INT_BITS} bits")
+
+
+def _eval(node: ast.AST, scope: dict[str, Any], work: _Work) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
         return scope[node.id]
     if isinstance(node, ast.BinOp):
-        left, right = _eval(node.left, scope), _eval(node.right, scope)
+        left, right = _eval(node.left, scope, work), _eval(node.right, scope, work)
         if isinstance(left, _SEQUENCES) or isinstance(right, _SEQUENCES):
             _check_sequence_op(node, left, right)
-        return _BINOPS[type(node.op)](left, right)
+        _check_int_op(node, left, right)
+        work.before(node, left, right)
+        return work.after(node, _BINOPS[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_eval(node.operand, scope))
+        return work.after(node, _UNARY[type(node.op)](_eval(node.operand, scope, work)))
     if isinstance(node, ast.BoolOp):
         is_and = isinstance(node.op, ast.And)
         value: Any = is_and
         for sub in node.values:
-            value = _eval(sub, scope)
+            value = _eval(sub, scope, work)
             if bool(value) != is_and:
                 return value
         return value
     if isinstance(node, ast.Compare):
-        left = _eval(node.left, scope)
-        if len(node.ops) == 1:
-            right = _eval(node.comparators[0], scope)
-            out = _COMPARE[type(node.ops[0])](left, right)
-            if TRACE in scope:
-                scope[TRACE].compare(node, left, right, out)
-            return out
+        left = _eval(node.left, scope, work)
+        result: Any = True
         for op, right_node in zip(node.ops, node.comparators):
-            right = _eval(right_node, scope)
-            if not _COMPARE[type(op)](left, right):
+            right = _eval(right_node, scope, work)
+            work.before(node, left, right)
+            result = work.after(node, _COMPARE[type(op)](left, right))
+            if len(node.ops) == 1 and TRACE in scope:
+                scope[TRACE].compare(node, left, right, result)
+            if len(node.ops) > 1 and not result:
                 return False
             left = right
-        return True
+        return result if len(node.ops) == 1 else True
     if isinstance(node, ast.IfExp):
-        test = _eval(node.test, scope)
+        test = _eval(node.test, scope, work)
         if TRACE in scope:
             scope[TRACE].condition(node.test, test)
-        return _eval(node.body if test else node.orelse, scope)
+        return _eval(node.body if test else node.orelse, scope, work)
     if isinstance(node, ast.Call):
-        args = [_eval(a, scope) for a in node.args]
-        kwargs = {k.arg: _eval(k.value, scope) for k in node.keywords}
+        args = [_eval(a, scope, work) for a in node.args]
+        kwargs = {k.arg: _eval(k.value, scope, work) for k in node.keywords}
         if TRACE in scope and node.func.id == "where" and args:  # type: ignore[attr-defined]
             scope[TRACE].condition(node.args[0], args[0])
-        return scope[node.func.id](*args, **kwargs)  # type: ignore[attr-defined]
+        work.before(node, *args, *kwargs.values())
+        return work.after(node, scope[node.func.id](*args, **kwargs))  # type: ignore[attr-defined]
     if isinstance(node, ast.Tuple):
-        return tuple(_eval(e, scope) for e in node.elts)
+        return tuple(_eval(e, scope, work) for e in node.elts)
     if isinstance(node, ast.List):
-        return [_eval(e, scope) for e in node.elts]
+        return [_eval(e, scope, work) for e in node.elts]
     if isinstance(node, ast.Subscript):
-        return _eval(node.value, scope)[_eval(node.slice, scope)]
+        value, index = _eval(node.value, scope, work), _eval(node.slice, scope, work)
+        work.before(node, *(index if isinstance(index, tuple) else (index,)))  # fancy indices broadcast together
+        return work.after(node, value[index])
     if isinstance(node, ast.Slice):
         parts = (node.lower, node.upper, node.step)
-        return slice(*(None if p is None else _eval(p, scope) for p in parts))
+        return slice(*(None if p is None else _eval(p, scope, work) for p in parts))
     raise FormulaError(f"cannot evaluate {type(node).__name__}")  # unreachable after _check

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import generate, wire
+from . import generate, stability, wire
 from .gradients import GradientCheck
 from .case import Case, Outcome
 from .examples import load_examples
@@ -15,7 +15,7 @@ from .judge import Verdict, explain, judge, matching_rules, signature_verdict, u
 from .reference import Reference, evaluate
 from .region import locate
 from .spec import ArraySpec, BindingView, Spec
-from .workers import Pool
+from .workers import Pool, Worker, WorkerStartError
 
 
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
@@ -33,6 +33,9 @@ class Config:
     max_examples: int = 150
     shrink_budget: int = 120  # examples per shrink; a count, not a time, so reports repeat exactly
     cases_dir: Optional[Path] = None
+    recheck_sample: int = 8  # re-run every case with a discrepancy and every n-th other one (0: discrepancies only)
+    recheck_fresh: int = 32  # of those with a discrepancy, at most this many again in a fresh process
+    recheck: bool = True  # re-runs that turn a result that changes into a `nondeterministic` verdict
 
     @property
     def core_examples(self) -> int:
@@ -140,7 +143,7 @@ class TargetRunner:
         self._ids = 0
         self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
 
-    def _call(self, cases: list[Case]) -> list[Optional[Outcome]]:
+    def _call(self, cases: list[Case], worker: Optional[Worker] = None) -> list[Optional[Outcome]]:
         requests, index = [], []
         for i, case in enumerate(cases):
             self._ids += 1
@@ -150,12 +153,24 @@ class TargetRunner:
                 index.append(i)
         out: list[Optional[Outcome]] = [None] * len(cases)
         if requests:
-            for i, reply in zip(index, self.pool.get(self.binding.framework).run(requests)):
+            worker = worker or self.pool.get(self.binding.framework)
+            for i, reply in zip(index, worker.run(requests)):
                 out[i] = outcome_of(reply)
         return out
 
-    def judge_cases(self, cases: list[Case]) -> list[Verdict]:
-        verdicts: list[Verdict] = []
+    def _call_fresh(self, cases: list[Case]) -> list[Optional[Outcome]]:
+        """The cases in a worker process of their own, started and closed here."""
+        try:
+            worker = self.pool.fresh(self.binding.framework)
+        except WorkerStartError:
+            return [None] * len(cases)
+        try:
+            return self._call(cases, worker)
+        finally:
+            worker.close()
+
+    def judge_cases(self, cases: list[Case], recheck: bool = False) -> list[Verdict]:
+        judged: list[stability.Judged] = []
         for case, outcome in zip(cases, self._call(cases)):
             if outcome is None:
                 continue
@@ -163,8 +178,12 @@ class TargetRunner:
                 self.returned.add(case.fingerprint())
             common = self.run.reference(case)
             own = self.run.reference(case, self.binding)
-            verdicts.extend(judge(self.binding, case, outcome, common, own))  # type: ignore[arg-type]
-        return verdicts
+            verdicts = judge(self.binding, case, outcome, common, own)  # type: ignore[arg-type]
+            judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
+        if recheck and self.run.config.recheck:
+            config = self.run.config
+            judged = stability.recheck(judged, self._call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
+        return [v for j in judged for v in j.verdicts]
 
     def judge_gradients(self, cases: list[Case]) -> list[Verdict]:
         return self.run.gradients.verdicts(self.binding, cases, self._send_gradients)
@@ -202,7 +221,7 @@ class TargetRunner:
         else:
             verdicts.append(signature_verdict(b, sig))
         replayed = [c for c in self.run.regressions if not c.targets or b.target in c.targets]
-        verdicts += self.judge_cases(self.run.cases + replayed)
+        verdicts += self.judge_cases(self.run.cases + replayed, recheck=True)
         grad_started = time.perf_counter()
         grads = self.judge_gradients([c for c in self.run.gradients.cases + [r for r in replayed if self.run.gradients.eligible(r)]
                                       if c.fingerprint() in self.returned])
@@ -279,7 +298,8 @@ class TargetRunner:
     def _shrink(self, finding: Finding) -> None:
         head = finding.head
         # gradient cases are small by construction (GRAD_ELEMENTS): their smallest member is the minimal case
-        if head.case is None or head.case.regression or head.check in ("examples", "defaults", "gradients"):
+        if (head.case is None or head.case.regression or head.check in ("examples", "defaults", "gradients")
+                or head.verdict in stability.NOT_CHASED):
             return  # a replayed case was shrunk when it was accepted
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
         found: dict[str, Verdict] = {}

@@ -16,6 +16,8 @@ class Adapter:
     name = ""
     package = ""
     call_method = "forward"  # the method a class binding's instances run on call
+    #: message fragments of this framework's allocation failures (under the worker's memory limit)
+    memory_messages: tuple[str, ...] = ("out of memory", "bad_alloc", "cannot allocate memory")
 
     def setup(self) -> None:
         """Import the framework and put it in a deterministic CPU mode."""
@@ -104,6 +106,11 @@ class Adapter:
     def differentiate(self, scalar_of: Any, xs: list[Any]) -> tuple[Any, list[Any]]:
         """(output, gradients of scalar_of(*xs)[0] with respect to each x) in the framework's autodiff."""
         raise NotImplementedError(f"{self.name} adapter has no gradient support")
+
+    def out_of_memory(self, exc: BaseException, message: str) -> bool:
+        """The call failed for lack of memory (a `memory` verdict), not by the API's own rules."""
+        lowered = message.lower()
+        return isinstance(exc, MemoryError) or any(m in lowered for m in self.memory_messages)
 
     # reproducers: how a standalone script spells a call (strings only; no framework import) ----
     def snippet_setup(self) -> list[str]:
