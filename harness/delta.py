@@ -55,6 +55,9 @@ def ran(report: dict[str, Any]) -> set[str]:
 def harness_errors(report: dict[str, Any]) -> list[str]:
     out = [f"bad spec {e['file']}:{e['line']}: {e['message']} (fix: {e['fix']})" for e in report.get("spec_errors", [])]
     out += [f"{t['target']} could not run: {t['error']}" for t in report.get("targets", []) if t.get("error")]
+    if report.get("incomplete"):
+        out.append("the run did not finish (killed or interrupted): its report holds only the bindings finished by "
+                   "then (fix: run it again to the end)")
     return out
 
 

@@ -233,6 +233,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     h = config.stash.get(_KEY, None)
     if h is not None:
+        if session.exitstatus != pytest.ExitCode.INTERRUPTED:
+            h.part.meta["finished"] = True  # a part without it is from a run killed or interrupted midway
         if h.part.targets or h.part.spec_errors or h.part.missing:
             h.part.flush()
         h.pool.close()

@@ -215,4 +215,6 @@ def text_table(report: dict[str, Any]) -> str:
         lines.append(f"missing: {m['framework']} has no counterpart of {m['api']} ({m['source']})")
     for e in report.get("spec_errors", []):
         lines.append(f"bad spec: {e['file']}:{e['line']}: {e['message']} (fix: {e['fix']})")
+    if report.get("incomplete"):
+        lines.append("INCOMPLETE: the run did not finish (killed or interrupted); only the bindings finished by then")
     return "\n".join(lines)

@@ -115,7 +115,8 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     """One report from the part files of a run (shards and xdist workers alike).
 
     `meta` fills in over the parts' own (seed, max_examples, command, started), which is all a run
-    killed before its end leaves behind; its `seconds` then run until its last part was written."""
+    killed before its end leaves behind; its `seconds` then run until its last part was written, and
+    `incomplete` says that some process of the run never finished (a harness error: see delta)."""
     targets: dict[str, dict[str, Any]] = {}
     part_meta: dict[str, Any] = {}
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -124,13 +125,16 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     cover: dict[str, dict[str, Any]] = {}
     apis: dict[str, dict[str, Any]] = {}
     last_written = 0.0
+    unfinished = 0  # parts of a run (they carry `started`) whose process never marked them `finished`
     for part in sorted(parts):
         try:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
             last_written = max(last_written, Path(part).stat().st_mtime)
         except (OSError, ValueError):
             continue  # a part being written by a killed process: its previous version was replaced atomically
-        part_meta = {**data.get("meta", {}), **part_meta}
+        own = data.get("meta", {})
+        unfinished += "started" in own and not own.get("finished")
+        part_meta = {**{k: v for k, v in own.items() if k != "finished"}, **part_meta}
         frameworks.update(data.get("frameworks", {}))
         for t in data.get("targets", []):
             targets[f"{t['api']}|{t['target']}"] = t
@@ -149,6 +153,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         **part_meta,
         **timing,
         **meta,
+        "incomplete": bool(unfinished),
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
         "missing": [missing[k] for k in sorted(missing)],

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import jsonschema
 
+from harness.results import PartWriter, merge
+
 from .conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +83,49 @@ def test_a_run_killed_mid_way_leaves_a_readable_partial_report(tmp_path, pythons
     report = json.loads((reports / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)
     assert report["targets"] and all(t["counts"] for t in report["targets"])
+    assert report["incomplete"] is True, "a killed run's report says so"
     assert (reports / "index.html").read_text().rstrip().endswith("</html>")
+    gate = subprocess.run(_harness("gate", "--report", str(reports / "report.json"), "--out", str(tmp_path / "gate")),
+                          capture_output=True, text=True, env=ENV, timeout=120, cwd=ROOT)
+    assert gate.returncode == 2 and "did not finish" in gate.stdout, gate.stdout[-2000:]
+
+
+def _part(reports, finished):
+    """The part file of a run as the plugin writes it: `started` at once, `finished` only at a normal end."""
+    meta = {"seed": 1, "max_examples": 5, "command": "harness run", "started": 1.0, **({"finished": True} if finished else {})}
+    target = {"api": "l1_loss", "title": "L1", "framework": "torch", "target": "torch.nn.L1Loss", "kind": "class",
+              "counts": {"values": {"match": 3}}, "calls": 3, "seconds": 0.1, "error": None, "spec": "specs/l1.yaml",
+              "findings": []}
+    part = PartWriter(reports / "parts" / "run" / "main.json", meta)
+    part.frameworks, part.targets = {"torch": "2.13.0"}, [target]
+    part.flush()
+
+
+def test_a_killed_runs_report_is_marked_incomplete_and_never_gated_or_accepted(tmp_path):
+    reports, baselines = tmp_path / "reports", tmp_path / "baselines"
+    _part(reports, finished=False)
+    done = subprocess.run(_harness("report", "--report-dir", str(reports)), capture_output=True, text=True, env=ENV,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0 and "INCOMPLETE" in done.stdout, done.stdout + done.stderr
+    report = json.loads((reports / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert report["incomplete"] is True and "finished" not in report
+    assert "Incomplete run" in (reports / "index.html").read_text()
+    gate = subprocess.run(_harness("gate", "--report", str(reports / "report.json"), "--baselines", str(baselines),
+                                   "--out", str(tmp_path / "gate")), capture_output=True, text=True, env=ENV, timeout=120,
+                          cwd=ROOT)
+    assert gate.returncode == 2 and "did not finish" in gate.stdout, gate.stdout
+    accept = subprocess.run(_harness("baseline", "update", "--report", str(reports / "report.json"), "--baselines",
+                                     str(baselines), "--cases", str(tmp_path / "cases")),
+                            capture_output=True, text=True, env=ENV, timeout=120, cwd=ROOT)
+    assert accept.returncode == 2 and "did not finish" in accept.stderr, accept.stdout + accept.stderr
+    assert not baselines.exists(), "a partial run must not replace the accepted findings"
+
+
+def test_a_finished_runs_report_is_complete(tmp_path):
+    _part(tmp_path, finished=True)
+    merged = merge(sorted((tmp_path / "parts").glob("*/*.json")), {})
+    assert merged["incomplete"] is False and "finished" not in merged
 
 
 WRITER = """
