@@ -39,7 +39,7 @@ class SpecRun:
 
     def __init__(self, spec: Spec, config: Config) -> None:
         self.spec, self.config = spec, config
-        self.cases = generate.draw(generate.all_cases(spec), config.max_examples, config.seed)
+        self.cases = generate.draw(generate.all_cases(spec, elementwise=0), config.max_examples, config.seed)
         self.examples = load_examples(config.cases_dir, spec) if config.cases_dir else []
         self._refs: dict[tuple[str, str], Reference] = {}
 
@@ -217,9 +217,10 @@ class TargetRunner:
         found: dict[str, Verdict] = {}
 
         def holds(case: Case) -> bool:
+            if not _may_reproduce(head, want, case):
+                return False  # decided without a framework call: most draws of a search end here
             for v in self.judge_cases([case]):
-                if (v.check, v.verdict, v.documented, v.why) == (head.check, head.verdict, head.documented, head.why) and all(
-                        features(case).get(p) == want.get(p) for p in ("values", "variant")):
+                if (v.check, v.verdict, v.documented, v.why) == (head.check, head.verdict, head.documented, head.why):
                     found[case.fingerprint()] = v
                     return True
             return False
@@ -227,6 +228,17 @@ class TargetRunner:
         case = generate.shrink(strategy, holds, self.run.config.seed, self.run.config.shrink_budget)
         if case is not None and case.fingerprint() in found and case.size <= (head.case.size if head.case else 0):
             finding.minimal, finding.shrunk = found[case.fingerprint()], True
+
+
+def _may_reproduce(head: Verdict, want: dict[str, str], case: Case) -> bool:
+    """False when `case` cannot give `head`'s verdict whatever the framework does (see `judge`)."""
+    found = features(case)
+    if any(found.get(p) != want.get(p) for p in ("values", "variant")):
+        return False
+    dtype_check = head.check == "dtypes" and head.verdict != "dtype"  # an undocumented dtype was passed
+    if dtype_check != bool(unsupported_dtypes(head.binding, case)):
+        return False
+    return not (case.origin == "invalid" and (head.check == "values" or head.verdict == "dtype"))
 
 
 def _same_outcome(a: Outcome, b: Outcome) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import dtypes
 from harness.examples import load_examples
 from harness.results import strip_timings, target_json
 from harness.runner import Config, SpecRun, TargetRunner
@@ -58,8 +59,11 @@ def test_paddle_smooth_l1_follows_its_own_documented_huber_formula(pythons, pool
     need(pythons, "paddle")
     result = TargetRunner(smooth_run, SMOOTH.binding("paddle.nn.functional.smooth_l1_loss"), pool).execute()
     values = [f for f in _findings(result, "values") if f.head.verdict == "value"]
-    assert values and all(f.head.documented for f in values)
-    assert all(f.head.doc == "match" for f in values), "paddle computes what its docs say, not torch's formula"
+    own = [f for f in values if f.head.doc == "match"]
+    assert own and all(f.head.documented for f in own), "paddle computes what its docs say, not torch's formula"
+    # except in float64, where its results stray ~1e-8 relative from that formula (an undocumented
+    # finding of every full run; this budget may or may not draw it)
+    assert all(dtypes.name(v.case.arrays["input"]) == "float64" for f in values if f not in own for v in f.verdicts)
     rejected = [f for f in _findings(result, "dtypes") if f.head.documented]
     assert rejected, "paddle documents float32/float64 only and rejects float16"
 
