@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 import operator
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -51,17 +51,27 @@ class Formula:
     source: str
     tree: ast.AST = field(compare=False, repr=False)
     is_condition: bool = False
+    program: Any = field(default=None, compare=False, repr=False, init=False)
+
+    def __post_init__(self) -> None:
+        # the checked tree turned once into nested closures: walking the tree anew on every
+        # evaluation cost more than the numpy work of a small case
+        if self.is_condition:
+            program = _compile(self.tree.body)  # type: ignore[attr-defined]
+        else:
+            steps = [(stmt.targets[0].id, _compile(stmt.value)) for stmt in self.tree.body]  # type: ignore[attr-defined]
+
+            def program(scope: dict[str, Any]) -> Any:
+                for name, step in steps:
+                    scope[name] = step(scope)
+                return scope["result"]
+        object.__setattr__(self, "program", program)
 
     def evaluate(self, env: dict[str, Any], ctx: vocabulary.Context | None = None) -> Any:
-        ctx = ctx or vocabulary.Context()
-        scope = {**vocabulary.CONSTANTS, **vocabulary.make_vocabulary(ctx)}
+        scope = vocabulary.scope(ctx)
         scope.update(env)
         with np.errstate(all="ignore"):
-            if self.is_condition:
-                return _eval(self.tree.body, scope)  # type: ignore[attr-defined]
-            for stmt in self.tree.body:  # type: ignore[attr-defined]
-                scope[stmt.targets[0].id] = _eval(stmt.value, scope)
-        return scope["result"]
+            return self.program(scope)
 
 
 def parse(source: str, variables: Iterable[str], *, condition: bool = False) -> Formula:
@@ -151,49 +161,74 @@ def _check_sequence_op(node: ast.BinOp, left: Any, right: Any) -> None:
             "is not allowed (only bounded concatenation of sequences)")
 
 
-def _eval(node: ast.AST, scope: dict[str, Any]) -> Any:
+Program = Callable[[dict[str, Any]], Any]
+
+
+def _compile(node: ast.AST) -> Program:
+    """A closure computing `node` from a scope; only the node kinds `_check` admits exist here."""
     if isinstance(node, ast.Constant):
-        return node.value
+        value = node.value
+        return lambda scope: value
     if isinstance(node, ast.Name):
-        return scope[node.id]
+        key = node.id
+        return lambda scope: scope[key]
     if isinstance(node, ast.BinOp):
-        left, right = _eval(node.left, scope), _eval(node.right, scope)
-        if isinstance(left, _SEQUENCES) or isinstance(right, _SEQUENCES):
-            _check_sequence_op(node, left, right)
-        return _BINOPS[type(node.op)](left, right)
+        left, right, op = _compile(node.left), _compile(node.right), _BINOPS[type(node.op)]
+
+        def binop(scope: dict[str, Any]) -> Any:
+            a, b = left(scope), right(scope)
+            if isinstance(a, _SEQUENCES) or isinstance(b, _SEQUENCES):
+                _check_sequence_op(node, a, b)  # type: ignore[arg-type]
+            return op(a, b)
+        return binop
     if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_eval(node.operand, scope))
+        unary, operand = _UNARY[type(node.op)], _compile(node.operand)
+        return lambda scope: unary(operand(scope))
     if isinstance(node, ast.BoolOp):
-        is_and = isinstance(node.op, ast.And)
-        value: Any = is_and
-        for sub in node.values:
-            value = _eval(sub, scope)
-            if bool(value) != is_and:
-                return value
-        return value
+        is_and, subs = isinstance(node.op, ast.And), [_compile(v) for v in node.values]
+
+        def boolop(scope: dict[str, Any]) -> Any:
+            value: Any = is_and
+            for sub in subs:
+                value = sub(scope)
+                if bool(value) != is_and:
+                    return value
+            return value
+        return boolop
     if isinstance(node, ast.Compare):
-        left = _eval(node.left, scope)
-        if len(node.ops) == 1:
-            return _COMPARE[type(node.ops[0])](left, _eval(node.comparators[0], scope))
-        for op, right_node in zip(node.ops, node.comparators):
-            right = _eval(right_node, scope)
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
+        first = _compile(node.left)
+        pairs = [(_COMPARE[type(op)], _compile(c)) for op, c in zip(node.ops, node.comparators)]
+        if len(pairs) == 1:
+            (compare, other), = pairs
+            return lambda scope: compare(first(scope), other(scope))
+
+        def chain(scope: dict[str, Any]) -> Any:
+            left = first(scope)
+            for compare, other in pairs:
+                right = other(scope)
+                if not compare(left, right):
+                    return False
+                left = right
+            return True
+        return chain
     if isinstance(node, ast.IfExp):
-        return _eval(node.body if _eval(node.test, scope) else node.orelse, scope)
+        test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+        return lambda scope: body(scope) if test(scope) else orelse(scope)
     if isinstance(node, ast.Call):
-        args = [_eval(a, scope) for a in node.args]
-        kwargs = {k.arg: _eval(k.value, scope) for k in node.keywords}
-        return scope[node.func.id](*args, **kwargs)  # type: ignore[attr-defined]
+        name = node.func.id  # type: ignore[attr-defined]
+        args = [_compile(a) for a in node.args]
+        keywords = [(k.arg, _compile(k.value)) for k in node.keywords]
+        return lambda scope: scope[name](*[a(scope) for a in args], **{k: v(scope) for k, v in keywords})
     if isinstance(node, ast.Tuple):
-        return tuple(_eval(e, scope) for e in node.elts)
+        items = [_compile(e) for e in node.elts]
+        return lambda scope: tuple(e(scope) for e in items)
     if isinstance(node, ast.List):
-        return [_eval(e, scope) for e in node.elts]
+        items = [_compile(e) for e in node.elts]
+        return lambda scope: [e(scope) for e in items]
     if isinstance(node, ast.Subscript):
-        return _eval(node.value, scope)[_eval(node.slice, scope)]
+        value, index = _compile(node.value), _compile(node.slice)
+        return lambda scope: value(scope)[index(scope)]
     if isinstance(node, ast.Slice):
-        parts = (node.lower, node.upper, node.step)
-        return slice(*(None if p is None else _eval(p, scope) for p in parts))
+        parts = [None if p is None else _compile(p) for p in (node.lower, node.upper, node.step)]
+        return lambda scope: slice(*(None if p is None else p(scope) for p in parts))
     raise FormulaError(f"cannot evaluate {type(node).__name__}")  # unreachable after _check

@@ -33,8 +33,10 @@ def serve(framework: str, stdin: Any, stdout: Any) -> None:
         message = wire.receive(stdin)
         if message is None or message.get("op") == "exit":
             return
-        for request in message.get("calls", [message]):
-            wire.send(stdout, handle(adapter, request))
+        if message.get("op") == "batch":  # one answer for the batch (see workers.Worker.run)
+            wire.send(stdout, {"op": "replies", "replies": [handle(adapter, r) for r in message["calls"]]})
+        else:
+            wire.send(stdout, handle(adapter, message))
 
 
 def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
