@@ -6,6 +6,7 @@ comes first); an item fails when its check found a discrepancy the docs do not e
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -35,6 +36,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--case-timeout", type=float, default=60.0, help="seconds one call may take before it is a timeout")
     g.addoption("--report-dir", default=str(ROOT / "reports"), help="where report.json and index.html go")
     g.addoption("--cases-dir", default=str(ROOT / "cases"), help="checked-in cases (doc examples, regressions)")
+    g.addoption("--shard", type=_shard, default=None, metavar="I/N",
+                help="run the I-th of N deterministic shares of the bindings (CI matrices); "
+                     "merge the shards' reports with `harness report --merge DIR ...`")
+
+
+def _shard(text: str) -> tuple[int, int]:
+    i, sep, n = text.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+        raise argparse.ArgumentTypeError(f"takes I/N with 1 <= I <= N, e.g. 1/4; got {text!r}")
+    return int(i), int(n)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--shard I/N: keep the bindings whose place in the sorted list of all bindings is I modulo N.
+
+    Sorted by api then target, neighbours are a spec's bindings in framework order, so each share
+    mixes specs and frameworks. A bad spec's item stays in every share (the merge keeps it once).
+    """
+    if config.option.shard is None:
+        return
+    i, n = config.option.shard
+    keys = sorted({(item.spec.api, item.target) for item in items if isinstance(item, CheckItem)})
+    mine = {key for index, key in enumerate(keys) if index % n == i - 1}
+    keep = [item for item in items if not isinstance(item, CheckItem) or (item.spec.api, item.target) in mine]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 class Harness:
@@ -76,8 +104,11 @@ def _frameworks(config: pytest.Config) -> tuple[dict[str, str], list[str]]:
 
 def _meta(config: pytest.Config) -> dict[str, Any]:
     opt = config.option
-    return {"seed": opt.seed, "max_examples": opt.max_examples,
+    meta = {"seed": opt.seed, "max_examples": opt.max_examples,
             "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
+    if opt.shard:
+        meta["shard"] = "/".join(map(str, opt.shard))
+    return meta
 
 
 def _harness(config: pytest.Config) -> Harness:

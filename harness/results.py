@@ -115,6 +115,8 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a part being written by a killed process: its previous version was replaced atomically
+        if data.get("schema") == SCHEMA:
+            data = as_part(data)
         frameworks.update(data.get("frameworks", {}))
         for t in data.get("targets", []):
             targets[f"{t['api']}|{t['target']}"] = t
@@ -135,6 +137,31 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         "findings": findings,
         "summary": summarize(findings, ordered),
     }
+
+
+def as_part(report: dict[str, Any]) -> dict[str, Any]:
+    """A merged report in the form of a part file, so reports (e.g. of shards) merge like parts."""
+    findings: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in report.get("findings", []):
+        findings.setdefault((f["api"], f["target"]), []).append(f)
+    return {"frameworks": report.get("frameworks", {}), "spec_errors": report.get("spec_errors", []),
+            "missing": report.get("missing", []),
+            "targets": [{**t, "findings": findings.get((t["api"], t["target"]), [])} for t in report.get("targets", [])]}
+
+
+def merged_meta(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run facts of reports merged into one; they must come from the same seed and budget."""
+    for key in ("seed", "max_examples"):
+        values = {r.get(key) for r in reports}
+        if len(values) > 1:
+            raise ValueError(f"cannot merge reports of different {key}s: {sorted(values, key=str)}")
+    present = set().union(*(r.get("frameworks", {}) for r in reports)) if reports else set()
+    missing = set().union(*(r.get("missing_frameworks", []) for r in reports)) if reports else set()
+    return {"seed": reports[0].get("seed") if reports else None,
+            "max_examples": reports[0].get("max_examples") if reports else None,
+            "command": " ; ".join(sorted({str(r.get("command")) for r in reports})),
+            "seconds": max((r.get("seconds") or 0 for r in reports), default=0),
+            "missing_frameworks": sorted(missing - present)}
 
 
 def summarize(findings: list[dict[str, Any]], targets: list[dict[str, Any]]) -> dict[str, Any]:
