@@ -41,6 +41,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "merge the shards' reports with `harness report --merge DIR ...`")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`-n N` alone distributes by binding (xdist's loadgroup): the items of one binding share one run,
+    and plain `load` would split them across processes that each run the binding again."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", None) == "no":
+        config.option.dist = "loadgroup"
+
+
 def _shard(text: str) -> tuple[int, int]:
     i, sep, n = text.partition("/")
     if not (sep and i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
@@ -128,6 +136,8 @@ def _is_worker(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a spec check item")
+    if _is_worker(config) and config.workerinput.get("harness_loadgroup"):
+        config.option.loadgroup = True  # xdist workers read it from their own command line, which lacks it
     if not _is_worker(config):
         config.stash[_STARTED] = time.time()
         config.stash[_RUN] = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
@@ -137,6 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker writes its part into the controller's run directory."""
     node.workerinput["harness_run"] = node.config.stash[_RUN]
+    node.workerinput["harness_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
 def _parts_dir(config: pytest.Config) -> Path:

@@ -1,5 +1,6 @@
 """--shard I/N splits the bindings; `harness report --merge` puts the shards back into one report
-equal to the unsharded run's, apart from timings and the command line (real torch, small budget)."""
+equal to the unsharded (here: xdist) run's, apart from timings and the command line (real torch,
+small budget)."""
 import json
 import subprocess
 import sys
@@ -27,15 +28,17 @@ def _report(path: Path) -> dict:
 
 def test_sharded_runs_merge_into_the_unsharded_report(pythons, tmp_path):
     need(pythons, "torch")
-    runs = {"all": _run(pythons["torch"], tmp_path / "all"),
+    runs = {"all": _run(pythons["torch"], tmp_path / "all", "-n", "2"),  # xdist: two processes, one report
             "1": _run(pythons["torch"], tmp_path / "1", "--shard", "1/2"),
             "2": _run(pythons["torch"], tmp_path / "2", "--shard", "2/2")}
     for name, proc in runs.items():
         out = proc.communicate(timeout=900)[0].decode()
         assert (tmp_path / name / "report.json").exists(), out[-3000:]
-    one, two = (json.loads((tmp_path / n / "report.json").read_text()) for n in ("1", "2"))
     targets = lambda r: {t["target"] for t in r["targets"]}  # noqa: E731
+    one, two = (json.loads((tmp_path / n / "report.json").read_text()) for n in ("1", "2"))
     assert targets(one) and targets(two) and not targets(one) & targets(two), "each binding runs in exactly one shard"
+    gw0, gw1 = (json.loads(p.read_text()) for p in sorted((tmp_path / "all" / "parts").glob("*/gw*.json")))
+    assert targets(gw0) and targets(gw1) and not targets(gw0) & targets(gw1), "xdist keeps a binding in one process"
     merged = subprocess.run([sys.executable, "-m", "harness.cli", "report", "--merge", str(tmp_path / "1"),
                              str(tmp_path / "2" / "report.json"), "--report-dir", str(tmp_path / "merged")],
                             cwd=ROOT, capture_output=True, text=True)
