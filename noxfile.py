@@ -1,13 +1,25 @@
-"""Sessions: `conformance` (the main job), `tests` (the harness's own tests), `bench` (speed figures).
+"""Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `tests`, `bench` (speed figures).
 
-Each framework runs in its own virtualenv, so each can pin its own numpy; the pins below are
-the one place framework versions are chosen. pip, not uv: torch's CPU wheel is found through
-pip's find-links on these machines, and uv does not see it.
+Each framework runs in its own virtualenv, so each can pin its own numpy. FRAMEWORKS below is the
+one place default framework versions are chosen; the command line can choose others:
+
+    nox -s conformance                                  # default pins, gated against reports/baselines/
+    nox -s conformance -- paddlepaddle==3.2.2           # another version of one framework
+    nox -s conformance -- --frameworks paddle -k smooth_l1   # one framework; other args go to `harness run`
+    nox -s upgrade -- paddlepaddle==3.2.2               # what changes going from 3.2.2 to the default pin
+    nox -s baseline                                     # accept the current findings (commit reports/baselines/)
+
+pip, not uv: torch's CPU wheel is found through pip's find-links on these machines, and uv does not
+see it. torch builds other than 2.13.0 pull several GB of CUDA packages: its matrix is possible
+(`-- torch==X`) but not run by default.
+
+Exit status of conformance/upgrade: 0 nothing new, 1 new or changed findings, 2 the harness could
+not run everything (bad spec, a framework that failed to install or start).
 """
 from __future__ import annotations
 
 import json
-import os
+import subprocess
 from pathlib import Path
 
 import nox
@@ -16,39 +28,116 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
 
 ROOT = Path(__file__).parent
+PACKAGES = {"torch": "torch", "mindspore": "mindspore", "paddle": "paddlepaddle"}
 FRAMEWORKS = {
     "torch": ["torch==2.13.0", "numpy<3"],
-    "mindspore": ["mindspore==2.10.0", "numpy<2"],  # MindSpore 2.10 is built against numpy 1.x
+    "mindspore": ["mindspore==2.10.0", "numpy<2"],  # MindSpore 2.x is built against numpy 1.x
     "paddle": ["paddlepaddle==3.3.1", "numpy<3"],
 }
 PYTHON = "3.11"
+REPORTS = ROOT / "reports"
+HARNESS_ERROR = 2
 
 
-def framework_pythons(session: nox.Session) -> str:
+def parse_posargs(posargs: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """`PACKAGE==VERSION` args change a pin, `--frameworks a,b` picks frameworks; the rest go to harness."""
+    pins = {name: list(p) for name, p in FRAMEWORKS.items()}
+    chosen, rest, it = None, [], iter(posargs)
+    by_package = {pkg: name for name, pkg in PACKAGES.items()}
+    for arg in it:
+        pkg, sep, version = arg.partition("==")
+        if sep and (pkg in by_package or pkg in PACKAGES):
+            name = by_package.get(pkg, pkg)
+            pins[name][0] = f"{PACKAGES[name]}=={version}"
+        elif arg == "--frameworks" or arg.startswith("--frameworks="):
+            value = arg.split("=", 1)[1] if "=" in arg else next(it, "")
+            chosen = [n.strip() for n in value.split(",") if n.strip()]
+            unknown = sorted(set(chosen) - set(FRAMEWORKS))
+            if unknown:
+                raise SystemExit(f"unknown framework(s) {unknown} in --frameworks; known: {sorted(FRAMEWORKS)}")
+        else:
+            rest.append(arg)
+    if chosen is not None:
+        pins = {name: pins[name] for name in chosen}
+    return pins, rest
+
+
+def framework_pythons(session: nox.Session, pins: dict[str, list[str]] | None = None) -> str:
     """Create or reuse one virtualenv per framework; return NAME=PYTHON,... for the harness."""
     pythons = []
-    for name, pins in FRAMEWORKS.items():
-        env = ROOT / ".nox" / f"fw-{name}"
+    for name, wanted in (FRAMEWORKS if pins is None else pins).items():
+        version = wanted[0].split("==", 1)[1]
+        env = ROOT / ".nox" / (f"fw-{name}" if wanted == FRAMEWORKS[name] else f"fw-{name}-{version}")
         python = env / "bin" / "python"
         stamp = env / "harness-pins.json"
-        if not (python.exists() and stamp.exists() and json.loads(stamp.read_text()) == pins):
-            session.log(f"creating the {name} environment: {' '.join(pins)}")
+        if not (python.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted):
+            session.log(f"creating the {name} environment: {' '.join(wanted)}")
             session.run("python", "-m", "venv", "--clear", str(env))
-            session.run(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pins,
-                        external=True)
-            stamp.write_text(json.dumps(pins))
+            try:
+                session.run(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted,
+                            external=True)
+            except nox.command.CommandFailed:
+                session.log(f"could not install {' '.join(wanted)}: the harness cannot run {name} (exit 2)")
+                raise SystemExit(HARNESS_ERROR)
+            stamp.write_text(json.dumps(wanted))
         pythons.append(f"{name}={python}")
     return ",".join(pythons)
 
 
+def _harness(session: nox.Session, *args: str) -> int:
+    """Run the `harness` command of the session's env and return its exit status (nox would flatten it)."""
+    return subprocess.call([str(Path(session.bin) / "harness"), *args], cwd=ROOT)
+
+
+def _conformance(session: nox.Session, pins: dict[str, list[str]], args: list[str], report_dir: Path) -> int:
+    workers = framework_pythons(session, pins)
+    code = _harness(session, "run", "--workers", workers, "--report-dir", str(report_dir),
+                    "--junitxml", str(report_dir / "junit.xml"), "-q", *args)
+    if code not in (0, 1):  # 1: undocumented findings, which the gate judges against the baseline
+        session.log(f"harness run exited {code}: it could not run everything")
+        return HARNESS_ERROR
+    return 0
+
+
+def _run_then(session: nox.Session, *command: str) -> None:
+    """Run conformance, then a harness command on its report; exit with the documented status."""
+    session.install("--quiet", "-e", ".")
+    pins, args = parse_posargs(session.posargs)
+    run_code = _conformance(session, pins, args, REPORTS)
+    code = _harness(session, *command, "--report", str(REPORTS / "report.json"))
+    code = HARNESS_ERROR if HARNESS_ERROR in (run_code, code) else code
+    if code:
+        raise SystemExit(code)
+
+
 @nox.session(python=PYTHON, reuse_venv=True)
 def conformance(session: nox.Session) -> None:
-    """Run every spec against every framework; write reports/index.html, report.json, junit.xml."""
+    """Run every spec against every framework; write reports/index.html, report.json, junit.xml; gate."""
+    _run_then(session, "gate")
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
+def baseline(session: nox.Session) -> None:
+    """Run conformance and accept its findings as the baselines of the versions that ran."""
+    _run_then(session, "baseline", "update")
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
+def upgrade(session: nox.Session) -> None:
+    """`-- PACKAGE==OLD ...`: run the old and the default pins of those frameworks and diff the two runs."""
     session.install("--quiet", "-e", ".")
-    workers = framework_pythons(session)
-    args = session.posargs or []
-    session.run("harness", "run", "--workers", workers, "--junitxml", str(ROOT / "reports" / "junit.xml"),
-                "-q", *args)
+    old_pins, args = parse_posargs(session.posargs)
+    changed = sorted(n for n in old_pins if old_pins[n] != FRAMEWORKS[n])
+    if not changed:
+        session.error("give the old version(s), e.g. `nox -s upgrade -- paddlepaddle==3.2.2`")
+    out = REPORTS / "upgrade"
+    old_dir, new_dir = out / "old", out / "new"
+    codes = [_conformance(session, {n: old_pins[n] for n in changed}, args, old_dir),
+             _conformance(session, {n: FRAMEWORKS[n] for n in changed}, args, new_dir)]
+    code = _harness(session, "diff", str(old_dir / "report.json"), str(new_dir / "report.json"), "--out", str(out))
+    code = HARNESS_ERROR if HARNESS_ERROR in codes else code
+    if code:
+        raise SystemExit(code)
 
 
 @nox.session(python=PYTHON, reuse_venv=True)

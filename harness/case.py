@@ -25,6 +25,8 @@ class Case:
     decimals: Optional[int] = None  # precision the documented output was printed with
     targets: Optional[tuple[str, ...]] = None  # for checked-in cases: the targets they are about
     note: str = ""  # what an invalid case breaks, or a checked-in case's source
+    regression: str = ""  # for a replayed case: the id of the accepted finding it reproduces
+    explored: bool = False  # drawn with the run's seed (exploration), not from the fixed core
 
     def env(self) -> dict[str, Any]:
         """The names a formula or condition sees, arrays in their own dtype."""
@@ -63,6 +65,19 @@ class Case:
             "origin": self.origin,
             "note": self.note,
         }
+
+
+def replayable(case: "Case", target: str, finding: str, limit: int = 4096) -> Optional[dict[str, Any]]:
+    """The case, losslessly, in the `cases/` file format (kind: regression); None when too large to keep."""
+    if case.size > limit or case.origin not in ("generated", "invalid"):
+        return None
+    inputs: dict[str, Any] = {}
+    for k, a in case.arrays.items():
+        inputs[k] = None if a is None else {"dtype": dtypes.name(a), "shape": list(a.shape),
+                                            "value": _jsonable(dtypes.to_float64(a).ravel().tolist()
+                                                               if dtypes.is_float(dtypes.name(a)) else a.ravel().tolist())}
+    return {"name": finding, "kind": "regression", "targets": [target], "origin": case.origin, "note": case.note,
+            "variant": case.variant, "params": _jsonable(dict(case.params)), "omit": list(case.omit), "inputs": inputs}
 
 
 def describe_array(a: Optional[np.ndarray]) -> Optional[dict[str, Any]]:

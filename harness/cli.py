@@ -25,11 +25,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rep.add_argument("--report-dir", default=str(ROOT / "reports"))
     rep.add_argument("--merge", nargs="+", metavar="PATH",
                      help="merge these instead: report.json files, or directories holding one (e.g. each shard's reports/)")
+    reports = ROOT / "reports"
+    gate = sub.add_parser("gate", help="compare a run with the accepted findings of its framework versions "
+                          "(exit 0 nothing new, 1 new or changed findings, 2 the harness could not run everything)")
+    gate.add_argument("--report", default=str(reports / "report.json"))
+    gate.add_argument("--baselines", default=str(reports / "baselines"))
+    gate.add_argument("--out", default=str(reports), help="where gate.txt/.json/.html go")
+    base = sub.add_parser("baseline", help="accept a run's findings as the baseline of its framework versions")
+    base.add_argument("action", choices=["update"])
+    base.add_argument("--report", default=str(reports / "report.json"))
+    base.add_argument("--baselines", default=str(reports / "baselines"))
+    base.add_argument("--cases", default=str(ROOT / "cases"), help="where the replayed minimal cases go (CASES/regressions)")
+    diff = sub.add_parser("diff", help="what changed between two runs, e.g. before and after a framework upgrade "
+                          "(exit 0/1/2 as for gate)")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.add_argument("--out", default=str(reports), help="where upgrade.txt/.json/.html go")
     args = parser.parse_args(argv)
     if args.command == "check-specs":
         return _check(args.paths)
-    if args.merge:
+    if args.command == "report" and args.merge:
         return _merge([Path(p) for p in args.merge], Path(args.report_dir))
+    if args.command == "gate":
+        return _gate(Path(args.report), Path(args.baselines), Path(args.out))
+    if args.command == "baseline":
+        return _baseline_update(Path(args.report), Path(args.baselines), Path(args.cases))
+    if args.command == "diff":
+        return _diff(Path(args.old), Path(args.new), Path(args.out))
     return _report(Path(args.report_dir))
 
 
@@ -102,6 +124,65 @@ def _merge(paths: list[Path], report_dir: Path) -> int:
     report.write_html(merged, report_dir / "index.html")
     print(report.text_table(merged))
     return 0
+
+
+def _load_report(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"cannot read report {path}: {exc}; fix: run `harness run` (or `nox -s conformance`) first", file=sys.stderr)
+        return None
+
+
+def _gate(report_path: Path, baselines: Path, out: Path) -> int:
+    from . import baseline, delta
+
+    report = _load_report(report_path)
+    if report is None:
+        return delta.HARNESS_ERROR
+    accepted, used = baseline.load_for(report.get("frameworks", {}).items(), baselines)
+    ran = ", ".join(f"{k} {v}" for k, v in sorted(report.get("frameworks", {}).items()))
+    against = ", ".join(f"{k}-{v}" if v else f"{k}: NO BASELINE" for k, v in sorted(used.items()))
+    d = delta.compare(accepted, report, f"baseline ({against or 'none'})", f"run ({ran or 'no frameworks'})")
+    d.versions = {k: (used.get(k) or "-", v) for k, v in sorted(report.get("frameworks", {}).items())}
+    if not report.get("frameworks"):
+        d.errors.append("no framework ran; fix: install one (nox -s conformance sets them up) or pass --workers")
+    print(delta.text(d))
+    for path in delta.write(d, out, "gate"):
+        print(f"wrote {path}")
+    if d.exit_code == delta.FINDINGS:
+        print("if the change is intended, accept it with `harness baseline update` and commit reports/baselines/")
+    return d.exit_code
+
+
+def _baseline_update(report_path: Path, baselines: Path, cases: Path) -> int:
+    from . import baseline, delta, replay
+
+    report = _load_report(report_path)
+    if report is None:
+        return delta.HARNESS_ERROR
+    errors = delta.harness_errors(report)
+    if errors:
+        print("not accepting a run the harness could not complete:\n  " + "\n  ".join(errors), file=sys.stderr)
+        return delta.HARNESS_ERROR
+    for path in baseline.write(report, baselines):
+        print(f"wrote {path} ({sum(1 for line in path.read_text().splitlines() if not line.startswith('#'))} findings)")
+    for path in replay.write(report, cases):
+        print(f"wrote {path}")
+    return 0
+
+
+def _diff(old: Path, new: Path, out: Path) -> int:
+    from . import delta
+
+    reports = [_load_report(old), _load_report(new)]
+    if reports[0] is None or reports[1] is None:
+        return delta.HARNESS_ERROR
+    d = delta.diff_reports(reports[0], reports[1])
+    print(delta.text(d))
+    for path in delta.write(d, out, "upgrade"):
+        print(f"wrote {path}")
+    return d.exit_code
 
 
 if __name__ == "__main__":

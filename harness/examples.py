@@ -16,7 +16,7 @@ A file under `cases/` holds a list of cases for one api:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -45,7 +45,10 @@ class _CaseIn(BaseModel):
     inputs: dict[str, Optional[_ArrayIn]]
     expected: Any = None
     decimals: Optional[int] = None
-    kind: str = "example"  # example | regression
+    kind: Literal["example", "regression"] = "example"
+    origin: Literal["generated", "invalid"] = "generated"  # regression: how the replayed case was made
+    note: str = ""  # regression: what an invalid case breaks
+    omit: list[str] = []  # regression: parameters left out of the call
 
 
 class _FileIn(BaseModel):
@@ -84,14 +87,18 @@ def load_examples(root: Optional[Path], spec: Spec) -> list[Case]:
                         params[name] = p.default
                     else:
                         arrays[name] = None
-            out.append(Case(spec.api, arrays, params, c.variant, origin=f"{c.kind}:{c.name}", expected=c.expected,
-                            decimals=c.decimals, targets=tuple(c.targets) if c.targets else None,
-                            note=c.source or str(path)))
+            targets = tuple(c.targets) if c.targets else None
+            if c.kind == "regression":
+                out.append(Case(spec.api, arrays, params, c.variant, tuple(c.omit), c.origin, targets=targets,
+                                note=c.note, regression=c.name))
+            else:
+                out.append(Case(spec.api, arrays, params, c.variant, origin=f"example:{c.name}", expected=c.expected,
+                                decimals=c.decimals, targets=targets, note=c.source or str(path)))
     return out
 
 
 def _array(a: _ArrayIn) -> np.ndarray:
-    values = np.asarray(a.value, dtype=np.float64)
+    values = np.asarray(a.value if a.value is not None else [], dtype=np.float64)  # 'nan', 'inf' strings too
     if a.shape is not None:
         values = values.reshape(a.shape)
     return dtypes.cast(values, a.dtype)
@@ -112,7 +119,7 @@ def judge_example(binding: BindingView, case: Case, outcome: Outcome) -> Verdict
             verdict, message = "shape", f"shape {list(actual.shape)}, documented {list(expected.shape)}"
         elif not np.allclose(actual.reshape(expected.shape), expected, rtol=0, atol=tol, equal_nan=True):
             verdict, message = "value", f"documented {expected.tolist()}, got {actual.tolist()}"
-    v = Verdict(binding, case, "examples", verdict, verdict, verdict, message=message,
+    v = Verdict(binding, case, "examples", verdict, verdict, verdict, message=message, subject=case.origin,
                 expected={"value": jsonable(case.expected), "source": case.note},
                 actual={"value": describe_array(outcome.value), "dtype": outcome.dtype} if outcome.ok else
                 {"error": (outcome.error or {}).get("type"), "message": (outcome.error or {}).get("message", "")[:500]})

@@ -1,8 +1,8 @@
 """Findings: verdicts of one binding grouped into distinct discrepancies with stable ids.
 
 A finding names a discrepancy, not the numbers that revealed it: its id hashes the api, target,
-check, verdict, whether it is documented, and its region (the case features all its cases share
-and that not every case of that check had), never the drawn values.
+check, subject and region (its partition plus the axes `region.locate` finds it on), never the
+drawn values, the verdict or whether it is documented, so a baseline can say what changed.
 """
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import numpy as np
 
 from . import dtypes
 from .case import Case
-from .judge import Verdict
+from .judge import VERDICTS, Verdict
 
-PARTITION = ("values", "variant")  # features that split findings of the values check: separate causes
+PARTITION = {"values": ("variant", "values"), "raises": ("variant", "probe"), "dtypes": ("variant", "probe")}
+"""Features that split a check's findings into separate causes (finite vs non-finite values, which probe)."""
 
 
 def features(case: Optional[Case]) -> dict[str, str]:
@@ -53,7 +54,7 @@ def features(case: Optional[Case]) -> dict[str, str]:
 class Finding:
     id: str
     verdicts: list[Verdict]
-    region: dict[str, list[str]]
+    region: dict[str, list[str]]  # where it holds: its partition, then what `region.locate` finds by probing
     minimal: Verdict
     shrunk: bool = False
 
@@ -61,39 +62,63 @@ class Finding:
     def head(self) -> Verdict:
         return self.minimal
 
+    @property
+    def fixed_cases(self) -> int:
+        """Members from the core or replayed cases: the ones every seed runs."""
+        return sum(1 for v in self.verdicts if v.case is None or not v.case.explored)
 
-def finding_id(api: str, target: str, check: str, verdict: str, documented: bool, region: dict[str, list[str]]) -> str:
-    key = "|".join([api, target, check, verdict, str(documented)] + [f"{k}={','.join(v)}" for k, v in sorted(region.items())])
+    @property
+    def explored(self) -> bool:
+        """Found only by this seed's exploration cases: reported, but not what a gate decides on."""
+        return self.fixed_cases == 0
+
+
+def partition(v: Verdict) -> dict[str, str]:
+    f = features(v.case)
+    return {k: f[k] for k in PARTITION.get(v.check, ("variant",)) if k in f}
+
+
+def finding_id(api: str, target: str, check: str, subject: str, region: dict[str, list[str]]) -> str:
+    """Names the discrepancy (where it holds), not its verdict: a verdict that changes keeps its id."""
+    key = "|".join([api, target, check, subject] + [f"{k}={','.join(v)}" for k, v in sorted(region.items())])
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def group(verdicts: list[Verdict], observed: dict[str, dict[str, set[str]]]) -> list[Finding]:
-    """Non-match verdicts of one binding -> findings. `observed[check][feature]` = values seen in all cases."""
+def group(verdicts: list[Verdict]) -> list[Finding]:
+    """Non-match verdicts of one binding -> one finding per cause (ids are given by `identify`)."""
     buckets: dict[tuple[Any, ...], list[Verdict]] = defaultdict(list)
     for v in verdicts:
-        if v.is_match:
-            continue
-        f = features(v.case)
-        split = PARTITION if v.check == "values" else ("variant",)  # non-finite inputs matter for values only
-        key = (v.check, v.verdict, v.documented, v.source, v.why) + tuple(f.get(p, "") for p in split)
-        buckets[key].append(v)
+        if not v.is_match:
+            key = (v.check, v.verdict, v.documented, v.source, v.why, v.subject, tuple(sorted(partition(v).items())))
+            buckets[key].append(v)
     out = []
-    for (check, verdict, documented, *_), members in buckets.items():
-        region = _region([features(v.case) for v in members], observed.get(check, {}))
-        b = members[0].binding
-        minimal = min(members, key=_simplicity)
-        out.append(Finding(finding_id(b.spec.api, b.target, check, verdict, documented, region), members, region, minimal))
+    for members in buckets.values():
+        part = partition(members[0])
+        out.append(Finding("", members, {k: [val] for k, val in part.items()}, min(members, key=_leading)))
+    return out
+
+
+def identify(findings: list[Finding]) -> list[Finding]:
+    """Give each finding its id; findings that name the same discrepancy become one (the larger leads)."""
+    by_id: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        b = f.head.binding
+        f.id = finding_id(b.spec.api, b.target, f.head.check, f.head.subject, f.region)
+        by_id[f.id].append(f)
+    out = []
+    for fid, same in by_id.items():
+        same.sort(key=lambda f: (-f.fixed_cases, -len(f.verdicts), VERDICTS.index(f.head.verdict), not f.head.documented))
+        lead = same[0]
+        for other in same[1:]:
+            lead.verdicts.extend(other.verdicts)
+        out.append(lead)
     return sorted(out, key=lambda f: (f.head.check, f.head.verdict, f.id))
 
 
-def _region(member_features: list[dict[str, str]], observed: dict[str, set[str]]) -> dict[str, list[str]]:
-    region: dict[str, list[str]] = {}
-    keys = set().union(*member_features) if member_features else set()
-    for k in sorted(keys):
-        values = {f.get(k, "-") for f in member_features}
-        if k == "variant" or values != observed.get(k, values | {"*"}):
-            region[k] = sorted(values)
-    return region
+def _leading(v: Verdict) -> tuple[bool, bool, int, int, str]:
+    """A replayed case of an accepted finding leads (so its id is found again whatever the seed), then the
+    simplest core case, then the simplest explored one."""
+    return (not (v.case is not None and v.case.regression), v.case is not None and v.case.explored, *_simplicity(v))
 
 
 def _simplicity(v: Verdict) -> tuple[int, int, str]:
@@ -101,14 +126,3 @@ def _simplicity(v: Verdict) -> tuple[int, int, str]:
     if case is None:
         return (0, 0, "")
     return (case.size, sum(1 for x in case.params.values() if x not in (None, 0, 0.0)), case.fingerprint())
-
-
-def observe(cases_by_check: dict[str, list[Case]]) -> dict[str, dict[str, set[str]]]:
-    out: dict[str, dict[str, set[str]]] = {}
-    for check, cases in cases_by_check.items():
-        seen: dict[str, set[str]] = defaultdict(set)
-        for c in cases:
-            for k, val in features(c).items():
-                seen[k].add(val)
-        out[check] = dict(seen)
-    return out

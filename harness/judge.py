@@ -33,6 +33,7 @@ class Verdict:
     documented: bool = False
     source: Optional[str] = None
     why: str = ""  # which documentation explains a documented discrepancy
+    subject: str = ""  # what a case-less or checked-in verdict is about (a parameter, an example): part of its id
     message: str = ""
     expected: Any = None
     actual: Any = None

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from .case import jsonable
+from .case import jsonable, replayable
 from .findings import Finding
 from .runner import TargetResult
 from .spec import Spec
@@ -48,8 +48,10 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
         "why": v.why,
         "region": finding.region,
         "count": len(finding.verdicts),
+        "explored": finding.explored,
         "shrunk": finding.shrunk,
         "case": v.case.describe() if v.case is not None else None,
+        "replay": replayable(v.case, b.target, finding.id) if v.case is not None else None,
         "expected": v.expected,
         "actual": v.actual,
         "message": v.message,

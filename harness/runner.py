@@ -9,19 +9,37 @@ from typing import Any, Optional
 from . import generate, wire
 from .case import Case, Outcome
 from .examples import load_examples
-from .findings import Finding, features, group, observe
+from .findings import PARTITION, Finding, features, group, partition
 from .judge import Verdict, explain, judge, matching_rules, signature_verdict, unsupported_dtypes
 from .reference import Reference, evaluate
+from .region import locate
 from .spec import ArraySpec, BindingView, Spec
 from .workers import Pool
 
 
+CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
+
+
 @dataclass
 class Config:
+    """`max_examples` cases per spec: two thirds from the fixed core, the rest explored with `seed`.
+
+    Why the split: the gate must not depend on the seed (the core and the replayed regression cases
+    decide it), while each seed still explores new cases whose findings are reported as explored.
+    """
+
     seed: int = 20261121
     max_examples: int = 150
     shrink_budget: int = 120  # examples per shrink; a count, not a time, so reports repeat exactly
     cases_dir: Optional[Path] = None
+
+    @property
+    def core_examples(self) -> int:
+        return self.max_examples - self.explore_examples
+
+    @property
+    def explore_examples(self) -> int:
+        return self.max_examples // 3
 
 
 @dataclass
@@ -39,8 +57,15 @@ class SpecRun:
 
     def __init__(self, spec: Spec, config: Config) -> None:
         self.spec, self.config = spec, config
-        self.cases = generate.draw(generate.all_cases(spec, elementwise=0), config.max_examples, config.seed)
-        self.examples = load_examples(config.cases_dir, spec) if config.cases_dir else []
+        bulk = generate.all_cases(spec, elementwise=0)  # values from numpy: see generate.valid_cases
+        core = generate.draw(bulk, config.core_examples, CORE_SEED)
+        seen = {c.fingerprint() for c in core}
+        explored = [c.with_(explored=True) for c in generate.draw(bulk, config.explore_examples, config.seed)
+                    if c.fingerprint() not in seen]
+        self.cases = core + explored
+        checked_in = load_examples(config.cases_dir, spec) if config.cases_dir else []
+        self.examples = [c for c in checked_in if not c.regression]
+        self.regressions = [c for c in checked_in if c.regression]  # replayed every run: see harness/replay.py
         self._refs: dict[tuple[str, str], Reference] = {}
 
     def reference(self, case: Case, binding: Optional[BindingView] = None) -> Optional[Reference]:
@@ -147,19 +172,18 @@ class TargetRunner:
             verdicts.append(v)
         else:
             verdicts.append(signature_verdict(b, sig))
-        verdicts += self.judge_cases(self.run.cases)
+        replayed = [c for c in self.run.regressions if not c.targets or b.target in c.targets]
+        verdicts += self.judge_cases(self.run.cases + replayed)
         verdicts += self._defaults()
         verdicts += self._examples()
         result.calls = self._ids
-        cases_by_check: dict[str, list[Case]] = {}
         for v in verdicts:
             result.counts.setdefault(v.check, {}).setdefault(v.verdict, 0)
             result.counts[v.check][v.verdict] += 1
-            if v.case is not None:
-                cases_by_check.setdefault(v.check, []).append(v.case)
-        result.findings = group(verdicts, observe(cases_by_check))
-        for finding in result.findings:
+        findings = group(verdicts)
+        for finding in findings:
             self._shrink(finding)
+        result.findings = locate(findings, self.run.spec, self.judge_cases)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -167,7 +191,7 @@ class TargetRunner:
         """Omitting a parameter behaves like passing its documented default; and that default vs the common one."""
         spec, b = self.run.spec, self.binding
         verdicts: list[Verdict] = []
-        valid = [c for c in self.run.cases if c.origin == "generated" and not unsupported_dtypes(b, c)
+        valid = [c for c in self.run.cases if c.origin == "generated" and not c.explored and not unsupported_dtypes(b, c)
                  and not matching_rules(b.raises, c) and not matching_rules(spec.raises, c)]
         for name, param in spec.model.params.items():
             if b.name_of(name) is None or name not in b.defaults:
@@ -175,7 +199,7 @@ class TargetRunner:
             default = b.defaults[name]
             common = getattr(param, "default", None)
             if default != common and not isinstance(param, ArraySpec):
-                v = Verdict(b, None, "defaults", "value", "value", "match",
+                v = Verdict(b, None, "defaults", "value", "value", "match", subject=name,
                             message=f"default {name}={default!r}; the common spec's default is {common!r}",
                             expected={"default": common}, actual={"default": default})
                 explain(v, None, None, [])
@@ -197,7 +221,7 @@ class TargetRunner:
                     continue
                 same = _same_outcome(e_out, o_out)
                 verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
-                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict,
+                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
                                         message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
                                         expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)}))
         return verdicts
@@ -210,30 +234,30 @@ class TargetRunner:
 
     def _shrink(self, finding: Finding) -> None:
         head = finding.head
-        if head.case is None or head.documented or head.check in ("examples", "defaults"):
-            return
-        want = features(head.case)
+        if head.case is None or head.case.regression or head.check in ("examples", "defaults"):
+            return  # a replayed case was shrunk when it was accepted
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
         found: dict[str, Verdict] = {}
+        want = (head.check, head.verdict, head.documented, head.why, partition(head))
 
         def holds(case: Case) -> bool:
-            if not _may_reproduce(head, want, case):
+            if not _may_reproduce(head, case):
                 return False  # decided without a framework call: most draws of a search end here
             for v in self.judge_cases([case]):
-                if (v.check, v.verdict, v.documented, v.why) == (head.check, head.verdict, head.documented, head.why):
+                if (v.check, v.verdict, v.documented, v.why, partition(v)) == want:
                     found[case.fingerprint()] = v
                     return True
             return False
 
-        case = generate.shrink(strategy, holds, self.run.config.seed, self.run.config.shrink_budget)
+        case = generate.shrink(strategy, holds, CORE_SEED, self.run.config.shrink_budget)
         if case is not None and case.fingerprint() in found and case.size <= (head.case.size if head.case else 0):
             finding.minimal, finding.shrunk = found[case.fingerprint()], True
 
 
-def _may_reproduce(head: Verdict, want: dict[str, str], case: Case) -> bool:
+def _may_reproduce(head: Verdict, case: Case) -> bool:
     """False when `case` cannot give `head`'s verdict whatever the framework does (see `judge`)."""
     found = features(case)
-    if any(found.get(p) != want.get(p) for p in ("values", "variant")):
+    if {k: found[k] for k in PARTITION.get(head.check, ("variant",)) if k in found} != partition(head):
         return False
     dtype_check = head.check == "dtypes" and head.verdict != "dtype"  # an undocumented dtype was passed
     if dtype_check != bool(unsupported_dtypes(head.binding, case)):

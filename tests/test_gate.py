@@ -1,0 +1,147 @@
+"""Baselines, the gate and `harness diff`: what changed, and the exit status CI acts on."""
+import ast
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import baseline, delta
+from harness.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _finding(fid, verdict="value", documented=False, target="paddle.nn.L1Loss", check="values", region=None):
+    return {"id": fid, "verdict": verdict, "documented": documented, "api": "l1_loss", "framework": target.split(".")[0],
+            "target": target, "check": check, "region": region or {"dtype(input)": ["float64"]}}
+
+
+def _report(findings, version="3.3.1", targets=("paddle.nn.L1Loss",), spec_errors=(), error=None):
+    return {"frameworks": {"paddle": version}, "findings": list(findings), "spec_errors": list(spec_errors),
+            "targets": [{"target": t, "framework": t.split(".")[0], "error": error} for t in targets]}
+
+
+def test_baseline_round_trip_is_sorted_one_finding_per_line(tmp_path):
+    report = _report([_finding("bbbbbbbbbbbb"), _finding("aaaaaaaaaaaa", check="dtypes", region={"x": ["a b", "c"]})])
+    [path] = baseline.write(report, tmp_path)
+    assert path.name == "paddle-3.3.1.txt"
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert [line.split()[0] for line in lines] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]  # sorted by api, target, check
+    assert baseline.read(path) == baseline.entries(report)
+
+
+def test_a_malformed_baseline_line_names_file_line_and_fix(tmp_path):
+    path = tmp_path / "paddle-1.0.txt"
+    path.write_text("# header\nnot a line\n")
+    with pytest.raises(ValueError, match=r"paddle-1.0.txt:2: .*harness baseline update"):
+        baseline.read(path)
+
+
+def test_framework_and_version_cannot_be_paths(tmp_path):
+    for framework, version in [("../x", "1"), ("paddle", "../../etc"), ("paddle", "1/2")]:
+        with pytest.raises(ValueError):
+            baseline.path_for(framework, version, tmp_path)
+
+
+def test_closest_baseline_is_own_version_else_newest_older(tmp_path):
+    for v in ["3.2.2", "3.3.1", "3.10.0"]:
+        (tmp_path / f"paddle-{v}.txt").write_text("")
+    assert baseline.versions("paddle", tmp_path) == ["3.2.2", "3.3.1", "3.10.0"]  # numeric, not string, order
+    assert baseline.closest("paddle", "3.3.1", tmp_path) == "3.3.1"
+    assert baseline.closest("paddle", "3.4.0", tmp_path) == "3.3.1"
+    assert baseline.closest("paddle", "3.0.0", tmp_path) == "3.2.2"
+    assert baseline.closest("torch", "2.13.0", tmp_path) is None
+
+
+def test_compare_sorts_new_changed_fixed_and_not_run():
+    old = baseline.entries(_report([
+        _finding("keep00000000"), _finding("change000000"), _finding("gone00000000"), _finding("redoc0000000"),
+        _finding("other0000000", target="paddle.nn.functional.l1_loss")]))
+    new = _report([_finding("keep00000000"), _finding("change000000", verdict="unexpected-error"),
+                   _finding("redoc0000000", documented=True), _finding("fresh0000000")])
+    d = delta.compare(old, new, "old", "new")
+    assert [e.id for e in d.new] == ["fresh0000000"]
+    assert [(a.verdict, b.verdict) for a, b in d.changed] == [("value", "unexpected-error")]
+    assert [e.id for e in d.fixed] == ["gone00000000"]
+    assert [e.id for e in d.not_run] == ["other0000000"]  # its target did not run: neither fixed nor failing
+    assert [b.id for _, b in d.redocumented] == ["redoc0000000"] and d.unchanged == 1
+    assert d.exit_code == delta.FINDINGS
+    text = delta.text(d)
+    assert "+ fresh0000000" in text and "(was value)" in text and "- gone00000000" in text and "exit 1" in text
+
+
+def test_exit_status_zero_when_only_fixed_two_when_harness_could_not_run():
+    old = baseline.entries(_report([_finding("gone00000000")]))
+    assert delta.compare(old, _report([]), "a", "b").exit_code == delta.OK
+    bad_spec = {"file": "specs/x.yaml", "line": 3, "message": "unknown key", "fix": "remove it"}
+    assert delta.compare(old, _report([], spec_errors=[bad_spec]), "a", "b").exit_code == delta.HARNESS_ERROR
+    crashed = _report([], error="worker did not start")
+    d = delta.compare(old, crashed, "a", "b")
+    assert d.exit_code == delta.HARNESS_ERROR and d.fixed == []  # a target that did not run fixes nothing
+
+
+def test_diff_reports_shows_versions_and_escapes_html():
+    old = _report([_finding("gone00000000")], version="3.2.2")
+    new = _report([_finding("fresh0000000", region={"msg": ["<script>alert(1)</script>"]})], version="3.3.1")
+    d = delta.diff_reports(old, new)
+    assert d.versions == {"paddle": ("3.2.2", "3.3.1")} and d.exit_code == delta.FINDINGS
+    page = delta.html(d)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and "3.2.2" in page
+
+
+def test_cli_gate_and_baseline_update_exit_codes(tmp_path, capsys):
+    report_path, baselines = tmp_path / "report.json", tmp_path / "baselines"
+    report_path.write_text(json.dumps(_report([_finding("aaaaaaaaaaaa")])))
+    args = ["--report", str(report_path), "--baselines", str(baselines)]
+    assert main(["gate", *args, "--out", str(tmp_path)]) == 1  # no baseline yet: everything is new
+    assert "NO BASELINE" in capsys.readouterr().out
+    assert main(["baseline", "update", *args]) == 0
+    assert main(["gate", *args, "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "gate.json").read_text())["exit_code"] == 0
+    report_path.write_text(json.dumps(_report([_finding("aaaaaaaaaaaa", verdict="crash")])))
+    assert main(["gate", *args, "--out", str(tmp_path)]) == 1
+    assert main(["gate", "--report", str(tmp_path / "absent.json"), "--out", str(tmp_path)]) == 2
+    report_path.write_text(json.dumps(_report([], spec_errors=[{"file": "f", "line": 1, "message": "m", "fix": "x"}])))
+    assert main(["baseline", "update", *args]) == 2  # a broken run is never accepted
+
+
+def _nox_sessions() -> set[str]:
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    return {fn.name for fn in tree.body if isinstance(fn, ast.FunctionDef)
+            and any("session" in ast.unparse(d) for d in fn.decorator_list)}
+
+
+def test_workflow_parses_and_names_sessions_the_noxfile_defines():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "conformance.yml").read_text())
+    assert workflow["name"] and "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as True
+    runs = [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    named = {line.split("nox -s ", 1)[1].split()[0] for run in runs for line in run.splitlines() if "nox -s " in line}
+    assert named and named <= _nox_sessions(), (named, _nox_sessions())
+    gate = workflow["jobs"]["gate"]
+    assert set(gate["strategy"]["matrix"]["framework"]) == {"torch", "mindspore", "paddle"}
+    uploads = [s for s in gate["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert uploads and "reports/index.html" in uploads[0]["with"]["path"]
+
+
+def test_noxfile_pins_and_command_line_versions():
+    pytest.importorskip("nox")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("project_noxfile", ROOT / "noxfile.py")
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    pins, rest = noxfile.parse_posargs(["paddlepaddle==3.2.2", "-k", "smooth_l1"])
+    assert pins["paddle"][0] == "paddlepaddle==3.2.2" and pins["torch"] == noxfile.FRAMEWORKS["torch"]
+    assert rest == ["-k", "smooth_l1"]
+    pins, rest = noxfile.parse_posargs(["--frameworks", "mindspore", "mindspore==2.9.0"])
+    assert list(pins) == ["mindspore"] and pins["mindspore"][0] == "mindspore==2.9.0" and rest == []
+    with pytest.raises(SystemExit, match="unknown framework"):
+        noxfile.parse_posargs(["--frameworks", "tensorflow"])
+
+
+def test_findings_only_exploration_found_are_listed_but_do_not_fail():
+    explored = dict(_finding("fresh0000000"), explored=True)
+    d = delta.compare({}, _report([explored]), "old", "new")
+    assert [e.id for e in d.explored] == ["fresh0000000"] and d.new == [] and d.exit_code == delta.OK
+    assert "EXPLORED (1, not failing" in delta.text(d)

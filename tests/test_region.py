@@ -1,0 +1,106 @@
+"""A finding's region comes from moving its minimal case along each axis, so its id does not depend on the seed."""
+from pathlib import Path
+
+import numpy as np
+
+from harness import dtypes, generate
+from harness.findings import Finding, group
+from harness.judge import Verdict
+from harness.region import axes, locate
+from harness.spec import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
+
+
+def _case(dtype="float32", reduction="mean"):
+    case = generate.draw(generate.valid_cases(SPEC), 1, 7)[0]
+    x = np.array([0.5, -2.0], dtype=np.float64)
+    arrays = {"input": dtypes.cast(x, dtype), "target": dtypes.cast(x * 0, dtype)}
+    return case.with_(arrays=arrays, params={**case.params, "reduction": reduction, "beta": 1.0}, omit=())
+
+
+def test_axes_move_one_feature_and_keep_linked_inputs_together():
+    found = dict(axes(SPEC, _case()))
+    assert [c.params["reduction"] for c in found["reduction"]] == ["none", "mean", "sum"]
+    moved = found["dtype(input)"]
+    assert [dtypes.name(c.arrays["input"]) for c in moved] == SPEC.model.inputs["input"].dtypes
+    assert all(dtypes.name(c.arrays["target"]) == dtypes.name(c.arrays["input"]) for c in moved)  # target: like input
+    assert "dtype(target)" not in found
+
+
+def _fake_judge(holds_for):
+    """A judge that reports a value discrepancy exactly where `holds_for(case)`: no framework involved."""
+    binding = SPEC.binding("paddle.nn.SmoothL1Loss")
+
+    def judge_cases(cases):
+        return [Verdict(binding, c, "values", "value" if holds_for(c) else "match", "value", "value") for c in cases]
+    return binding, judge_cases
+
+
+def test_region_is_where_the_minimal_case_still_fails_whatever_case_found_it():
+    binding, judge_cases = _fake_judge(lambda c: dtypes.name(c.arrays["input"]) == "float64")
+    ids = set()
+    for reduction in ("none", "sum"):  # two seeds' worth of different minimal cases
+        v = judge_cases([_case("float64", reduction)])[0]
+        [finding] = locate(group([v]), SPEC, judge_cases)
+        assert finding.region == {"dtype(input)": ["float64"], "values": ["finite"]}  # reduction: everywhere, left out
+        ids.add(finding.id)
+    assert len(ids) == 1
+
+
+def test_findings_with_the_same_region_merge_and_keep_every_verdict():
+    """Different drawn numbers, same place: one discrepancy whose verdict the numbers decide."""
+    binding = SPEC.binding("paddle.nn.SmoothL1Loss")
+
+    def judge_cases(cases):
+        out = []
+        for c in cases:
+            verdict = "match"
+            if dtypes.name(c.arrays["input"]) == "float64":
+                verdict = "value" if float(c.arrays["input"].flat[0]) > 0 else "unexpected-error"
+            out.append(Verdict(binding, c, "values", verdict, verdict, verdict))
+        return out
+
+    positive, negative = _case("float64"), _case("float64")
+    negative = negative.with_(arrays={k: -a for k, a in negative.arrays.items()})
+    findings = locate(group(judge_cases([positive, positive, negative])), SPEC, judge_cases)
+    assert len(findings) == 1 and isinstance(findings[0], Finding)
+    assert findings[0].region == {"dtype(input)": ["float64"], "values": ["finite"]}
+    assert findings[0].head.verdict == "value" and len(findings[0].verdicts) == 3  # the larger group leads
+
+
+def test_replayed_case_comes_back_bit_for_bit_and_leads_its_finding(tmp_path):
+    import json
+
+    from harness import replay
+    from harness.case import replayable
+    from harness.examples import load_examples
+
+    case = _case("bfloat16").with_(arrays={"input": dtypes.cast(np.array([np.nan, -np.inf, 1e-3]), "bfloat16"),
+                                           "target": dtypes.cast(np.array([0.1, 2.0, 3.0]), "bfloat16")},
+                                   omit=("beta",), origin="invalid", note="beta=-1")
+    entry = json.loads(json.dumps(replayable(case, "paddle.nn.SmoothL1Loss", "abc123")))  # as report.json holds it
+    report = {"frameworks": {"paddle": "3.3.1"}, "findings": [{"api": SPEC.api, "replay": entry}]}
+    [path] = replay.write(report, tmp_path)
+    [back] = load_examples(tmp_path, SPEC)
+    assert back.fingerprint() == case.fingerprint() and back.regression == "abc123"
+    assert (back.origin, back.note, back.omit, back.targets) == ("invalid", "beta=-1", ("beta",), ("paddle.nn.SmoothL1Loss",))
+    # a later update for torch only keeps paddle's replayed case
+    replay.write({"frameworks": {"torch": "2"}, "findings": []}, tmp_path)
+    assert [c.regression for c in load_examples(tmp_path, SPEC)] == ["abc123"]
+    # and in a finding, the replayed case leads whatever simpler case a seed drew
+    binding = SPEC.binding("paddle.nn.SmoothL1Loss")
+    small = _case().with_(arrays={"input": np.full(1, np.nan, np.float32), "target": np.zeros(1, np.float32)})
+    [finding] = group([Verdict(binding, c, "values", "value", "value", "value") for c in (small, back.with_(origin="generated"))])
+    assert finding.head.case.regression == "abc123"
+
+
+def test_core_cases_do_not_depend_on_the_seed_and_explored_ones_do():
+    from harness.runner import Config, SpecRun
+
+    a, b = SpecRun(SPEC, Config(seed=1, max_examples=30)), SpecRun(SPEC, Config(seed=2, max_examples=30))
+    core = lambda run: [c.fingerprint() for c in run.cases if not c.explored]  # noqa: E731
+    explored = lambda run: {c.fingerprint() for c in run.cases if c.explored}  # noqa: E731
+    assert core(a) == core(b) and len(core(a)) == 20
+    assert explored(a) and explored(a) != explored(b)
