@@ -17,8 +17,9 @@ def _decoded(v: Any) -> Any:
     return (wire.decode_array(v), v["dtype"]) if wire.is_array(v) else v
 
 
-def measure(adapter: Any, requests: list[dict[str, Any]], repeat: int = 1) -> dict[str, Any]:
-    """The fastest of `repeat` passes over the calls: seconds, and how many calls raised."""
+def measure(adapter: Any, requests: list[dict[str, Any]], repeat: int = 1, warm: bool = True) -> dict[str, Any]:
+    """The fastest of `repeat` passes over the calls (after an untimed one with `warm`): seconds,
+    and how many calls raised."""
     prepared = []
     for r in requests:
         fn = adapter.resolve(r["target"])
@@ -30,7 +31,7 @@ def measure(adapter: Any, requests: list[dict[str, Any]], repeat: int = 1) -> di
         return adapter.to_tensor(*v) if isinstance(v, tuple) else v
 
     best, errors = float("inf"), 0
-    for attempt in range(max(1, repeat) + 1):  # the first pass warms caches (kernels per shape) untimed
+    for attempt in range(0 if warm else 1, max(1, repeat) + 1):  # pass 0 warms caches (kernels per shape)
         errors = 0
         started = time.perf_counter()
         for fn, is_class, args, kwargs, init in prepared:

@@ -51,7 +51,7 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
         elif request["op"] == "floor":  # the benchmark's yardstick (harness/bench.py)
             from .floor import measure
 
-            reply.update(measure(adapter, request["requests"], request.get("repeat", 1)))
+            reply.update(measure(adapter, request["requests"], request.get("repeat", 1), request.get("warm", True)))
         else:
             raise ValueError(f"unknown op {request['op']!r}")
     except Exception as exc:  # the framework's error is the measurement, not a worker failure
