@@ -37,6 +37,7 @@ FRAMEWORKS = {
 PYTHON = "3.11"
 REPORTS = ROOT / "reports"
 HARNESS_ERROR = 2
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; the browser tests never download a browser
 
 
 def parse_posargs(posargs: list[str]) -> tuple[dict[str, list[str]], list[str]]:
@@ -140,10 +141,23 @@ def upgrade(session: nox.Session) -> None:
         raise SystemExit(code)
 
 
+def system_chromium(session: nox.Session) -> None:
+    """The browser tests drive Debian's chromium; install it when it is missing (CI machines start without it)."""
+    if Path(CHROMIUM).exists():
+        return
+    if os.geteuid() != 0:
+        session.warn(f"{CHROMIUM} is missing: run `sudo apt-get install -y chromium` (the browser tests need it)")
+        return
+    session.run("apt-get", "update", "-q", external=True)
+    session.run("apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True,
+                env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
 @nox.session(python=PYTHON, reuse_venv=True)
 def tests(session: nox.Session) -> None:
-    """The harness's own tests, including integration tests against the real frameworks."""
-    session.install("--quiet", "-e", ".")
+    """The harness's own tests, including integration tests against the real frameworks and browser tests."""
+    system_chromium(session)
+    session.install("--quiet", "-e", ".[test]")
     workers = framework_pythons(session)
     session.run("pytest", "tests", "-q", *session.posargs, env={"HARNESS_WORKERS": workers})
 

@@ -17,7 +17,8 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from . import report
+from . import plots, report
+from .apitable import api_json
 from .results import PartWriter, merge, missing_json, spec_error_json, target_json, write_atomic
 from .runner import Config, SpecRun, TargetResult, TargetRunner
 from .spec import CHECKS, Spec, load_spec
@@ -102,7 +103,10 @@ class Harness:
                 result = TargetResult(binding, error=str(exc))
             self.results[key] = result
             self.part.frameworks.update(self.pool.versions())
-            self.part.targets.append(target_json(spec, result))
+            entry = target_json(spec, result)
+            if spec.model.plots and not result.error:
+                entry["plots"] = plots.measure(spec, binding, self.pool, self.run_config.seed)
+            self.part.targets.append(entry)
             self.part.flush()
         return self.results[key]
 
@@ -115,7 +119,7 @@ def _frameworks(config: pytest.Config) -> tuple[dict[str, str], list[str]]:
 def _meta(config: pytest.Config) -> dict[str, Any]:
     opt = config.option
     meta = {"seed": opt.seed, "max_examples": opt.max_examples,
-            "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name] + sys.argv[1:])}
+            "command": shlex.join(getattr(sys, "orig_argv", None) or [Path(sys.argv[0]).name] + sys.argv[1:])}
     if opt.shard:
         meta["shard"] = "/".join(map(str, opt.shard))
     return meta
@@ -177,6 +181,7 @@ class SpecFile(pytest.File):
             h.part.flush()
             yield SpecErrorItem.from_parent(self, name="load", error=exc)
             return
+        h.part.apis[spec.api] = api_json(spec, ROOT, self.config.option.seed)
         if missing_json(spec):
             h.part.missing.extend(missing_json(spec))
             h.part.flush()

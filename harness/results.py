@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from .case import jsonable, replayable
 from .findings import Finding
+from .repro import capture
 from .runner import TargetResult
 from .spec import Spec
 from .yamlsource import SourceError
@@ -57,6 +58,7 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
         "message": v.message,
         "metrics": v.metrics,
         "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", b.framework)},
+        "repro": capture(v),
     })
 
 
@@ -99,10 +101,11 @@ class PartWriter:
         self.spec_errors: list[dict[str, Any]] = []
         self.missing: list[dict[str, Any]] = []
         self.frameworks: dict[str, str] = {}
+        self.apis: dict[str, dict[str, Any]] = {}  # api -> what the report shows of its spec (apitable.api_json)
 
     def flush(self) -> None:
         body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
-                "spec_errors": self.spec_errors, "missing": self.missing}
+                "spec_errors": self.spec_errors, "missing": self.missing, "apis": self.apis}
         write_atomic(self.path, json.dumps(body, sort_keys=True))
 
 
@@ -112,6 +115,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
     frameworks: dict[str, str] = {}
     missing: dict[tuple[str, str], dict[str, Any]] = {}
+    apis: dict[str, dict[str, Any]] = {}
     for part in sorted(parts):
         try:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
@@ -126,6 +130,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             spec_errors[(e["file"], e["line"], e["message"])] = e
         for m in data.get("missing", []):
             missing[(m["api"], m["framework"])] = m
+        apis.update(data.get("apis", {}))
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
@@ -135,6 +140,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
         "missing": [missing[k] for k in sorted(missing)],
+        "apis": dict(sorted(apis.items())),
         "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
         "findings": findings,
         "summary": summarize(findings, ordered),
@@ -147,7 +153,7 @@ def as_part(report: dict[str, Any]) -> dict[str, Any]:
     for f in report.get("findings", []):
         findings.setdefault((f["api"], f["target"]), []).append(f)
     return {"frameworks": report.get("frameworks", {}), "spec_errors": report.get("spec_errors", []),
-            "missing": report.get("missing", []),
+            "missing": report.get("missing", []), "apis": report.get("apis", {}),
             "targets": [{**t, "findings": findings.get((t["api"], t["target"]), [])} for t in report.get("targets", [])]}
 
 

@@ -21,6 +21,7 @@ FRAMEWORKS = ("torch", "mindspore", "paddle")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 ALL_DTYPES = FLOAT_DTYPES + ("int8", "uint8", "int16", "int32", "int64", "bool")
 CHECKS = ("signature", "defaults", "values", "dtypes", "raises", "examples")
+PLOT_HELPERS = frozenset({"linspace", "uniform", "randint"})  # seeded helpers a plot's input expressions may call
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -98,6 +99,21 @@ class Difference(_Model):
     verdicts: list[str] = []  # the verdicts it explains (default: any)
 
 
+class Claim(_Model):
+    """One row of a documentation page comparing this API with PyTorch's, as the page states it.
+
+    kind: same (functionally consistent), name (consistent, named differently), default
+    (consistent, another default), absent (this framework has no such parameter), only (PyTorch
+    has none), differs (a behaviour difference the page describes). `param` names the spec's
+    input or parameter, or a framework-only parameter; none: a claim about the whole API.
+    """
+
+    kind: Literal["same", "name", "default", "absent", "only", "differs"]
+    param: Optional[str] = None
+    what: str
+    source: str
+
+
 class Invalid(_Model):
     """How to make a deliberately invalid case, to probe raise conditions."""
 
@@ -137,6 +153,7 @@ class Overrides(_Model):
     formula: Optional[str] = None  # the binding's own documented formula, where it differs
     extra: dict[str, str] = {}  # framework-only arguments: name -> expression over the case
     known_differences: list[Difference] = []
+    claims: list[Claim] = []  # a "differences from PyTorch" page's rows, checked by the run (never excuse a verdict)
 
 
 class Binding(Overrides):
@@ -167,6 +184,27 @@ class Framework(Overrides):
         return self
 
 
+class PlotX(_Model):
+    name: str
+    values: Optional[list[float]] = None  # one case per value (y: error), or
+    start: float = -3.0  # an evenly spaced array (y: value)
+    stop: float = 3.0
+    points: int = Field(121, ge=2, le=2001)
+
+
+class Plot(_Model):
+    """A picture over one swept variable: every framework's output (y: value, elementwise APIs) or
+    its relative error against the reference (y: error, e.g. reductions against their size)."""
+
+    title: str
+    x: PlotX
+    inputs: dict[str, str]  # input -> expression over x (with linspace, uniform, randint)
+    params: dict[str, list[Any]] = {}  # a panel per combination; parameters not named keep their default
+    variant: Optional[str] = None
+    y: Literal["value", "error"] = "value"
+    dtype: Literal["float16", "bfloat16", "float32", "float64"] = "float64"  # what `x` and float inputs are cast to
+
+
 class SpecModel(_Model):
     api: str
     title: str
@@ -179,6 +217,7 @@ class SpecModel(_Model):
     formula: str
     raises: list[Raise] = []
     invalid: list[Invalid] = []
+    plots: list[Plot] = []
     frameworks: dict[str, Framework]
 
     @field_validator("api")
@@ -239,6 +278,7 @@ class Spec:
     ties: dict[str, list[formula_mod.Formula]]
     fills: dict[int, formula_mod.Formula] = field(default_factory=dict)
     bindings: list[BindingView] = field(default_factory=list)
+    plot_inputs: list[dict[str, formula_mod.Formula]] = field(default_factory=list)  # per plot: input -> expression
 
     @property
     def api(self) -> str:
@@ -350,6 +390,10 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
     fills = {i: _compile_formula(path, located, ("invalid", i, "fill"), p.fill, variables, True)
              for i, p in enumerate(model.invalid) if p.fill}
     spec = Spec(path, located, model, spec_formula, raises, output, ties, fills)
+    for i, plot in enumerate(model.plots):
+        known = variables | {plot.x.name} | PLOT_HELPERS
+        spec.plot_inputs.append({name: _compile_formula(path, located, ("plots", i, "inputs", name), expr, known, True)
+                                 for name, expr in plot.inputs.items()})
     targets: set[str] = set()
     for fw_name, fw in model.frameworks.items():
         for i, b in enumerate(fw.bindings):
@@ -392,6 +436,11 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
             if key not in variables:
                 raise SourceError(path, located.line(at + ("names", key)), f"names maps {key!r}, which is neither an input nor a parameter",
                                   f"use one of {sorted(variables - {'variant'})}")
+        for i, claim in enumerate(owner.claims):
+            if claim.param and claim.param not in variables and claim.param not in _signature_names(spec.model):
+                raise SourceError(path, located.line(at + ("claims", i, "param")),
+                                  f"claim about {claim.param!r}, which is no input, parameter or documented signature name",
+                                  f"use one of {sorted((variables - {'variant'}) | _signature_names(spec.model))}")
         for key in owner.defaults:
             if key not in spec.model.params:
                 raise SourceError(path, located.line(at + ("defaults", key)), f"defaults sets {key!r}, which is not a parameter",
@@ -411,6 +460,10 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
         differences=compiled_diffs(b, where) + compiled_diffs(fw, fw_where),
         docs=b.docs or fw.docs,
     )
+
+
+def _signature_names(model: SpecModel) -> set[str]:
+    return {name for fw in model.frameworks.values() for b in fw.bindings for name, _, _ in parse_signature(b.signature)}
 
 
 @dataclass

@@ -23,3 +23,18 @@ def need(pythons: dict[str, str], *names: str) -> None:
         if os.environ.get("CI") or os.environ.get(ENV_VAR):
             pytest.fail(f"frameworks {missing} are required here but not configured ({ENV_VAR})")
         pytest.skip(f"frameworks not installed: {missing}")
+
+
+@pytest.fixture(scope="session")
+def conformance_report(pythons, tmp_path_factory) -> Path:
+    """One real conformance run over every spec on a small budget, for the report, reproducer and browser tests."""
+    import subprocess
+    import sys
+
+    need(pythons, "torch", "mindspore", "paddle")
+    out = tmp_path_factory.mktemp("conformance")
+    workers = ",".join(f"{k}={v}" for k, v in pythons.items())
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--workers", workers, "-q",
+                           "--max-examples", "30", "--report-dir", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert (out / "index.html").exists(), f"the run wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return out

@@ -33,7 +33,7 @@ def test_html_escapes_everything_from_frameworks(tmp_path):
     html = (tmp_path / "index.html").read_text()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "<img src=x" not in html
-    assert 'id="0123456789ab"' in html and 'class="undocumented"' in html
+    assert 'id="0123456789ab"' in html and "s-undocumented" in html
 
 
 def test_merge_orders_and_summarizes_and_skips_a_corrupt_part(tmp_path):

@@ -69,3 +69,23 @@ def test_duplicate_api_names_are_rejected(tmp_path):
     result = load_all(tmp_path)
     assert len(result.specs) == 1
     assert "already defined" in result.errors[0].message and result.errors[0].line == 1
+
+
+def test_a_claim_about_an_unknown_parameter_names_its_line(tmp_path):
+    text = (ROOT / "specs" / "losses" / "smooth_l1_loss.yaml").read_text()
+    bad = text.replace("{kind: same, param: beta,", "{kind: same, param: bta,")
+    path = tmp_path / "claims.yaml"
+    path.write_text(bad)
+    with pytest.raises(SourceError) as err:
+        load_spec(path)
+    assert "bta" in str(err.value) and err.value.line == bad.splitlines().index(
+        next(line for line in bad.splitlines() if "param: bta" in line)) + 1
+
+
+def test_a_plot_input_outside_the_vocabulary_is_rejected(tmp_path):
+    text = (ROOT / "specs" / "losses" / "l1_loss.yaml").read_text()
+    path = tmp_path / "plot.yaml"
+    path.write_text(text.replace('inputs: {input: "d", target: "zeros_like(d)"}', 'inputs: {input: "open(d)", target: "d"}'))
+    with pytest.raises(SourceError) as err:
+        load_spec(path)
+    assert "plots.0.inputs.input" in str(err.value)

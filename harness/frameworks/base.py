@@ -60,6 +60,26 @@ class Adapter:
         value, dtype = self.to_numpy(out)  # forces any asynchronous work to finish here
         return wire.encode_array(value, "bfloat16" if dtype == "bfloat16" else None), dtype
 
+    # reproducers: how a standalone script spells a call (strings only; no framework import) ----
+    def snippet_setup(self) -> list[str]:
+        """Lines after `import numpy as np` that import the framework and set it up as `setup()` does."""
+        return [f"import {self.package}"]
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        """An expression making a tensor of logical `dtype` from numpy array `var` (bfloat16 arrives as float32)."""
+        raise NotImplementedError
+
+    def snippet_result(self, var: str) -> list[str]:
+        """Lines setting `actual` (numpy, bfloat16 widened) and `actual_dtype` (as `to_numpy` names it) from `var`."""
+        raise NotImplementedError
+
+    def snippet_call(self, target: str, kind: str, args: list[str], params: dict[str, str]) -> str:
+        """The call expression; class bindings are constructed with `params` and called with `args`."""
+        given = ", ".join(f"{k}={v}" for k, v in params.items())
+        if kind == "class":
+            return f"{target}({given})({', '.join(args)})"
+        return f"{target}({', '.join(args + ([given] if given else []))})"
+
     def signature(self, target: str, kind: str) -> dict[str, Any]:
         obj = self.resolve(target)
         params = _params(obj.__init__ if kind == "class" else obj)

@@ -41,3 +41,15 @@ class Adapter(Base):
         if dtype == "bfloat16":
             value = value.astype(self.ms.float32)
         return np.array(value.asnumpy()), dtype
+
+    def snippet_setup(self) -> list[str]:
+        return ["import mindspore", "", "mindspore.set_context(mode=mindspore.PYNATIVE_MODE)",
+                "mindspore.runtime.launch_blocking()  # errors surface on the call that caused them",
+                'mindspore.set_device("CPU")']
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        return f"mindspore.Tensor({var}).astype(mindspore.bfloat16)" if dtype == "bfloat16" else f"mindspore.Tensor({var})"
+
+    def snippet_result(self, var: str) -> list[str]:
+        return [f"actual_dtype = str({var}.dtype).lower()",
+                f'actual = ({var}.astype(mindspore.float32) if actual_dtype == "bfloat16" else {var}).asnumpy()']

@@ -31,3 +31,13 @@ class Adapter(Base):
         if dtype == "bfloat16":
             value = value.astype("float32")
         return np.array(value.numpy()), dtype
+
+    def snippet_setup(self) -> list[str]:
+        return ["import paddle", "", 'paddle.set_device("cpu")', "paddle.disable_static()"]
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        return f'paddle.to_tensor({var}).astype("bfloat16")' if dtype == "bfloat16" else f"paddle.to_tensor({var})"
+
+    def snippet_result(self, var: str) -> list[str]:
+        return [f'actual_dtype = str({var}.dtype).removeprefix("paddle.")',
+                f'actual = ({var}.astype("float32") if actual_dtype == "bfloat16" else {var}).numpy()']

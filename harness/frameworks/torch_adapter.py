@@ -32,3 +32,13 @@ class Adapter(Base):
         if dtype == "bfloat16":
             value = value.float()
         return value.numpy().copy(), dtype
+
+    def snippet_setup(self) -> list[str]:
+        return ["import torch", "", "torch.set_num_threads(1)"]
+
+    def snippet_tensor(self, var: str, dtype: str) -> str:
+        return f"torch.from_numpy({var}).to(torch.bfloat16)" if dtype == "bfloat16" else f"torch.from_numpy({var})"
+
+    def snippet_result(self, var: str) -> list[str]:
+        return [f'actual_dtype = str({var}.dtype).removeprefix("torch.")',
+                f"actual = {var}.detach().float().numpy() if actual_dtype == \"bfloat16\" else {var}.detach().numpy()"]
