@@ -40,6 +40,8 @@ def array_specs(spec: Spec, variant: Optional[str]) -> dict[str, ArraySpec]:
         for ref in (specs[name].dtypes, specs[name].shape):
             if isinstance(ref, str):
                 visit(ref.split(" ", 1)[1])
+        if specs[name].above in specs:
+            visit(specs[name].above)  # type: ignore[arg-type]
         ordered[name] = specs[name]
 
     for name in specs:
@@ -132,10 +134,25 @@ def _array(draw: Callable, a: ArraySpec, dtype: str, shape: tuple[int, ...], env
     if a.values == "index":
         n_classes = int(dims[a.classes]) if a.classes else 2
         out = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(0, n_classes - 1)))))
+        if a.exclude is not None and n_classes > 1:
+            skip = int(env[a.exclude])
+            out = np.where(out == skip, (skip + 1) % n_classes, out)
         if a.ignore and size and draw(st.booleans()):
             mask = np.asarray(draw(hnp.arrays(np.bool_, shape)))
             out = np.where(mask, int(env[a.ignore]), out)
         return out.astype(dtypes.numpy_dtype(dtype))
+    if a.values in ("sign", "binary"):
+        mask = np.asarray(draw(hnp.arrays(np.bool_, shape)))
+        return dtypes.cast(np.where(mask, 1.0, -1.0 if a.values == "sign" else 0.0), dtype)
+    if a.values == "padded_index":
+        def ints(lo: int, hi: int, at: tuple[int, ...]) -> np.ndarray:
+            return np.asarray(draw(st.integers(lo, hi)) if not at else draw(hnp.arrays(np.int64, at, elements=st.integers(lo, hi))))
+        n_classes = int(dims[a.classes]) if a.classes else (shape[-1] if shape else 1)
+        return _padded_index(ints, shape, n_classes).astype(dtypes.numpy_dtype(dtype))
+    if a.values == "lengths":
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        raise_low = a.above is not None and env.get(a.above) is not None and draw(st.integers(0, 3)) > 0
+        return _lengths(rng, a, shape, env, dims, raise_low).astype(dtypes.numpy_dtype(dtype))
     if dtype not in ("float16", "bfloat16", "float32", "float64"):
         return np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3)))).astype(dtypes.numpy_dtype(dtype))
     kind = "unit" if a.values == "probabilities" else a.values
@@ -151,9 +168,20 @@ def _numpy_array(rng: np.random.Generator, a: ArraySpec, dtype: str, shape: tupl
     if a.values == "index":
         n_classes = int(dims[a.classes]) if a.classes else 2
         out = rng.integers(0, max(1, n_classes), shape)
+        if a.exclude is not None and n_classes > 1:
+            skip = int(env[a.exclude])
+            out = np.where(out == skip, (skip + 1) % n_classes, out)
         if a.ignore and size and ignore:
             out = np.where(rng.random(shape) < 0.5, int(env[a.ignore]), out)
         return out.astype(dtypes.numpy_dtype(dtype))
+    if a.values in ("sign", "binary"):
+        return dtypes.cast(np.where(rng.random(shape) < 0.5, 1.0, -1.0 if a.values == "sign" else 0.0), dtype)
+    if a.values == "padded_index":
+        n_classes = int(dims[a.classes]) if a.classes else (shape[-1] if shape else 1)
+        return _padded_index(lambda lo, hi, at: rng.integers(lo, hi + 1, at), shape, n_classes).astype(
+            dtypes.numpy_dtype(dtype))
+    if a.values == "lengths":
+        return _lengths(rng, a, shape, env, dims, raise_low=rng.integers(0, 4) > 0).astype(dtypes.numpy_dtype(dtype))
     if dtype not in ("float16", "bfloat16", "float32", "float64"):
         return rng.integers(-3, 4, shape).astype(dtypes.numpy_dtype(dtype))
     if size > SMALL_ELEMENTS:
@@ -167,13 +195,46 @@ def _numpy_array(rng: np.random.Generator, a: ArraySpec, dtype: str, shape: tupl
 
 
 def _finish(a: ArraySpec, dtype: str, wide: np.ndarray) -> np.ndarray:
-    """Probabilities normalized along their axis; every array cast to its dtype."""
+    """Log-probabilities and probabilities normalized along their axis; every array cast to its dtype."""
+    if a.values == "log_probabilities" and wide.ndim:
+        axis = a.axis if wide.ndim > a.axis else -1
+        top = np.max(wide, axis=axis, keepdims=True) if wide.shape[axis] else 0.0
+        with np.errstate(all="ignore"):
+            shifted = wide - np.where(np.isfinite(top), top, 0.0)
+            wide = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     if a.values == "probabilities":
         axis = a.axis if wide.ndim > a.axis else -1
         wide = np.abs(np.nan_to_num(wide, nan=0.0, posinf=1.0, neginf=0.0)) if wide.ndim else np.ones(())
         total = wide.sum(axis=axis, keepdims=True) if wide.ndim else 1.0
         wide = np.where(total > 0, wide / np.where(total > 0, total, 1), 1.0 / max(1, wide.shape[axis] if wide.ndim else 1))
     return dtypes.cast(wide, dtype)
+
+
+def _padded_index(ints: Callable[[int, int, tuple[int, ...]], np.ndarray], shape: tuple[int, ...], n_classes: int) -> np.ndarray:
+    """Rows of class indices along the last axis: a leading block in [0, n_classes), then -1, then anything.
+
+    Everything after the first -1 is padding that the docs say is never read; it is drawn from
+    [-1, n_classes) on purpose, so a binding that reads past the padding shows it. `ints(lo, hi,
+    shape)` draws integers in [lo, hi] (hypothesis element by element, or numpy).
+    """
+    if not shape:
+        return np.asarray(ints(-1, max(0, n_classes - 1), ()), np.int64)
+    valid = ints(0, max(0, n_classes - 1), shape)
+    tail = ints(-1, max(0, n_classes - 1), shape)
+    block = ints(0, shape[-1], shape[:-1])
+    pos = np.arange(shape[-1])
+    ends = np.expand_dims(block, -1)
+    return np.where(pos < ends, valid, np.where(pos == ends, -1, tail))
+
+
+def _lengths(rng: np.random.Generator, a: ArraySpec, shape: tuple[int, ...], env: dict[str, Any], dims: dict[str, Any],
+             raise_low: bool) -> np.ndarray:
+    """Sequence lengths in [0, bound], or (with `raise_low`) at least the `above` array's."""
+    bound = int(dims[a.bound])  # type: ignore[index]
+    low = np.zeros(shape, np.int64)
+    if raise_low and a.above is not None and env.get(a.above) is not None:
+        low = np.clip(np.broadcast_to(np.asarray(env[a.above], np.int64), shape), 0, bound)
+    return low + rng.integers(0, bound - low + 1, shape)
 
 
 def _shape(a: ArraySpec, dims: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:

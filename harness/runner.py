@@ -116,6 +116,8 @@ def build_request(binding: BindingView, case: Case, rid: int) -> Optional[dict[s
             return None
     request: dict[str, Any] = {"op": "call", "id": rid, "target": binding.target, "kind": binding.kind, "args": args}
     request["init" if binding.kind == "class" else "kwargs"] = params
+    if binding.model.output_index is not None:
+        request["output"] = binding.model.output_index
     return request
 
 

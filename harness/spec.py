@@ -50,10 +50,14 @@ class ArraySpec(_Model):
 
     dtypes: Union[list[str], str] = "like input"  # a list, or "like NAME"
     shape: Union[list[Union[int, str]], str] = "like input"  # dims, or "like NAME"
-    values: Literal["real", "positive", "unit", "index", "probabilities"] = "real"
-    classes: Optional[str] = None  # for `index` and `probabilities`: the dim that counts classes
-    axis: int = 1  # for `probabilities`: the axis that sums to one
+    values: Literal["real", "positive", "unit", "index", "probabilities", "sign", "binary", "padded_index",
+                    "log_probabilities", "lengths"] = "real"
+    classes: Optional[str] = None  # for `index`, `padded_index` and `probabilities`: the dim that counts classes
+    axis: int = 1  # for `probabilities` / `log_probabilities`: the axis that (log-)sums to one
     ignore: Optional[str] = None  # for `index`: a parameter whose value may appear as a target
+    exclude: Optional[str] = None  # for `index`: a parameter whose value never appears (e.g. a blank label)
+    bound: Optional[str] = None  # for `lengths`: the dim that bounds every length
+    above: Optional[str] = None  # for `lengths`: an input whose elements are lower bounds, where the bound allows
     ties: list[str] = []  # expressions for elements placed exactly at formula thresholds
     optional: bool = False  # may be None (then `default` must be null)
     default: None = None
@@ -162,6 +166,7 @@ class Binding(Overrides):
     signature: str  # as documented: constructor (class) or function signature
     call: Optional[str] = None  # documented call inputs of a class, e.g. "(logits, labels)"
     output_dtype: Optional[str] = None
+    output_index: Optional[int] = None  # documented to return a tuple: the position of the loss in it
     alias_of: Optional[str] = None  # documented as another name for this target (still run: aliases can drift)
 
 
@@ -361,6 +366,20 @@ def _compile_formula(path: Path, located: Located, where: tuple[Any, ...], sourc
         raise SourceError(path, offset, f"{label} {exc.message}", exc.fix) from None
 
 
+def _check_value_refs(path: Path, located: Located, model: SpecModel, name: str, arr: ArraySpec,
+                      arrays: dict[str, ArraySpec]) -> None:
+    """The names a value kind refers to (a bounding dim, a lower-bound input, an excluded parameter) exist."""
+    refs = (("bound", arr.bound, model.dims, "dims"), ("above", arr.above, arrays, "inputs"),
+            ("exclude", arr.exclude, model.params, "params"), ("classes", arr.classes, model.dims, "dims"))
+    for key, ref, known, where in refs:
+        if ref is not None and ref not in known:
+            raise SourceError(path, located.line(("inputs", name, key)), f"{key} of {name!r} names {ref!r}, which is not in `{where}`",
+                              f"use one of {sorted(known)}")
+    if arr.values == "lengths" and arr.bound is None:
+        raise SourceError(path, located.line(("inputs", name, "values")), f"{name!r} has values: lengths but no `bound`",
+                          "name the dim that bounds the lengths, e.g. `bound: T`")
+
+
 def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
     variables = set(model.inputs) | set(model.params) | {"variant"}
     for variant in model.variants.values():
@@ -378,6 +397,7 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
                 if isinstance(dim, str) and dim.rstrip(".") not in model.dims:
                     raise SourceError(path, located.line(("inputs", name, "shape")), f"shape of {name!r} uses dim {dim!r}, which `dims` does not define",
                                       f"add it under `dims:` or use one of {sorted(model.dims)}")
+        _check_value_refs(path, located, model, name, arr, arrays)
     spec_formula = _compile_formula(path, located, ("formula",), model.formula, variables, False)
     raises = [(r, _compile_formula(path, located, ("raises", i, "when"), r.when, variables, True))
               for i, r in enumerate(model.raises)]

@@ -118,7 +118,7 @@ def _reductions(ctx: Context) -> dict[str, Callable[..., Any]]:
             return _mean(x)
         raise FormulaRuntimeError(f"reduce() takes 'none', 'sum' or 'mean', not {reduction!r}")
 
-    return {"sum": _sum, "mean": _mean, "reduce": _reduce}
+    return {"sum": _sum, "mean": _mean, "reduce": _reduce, **distance_and_sequence_ops(ctx)}
 
 
 def _ones(shape: Any, like: Any = None) -> np.ndarray:
@@ -200,6 +200,114 @@ def _axis(axis: Any) -> Any:
     if axis is None or isinstance(axis, int):
         return axis
     return tuple(int(a) for a in axis)
+
+
+# --- distances, log-space sums and CTC (margin/embedding/sequence losses) ---------------------------
+# numpy semantics, dtype preserving like everything above; reductions record their accumulation.
+
+
+def distance_and_sequence_ops(ctx: Context) -> dict[str, Callable[..., Any]]:
+    """p-norms and the distances built on them, log-space sums, and the CTC negative log-likelihood."""
+
+    def norm(x: Any, p: float = 2.0, axis: Any = -1, keepdims: bool = False) -> np.ndarray:
+        x = np.abs(_arr(x))
+        ax = _axis(axis)
+        if p == math.inf:
+            return np.max(x, axis=ax, keepdims=keepdims, initial=0).astype(x.dtype)
+        if p == 0:
+            return np.sum(x != 0, axis=ax, keepdims=keepdims).astype(_float_like(x))
+        terms = x ** x.dtype.type(p) if x.dtype.kind == "f" else x ** p
+        total = np.sum(terms, axis=ax, keepdims=keepdims)
+        ctx.accumulation.record(terms, total)
+        return total ** total.dtype.type(1.0 / p) if total.dtype.kind == "f" else total ** (1.0 / p)
+
+    def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, axis: Any = -1,
+                          keepdims: bool = False) -> np.ndarray:
+        """||x1 - x2 + eps||_p along `axis` (the eps inside the norm, as torch documents it)."""
+        diff = _arr(x1) - _arr(x2)
+        return norm(diff + diff.dtype.type(eps) if diff.dtype.kind == "f" else diff + eps, p, axis, keepdims)
+
+    def cosine_similarity(x1: Any, x2: Any, axis: Any = -1, eps: float = 0.0) -> np.ndarray:
+        """x1.x2 / (max(||x1||, eps) * max(||x2||, eps)); with eps 0 a zero vector gives nan."""
+        a, b = _arr(x1), _arr(x2)
+        dot = np.sum(a * b, axis=_axis(axis))
+        ctx.accumulation.record(a * b, dot)
+        n1, n2 = norm(a, 2.0, axis), norm(b, 2.0, axis)
+        floor = np.asarray(eps, dtype=_float_like(np.asarray(dot)))
+        return dot / (np.maximum(n1, floor) * np.maximum(n2, floor))
+
+    def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        x = _arr(x)
+        ax = _axis(axis)
+        if x.size == 0:
+            return np.log(np.sum(np.exp(x), axis=ax, keepdims=keepdims))
+        top = np.max(x, axis=ax, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0).astype(x.dtype)
+        total = np.sum(np.exp(x - top), axis=ax, keepdims=True)
+        with np.errstate(divide="ignore"):
+            out = np.log(total) + top
+        ctx.accumulation.record(x, out)
+        return out if keepdims else np.squeeze(out, axis=ax)
+
+    def ctc_nll(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any, blank: int = 0) -> np.ndarray:
+        """Per-sample CTC negative log-likelihood: -log of the summed probability of every alignment.
+
+        log_probs (T, N, C) (or (T, C) unbatched); targets padded (N, S) or concatenated (sum of
+        target_lengths,). The alpha recursion runs in log space in log_probs' own dtype; an
+        impossible alignment gives +inf.
+        """
+        lp = _arr(log_probs)
+        unbatched = lp.ndim == 2
+        if unbatched:
+            lp = lp[:, None, :]
+        tgt = _arr(targets).astype(np.int64)
+        in_len = np.atleast_1d(_arr(input_lengths).astype(np.int64))
+        tg_len = np.atleast_1d(_arr(target_lengths).astype(np.int64))
+        t_max, batch, classes = lp.shape
+        if unbatched:
+            tgt = tgt.reshape(1, -1)
+        starts = np.concatenate([[0], np.cumsum(tg_len)[:-1]]) if tgt.ndim == 1 else None
+        out = np.zeros(batch, dtype=_float_like(lp))
+        for n in range(batch):
+            length, steps = int(tg_len[n]), int(in_len[n])
+            labels = tgt[starts[n]:starts[n] + length] if starts is not None else tgt[n, :length]
+            if steps > t_max or steps < 0 or length < 0 or len(labels) != length:
+                raise FormulaRuntimeError(f"ctc_nll: lengths of sample {n} exceed the inputs")
+            if np.any((labels < 0) | (labels >= classes)):
+                raise FormulaRuntimeError(f"ctc_nll: a target of sample {n} is outside [0, {classes})")
+            out[n] = _ctc_one(lp[:steps, n, :], labels, int(blank))
+            ctx.accumulation.record(np.full(max(1, steps), out[n] / max(1, steps)), np.zeros(()))
+        return out[0] if unbatched else out
+
+    def cumprod(x: Any, axis: int = -1) -> np.ndarray:
+        x = _arr(x)
+        return np.cumprod(x, axis=int(axis), dtype=x.dtype if x.dtype.kind in "fc" else np.int64)
+
+    return {"norm": norm, "pairwise_distance": pairwise_distance, "cosine_similarity": cosine_similarity,
+            "logsumexp": logsumexp, "logaddexp": np.logaddexp, "ctc_nll": ctc_nll, "cumprod": cumprod}
+
+
+def _ctc_one(lp: np.ndarray, labels: np.ndarray, blank: int) -> Any:
+    """-log p(labels | lp) for one sample: lp (steps, C) log-probabilities, labels without blanks."""
+    dtype = lp.dtype.type
+    ext = np.full(2 * len(labels) + 1, blank, dtype=np.int64)
+    ext[1::2] = labels
+    if len(lp) == 0:
+        return dtype(0.0) if len(labels) == 0 else dtype(np.inf)
+    # a step from s-2 is allowed onto a label that differs from the label two places back
+    skip = np.zeros(len(ext), dtype=bool)
+    skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
+    neg_inf = dtype(-np.inf)
+    alpha = np.full(len(ext), neg_inf, dtype=lp.dtype)
+    alpha[0] = lp[0, ext[0]]
+    if len(ext) > 1:
+        alpha[1] = lp[0, ext[1]]
+    for t in range(1, len(lp)):
+        prev1 = np.concatenate([[neg_inf], alpha[:-1]]).astype(lp.dtype)
+        prev2 = np.where(skip, np.concatenate([[neg_inf, neg_inf], alpha[:-2]])[:len(ext)], neg_inf).astype(lp.dtype)
+        alpha = (np.logaddexp(np.logaddexp(alpha, prev1), prev2) + lp[t, ext]).astype(lp.dtype)
+    total = np.logaddexp(alpha[-1], alpha[-2]) if len(ext) > 1 else alpha[-1]
+    return -total
 
 
 #: Names of constants a formula may use.

@@ -1,3 +1,4 @@
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,99 @@ def test_cross_entropy_targets_are_valid_per_variant():
                 np.testing.assert_allclose(dtypes.to_float64(t).sum(axis=1), 1.0, rtol=0.02)
     assert any(c.arrays["weight"] is not None for c in cases) and any(c.arrays["weight"] is None for c in cases)
     assert any(c.arrays["input"].ndim > 2 for c in cases), "K-dimensional inputs"
+
+
+_KINDS_SPEC = """
+api: value_kinds
+title: every label value kind
+dims:
+  N: {min: 0, max: 4}
+  C: {min: 2, max: 5}
+  T: {min: 1, max: 6}
+  S: {min: 0, max: 3}
+inputs:
+  x: {dtypes: [float32], shape: [N, C]}
+  signs: {dtypes: [float32, int64], shape: [N], values: sign}
+  bits: {dtypes: [float32], shape: [N, C], values: binary}
+  padded: {dtypes: [int64], shape: [N, C], values: padded_index, classes: C}
+  logp: {dtypes: [float64], shape: [T, N, C], values: log_probabilities, axis: 2}
+  labels: {dtypes: [int64], shape: [N, S], values: index, classes: C, exclude: blank}
+  label_lengths: {dtypes: [int64], shape: [N], values: lengths, bound: S}
+  input_lengths: {dtypes: [int64], shape: [N], values: lengths, bound: T, above: label_lengths}
+params:
+  blank: {type: int, default: 0, min: 0, max: 1}
+formula: |
+  result = x
+frameworks:
+  torch:
+    bindings:
+      - {target: torch.nn.functional.l1_loss, kind: function, signature: "(input, target)"}
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def _kinds_cases(n=200):
+    spec = load_spec(Path("value_kinds.yaml"), _KINDS_SPEC)
+    return generate.draw(generate.valid_cases(spec), n, seed=11)
+
+
+def test_sign_and_binary_labels_hold_only_their_two_values_in_the_declared_dtype():
+    cases = _kinds_cases()
+    signs = [c.arrays["signs"] for c in cases if c.arrays["signs"].size]
+    assert {dtypes.name(s) for s in signs} == {"float32", "int64"}
+    assert set(np.concatenate([s.astype(np.float64) for s in signs]).tolist()) == {-1.0, 1.0}
+    bits = np.concatenate([c.arrays["bits"].ravel() for c in cases])
+    assert set(bits.tolist()) == {0.0, 1.0}
+
+
+def test_padded_index_rows_are_a_valid_block_then_minus_one_then_anything():
+    seen_full = seen_empty = seen_tail = False
+    for c in _kinds_cases():
+        classes = c.arrays["x"].shape[1]
+        for row in c.arrays["padded"]:
+            stop = int(np.argmax(row == -1)) if (row == -1).any() else len(row)
+            assert ((row[:stop] >= 0) & (row[:stop] < classes)).all()
+            assert (row[stop + 1:] >= -1).all() and (row < classes).all()
+            seen_full |= stop == len(row)
+            seen_empty |= stop == 0
+            seen_tail |= bool((row[stop + 1:] >= 0).any())
+    assert seen_full and seen_empty and seen_tail
+
+
+def test_log_probabilities_normalize_along_their_axis():
+    for c in _kinds_cases():
+        lp = c.arrays["logp"]
+        if lp.size and np.isfinite(lp).all():
+            np.testing.assert_allclose(np.exp(lp).sum(axis=2), 1.0, rtol=1e-12)
+            assert (lp <= 0).all()
+
+
+def test_index_exclude_keeps_a_parameter_value_out_of_the_labels():
+    cases = _kinds_cases()
+    assert {c.params["blank"] for c in cases} == {0, 1}
+    for c in cases:
+        assert (c.arrays["labels"] != c.params["blank"]).all()
+        assert ((c.arrays["labels"] >= 0) & (c.arrays["labels"] < c.arrays["x"].shape[1])).all()
+
+
+def test_lengths_stay_within_their_bound_and_mostly_above_the_named_input():
+    above = below = 0
+    for c in _kinds_cases():
+        t, s = c.arrays["logp"].shape[0], c.arrays["labels"].shape[1]
+        li, ll = c.arrays["input_lengths"], c.arrays["label_lengths"]
+        assert ((ll >= 0) & (ll <= s)).all() and ((li >= 0) & (li <= t)).all()
+        if li.size:
+            ok = (li >= np.minimum(ll, t)).all()
+            above, below = above + ok, below + (not ok)
+    assert above > 3 * below and below > 0, "lower bounds hold usually, and not always (reaching infeasible cases)"
+
+
+def test_value_kind_references_are_checked_on_load():
+    from harness.yamlsource import SourceError
+    import pytest
+
+    bad = _KINDS_SPEC.replace("bound: T, above", "bound: Q, above")
+    with pytest.raises(SourceError, match="bound of 'input_lengths' names 'Q'"):
+        load_spec(Path("value_kinds.yaml"), bad)
+    with pytest.raises(SourceError, match="no `bound`"):
+        load_spec(Path("value_kinds.yaml"), _KINDS_SPEC.replace("values: lengths, bound: S", "values: lengths"))

@@ -55,6 +55,8 @@ class Adapter:
             init = {k: self.convert(v) for k, v in request.get("init", {}).items()}
             fn = fn(**init)
         out = fn(*args, **kwargs)
+        if request.get("output") is not None and isinstance(out, (tuple, list)):
+            out = out[request["output"]]  # the documented position of the result in a returned tuple
         if not self.is_tensor(out):
             raise TypeError(f"returned {type(out).__name__}, not a tensor")
         value, dtype = self.to_numpy(out)  # forces any asynchronous work to finish here
