@@ -101,9 +101,19 @@ def _elements(dtype: str, values: str, specials: bool) -> st.SearchStrategy[floa
         base = st.one_of(st.integers(-3, 3).map(float), st.floats(-8.0, 8.0, width=width))
     if not specials:
         return base
+    return st.one_of(base, st.sampled_from(_extremes(dtype, values)))
+
+
+def _extremes(dtype: str, values: str) -> list[float]:
+    """Edge values inside the kind's domain (nan always, to probe propagation): a `positive`
+    variance is never 0 or negative, a `unit` probability never above 1."""
     big = dtypes.max_value(dtype) / 4
-    extremes = [0.0, -0.0, np.inf, -np.inf, np.nan, big, -big, dtypes.tiny(dtype), 1e-30 if width == 64 else 1e-4]
-    return st.one_of(base, st.sampled_from(extremes))
+    small = 1e-4 if dtype in ("float16", "float32") else 1e-30
+    if values == "positive":
+        return [np.inf, np.nan, big, dtypes.tiny(dtype), small]
+    if values == "unit":
+        return [0.0, 1.0, np.nan, dtypes.tiny(dtype), small]
+    return [0.0, -0.0, np.inf, -np.inf, np.nan, big, -big, dtypes.tiny(dtype), small]
 
 
 def _fill(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, values: str, specials: bool) -> np.ndarray:
@@ -118,9 +128,7 @@ def _fill(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, values: 
         wide = np.where(pick < 0.4, rng.integers(-3, 4, shape).astype(np.float64),
                         np.where(pick < 0.5, rng.integers(-32, 33, shape) / 4.0, rng.uniform(-8.0, 8.0, shape)))
     if specials:
-        big = dtypes.max_value(dtype) / 4
-        extremes = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, big, -big, dtypes.tiny(dtype),
-                             1e-30 if dtype == "float64" else 1e-4])
+        extremes = np.array(_extremes(dtype, values))
         wide = np.where(rng.random(shape) < 0.125, extremes[rng.integers(0, len(extremes), shape)], wide)
     return np.asarray(wide, dtype=np.float64)
 
@@ -188,7 +196,8 @@ def _numpy_array(rng: np.random.Generator, a: ArraySpec, dtype: str, shape: tupl
         wide = rng.uniform(0, 1, shape) if a.values in ("unit", "probabilities", "positive") else rng.standard_normal(shape) * 3
         if specials and size:
             flat = wide.reshape(-1)
-            flat[rng.integers(0, size, 3)] = [np.nan, np.inf, 0.0]
+            edges = {"unit": [1.0, 0.0], "positive": [np.inf, dtypes.tiny(dtype)]}.get(a.values, [np.inf, 0.0])
+            flat[rng.integers(0, size, 3)] = [np.nan] + edges
     else:
         wide = _fill(rng, shape, dtype, "unit" if a.values == "probabilities" else a.values, specials)
     return _finish(a, dtype, wide)

@@ -98,7 +98,9 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
     """The verdicts of one call: one for its main check, and an output-dtype one when it returned."""
     spec = binding.spec
     common_rules = matching_rules(spec.raises, case)
-    own_rules = matching_rules(binding.raises, case) or common_rules
+    own_rules = matching_rules(binding.raises, case)
+    # a case breaking the binding's rule and another common one may raise for either
+    own_rules = own_rules + [r for r in common_rules if r.when not in {o.when for o in own_rules}] if own_rules else common_rules
     accepting = own_rules[0] if own_rules and own_rules[0].error == "none" else None
     if accepting is not None:  # the binding documents that it accepts this case
         own_rules = []

@@ -308,6 +308,42 @@ def _ctc_one(lp: np.ndarray, labels: np.ndarray, blank: int) -> Any:
         alpha = (np.logaddexp(np.logaddexp(alpha, prev1), prev2) + lp[t, ext]).astype(lp.dtype)
     total = np.logaddexp(alpha[-1], alpha[-2]) if len(ext) > 1 else alpha[-1]
     return -total
+# --- family-a losses: logistic and log-domain helpers -------------------------------------------
+# Written in stable forms (no exp overflow for large |x|) and dtype preserving like the rest.
+
+def _sigmoid(x: Any) -> np.ndarray:
+    x = _arr(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(_float_like(x))
+
+
+def _softplus(x: Any) -> np.ndarray:
+    """log(1 + exp(x))."""
+    x = _arr(x)
+    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(_float_like(x))
+
+
+def _log_sigmoid(x: Any) -> np.ndarray:
+    """log(sigmoid(x)) = -softplus(-x), finite for large negative x."""
+    return -_softplus(-_arr(x))
+
+
+def _xlogy(x: Any, y: Any) -> np.ndarray:
+    """x * log(y), taken as 0 where x == 0 (also when y == 0): the 0 log 0 = 0 convention."""
+    x, y = _arr(x), _arr(y)
+    out = x * np.log(np.where(x == 0, 1, y))
+    return np.where(x == 0, np.zeros_like(out), out)
+
+
+FAMILY_A: dict[str, Callable[..., Any]] = {
+    "sigmoid": _sigmoid,
+    "softplus": _softplus,
+    "log_sigmoid": _log_sigmoid,
+    "xlogy": _xlogy,
+}
+
+
+_STATIC.update(FAMILY_A)
 
 
 #: Names of constants a formula may use.

@@ -159,3 +159,16 @@ def test_value_kind_references_are_checked_on_load():
         load_spec(Path("value_kinds.yaml"), bad)
     with pytest.raises(SourceError, match="no `bound`"):
         load_spec(Path("value_kinds.yaml"), _KINDS_SPEC.replace("values: lengths, bound: S", "values: lengths"))
+def test_special_values_stay_inside_the_value_kind_domain():
+    """Edge values probe nan propagation, but a `positive` variance is never <= 0 and a `unit`
+    probability never leaves [0, 1] (so gradients and domains stay meaningful)."""
+    spec = load_spec(ROOT / "specs" / "losses" / "gaussian_nll_loss.yaml")  # var: positive
+    bce = load_spec(ROOT / "specs" / "losses" / "bce_loss.yaml")  # input, target: unit
+    var = [dtypes.to_float64(c.arrays["var"]) for c in generate.draw(generate.valid_cases(spec), 300, seed=3)]
+    probs = [dtypes.to_float64(c.arrays[k]) for c in generate.draw(generate.valid_cases(bce), 300, seed=3)
+             for k in ("input", "target")]
+    for arrays, inside in ((var, lambda v: v > 0), (probs, lambda v: (v >= 0) & (v <= 1))):
+        flat = np.concatenate([a.ravel() for a in arrays])
+        assert np.isnan(flat).any(), "nan is still drawn, to probe propagation"
+        assert inside(flat[~np.isnan(flat)]).all()
+    assert np.isinf(np.concatenate([a.ravel() for a in var])).any(), "a positive kind still reaches +inf"

@@ -95,3 +95,16 @@ def test_signature_differences_are_named():
     exact = {"params": [["reduction", "mean", True], ["delta", 1.0, True], ["name", None, True]],
              "call": [["input", None, False], ["label", None, False]]}
     assert signature_verdict(b, exact).verdict == "match"
+
+
+def test_a_case_breaking_a_binding_rule_and_another_common_rule_may_raise_either():
+    case = _case([1.0, 2.0], [2.0], beta=-1.0)  # torch documents RuntimeError for beta < 0; shapes differ too
+    (v,) = _judge("torch.nn.SmoothL1Loss", case, _err("ValueError"))  # the common shape rule allows any error
+    assert (v.check, v.verdict, v.doc) == ("raises", "match", "match")
+    assert _judge("torch.nn.SmoothL1Loss", case, _err("RuntimeError"))[0].doc == "match"
+
+
+def test_a_binding_rule_stays_precise_where_the_common_rule_has_the_same_condition():
+    case = _case([1.0, 2.0], [2.0])  # mindspore documents ValueError for this very condition
+    (v,) = _judge("mindspore.ops.smooth_l1_loss", case, _err("TypeError"))
+    assert (v.doc, v.documented) == ("wrong-error", False)
