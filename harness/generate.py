@@ -20,7 +20,7 @@ from hypothesis.internal.conjecture.providers import Constants, HypothesisProvid
 
 from . import dtypes
 from .case import Case
-from .spec import ArraySpec, Param, Spec
+from .spec import MAX_CASE_ELEMENTS, ArraySpec, Param, Spec
 
 SMALL_ELEMENTS = 64  # arrays up to this size get element-by-element hypothesis values
 LARGE_ELEMENTS = (2_000, 40_000)  # the rare large case, to reach vectorized and accumulating paths
@@ -286,6 +286,7 @@ def _valid(draw: Callable, spec: Spec, elementwise: int) -> Case:
             dims[name] = draw(st.integers(d.min, d.max))
     if large:
         _make_large(spec, variant, dims, draw)
+    _cap(spec, variant, dims)
     params = {k: draw(s) for k, s in _param_strategies(spec).items()}
     arrays: dict[str, Optional[np.ndarray]] = {}
     shapes: dict[str, tuple[int, ...]] = {}
@@ -318,6 +319,31 @@ def _make_large(spec: Spec, variant: Optional[str], dims: dict[str, Any], draw: 
             else:
                 dims[name] = max(1, target // others)
             return
+
+
+def case_elements(spec: Spec, variant: Optional[str], dims: dict[str, Any]) -> int:
+    """Elements of all the arrays a case with these dims holds, a 0 dim counted as 1: an empty array
+    whose other dims multiply past any memory is no more representable (numpy refuses its shape)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, a in array_specs(spec, variant).items():
+        shapes[name] = _shape(a, dims, shapes)
+    return sum(int(np.prod([max(1, d) for d in s], dtype=np.float64)) for s in shapes.values())
+
+
+def _cap(spec: Spec, variant: Optional[str], dims: dict[str, Any]) -> None:
+    """Halve the largest dim until the case fits MAX_CASE_ELEMENTS (a spec's dims may allow far more).
+
+    A rule of the dims alone, so the same seed still gives the same cases on every machine.
+    """
+    while case_elements(spec, variant, dims) > MAX_CASE_ELEMENTS:
+        sizes = [(v, name, i) for name, value in dims.items()
+                 for i, v in (enumerate(value) if isinstance(value, tuple) else [(None, value)])
+                 if v > max(1, spec.model.dims[name].min)]
+        if not sizes:
+            return  # the spec's minimums: checked against the limit when it was loaded
+        v, name, i = max(sizes, key=lambda t: (t[0], t[1]))
+        smaller = max(spec.model.dims[name].min, v // 2)
+        dims[name] = smaller if i is None else dims[name][:i] + (smaller,) + dims[name][i + 1:]
 
 
 def _apply_ties(spec: Spec, name: str, arr: np.ndarray, env: dict[str, Any], draw: Callable) -> np.ndarray:

@@ -19,7 +19,7 @@ from .reference import Reference, holds
 from .spec import BindingView, Raise
 
 VERDICTS = ("match", "value", "dtype", "shape", "signature", "missing-error", "unexpected-error", "wrong-error",
-            "crash", "timeout")
+            "crash", "timeout", "memory", "nondeterministic")
 
 
 @dataclass

@@ -17,12 +17,13 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from . import plots, report
+from . import delta, plots, report
 from .apitable import api_json
+from .paths import inside
 from .results import PartWriter, merge, missing_json, spec_error_json, target_json, write_atomic
 from .runner import Config, SpecRun, TargetResult, TargetRunner
 from .spec import CHECKS, Spec, load_spec
-from .workers import ENV_VAR, Pool, WorkerStartError, discover, parse_pythons
+from .workers import ENV_VAR, Pool, WorkerStartError, discover, parse_memory, parse_pythons
 from .yamlsource import SourceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--workers", action="append", default=[],
                 help=f"framework pythons, NAME=PYTHON[,...] (default: ${ENV_VAR}, else the frameworks installed here)")
     g.addoption("--case-timeout", type=float, default=60.0, help="seconds one call may take before it is a timeout")
+    g.addoption("--memory-limit", default="auto",
+                help="memory each framework process may allocate, e.g. 4G; `auto`: half the machine's; 0: no limit")
+    g.addoption("--no-recheck", action="store_true",
+                help="do not re-run cases to detect nondeterministic results (faster, less trustworthy)")
     g.addoption("--report-dir", default=str(ROOT / "reports"), help="where report.json and index.html go")
     g.addoption("--cases-dir", default=str(ROOT / "cases"), help="checked-in cases (doc examples, regressions)")
     g.addoption("--shard", type=_shard, default=None, metavar="I/N",
@@ -83,13 +88,16 @@ class Harness:
         opt = config.option
         self.pythons, self.missing = _frameworks(config)
         self.report_dir = Path(opt.report_dir)
-        self.run_config = Config(seed=opt.seed, max_examples=opt.max_examples, cases_dir=Path(opt.cases_dir))
-        self.pool = Pool(self.pythons, timeout=opt.case_timeout, log_dir=self.report_dir / "logs")
+        self.run_config = Config(seed=opt.seed, max_examples=opt.max_examples, cases_dir=Path(opt.cases_dir),
+                                 recheck=not opt.no_recheck)
+        self.pool = Pool(self.pythons, timeout=opt.case_timeout, log_dir=self.report_dir / "logs",
+                         memory=parse_memory(opt.memory_limit), spares=not opt.no_recheck)
+        self.apis: dict[str, Path] = {}  # api name -> the spec file that defines it
         self.spec_runs: dict[str, SpecRun] = {}
         self.results: dict[tuple[str, str], TargetResult] = {}
         worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
-        self.meta = _meta(config)
-        self.part = PartWriter(_parts_dir(config) / f"{worker_id}.json", self.meta)
+        self.meta = {**_meta(config), "started": round(time.time(), 3)}  # what a killed run's report keeps
+        self.part = PartWriter(inside(_parts_dir(config), f"{worker_id}.json"), self.meta)
 
     def result(self, spec: Spec, target: str) -> TargetResult:
         key = (spec.api, target)
@@ -176,6 +184,10 @@ class SpecFile(pytest.File):
         h = _harness(self.config)
         try:
             spec = load_spec(self.path)
+            first = h.apis.setdefault(spec.api, self.path)
+            if first != self.path:
+                raise SourceError(self.path, spec.line("api"), f"api {spec.api!r} is already defined in {first}",
+                                  "give each spec its own api name")
         except SourceError as exc:
             h.part.spec_errors.append(spec_error_json(exc))
             h.part.flush()
@@ -279,6 +291,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
     report.write_html(merged, report_dir / "index.html")
     config.stash[_MERGED] = merged
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and delta.harness_errors(merged):
+        session.exitstatus = delta.HARNESS_ERROR  # 2, as `harness gate`: the run does not cover everything
 
 
 _MERGED = pytest.StashKey[dict]()

@@ -15,6 +15,7 @@ from .findings import Finding, features, identify, partition
 from .generate import array_specs, scalar_params
 from .judge import Verdict
 from .spec import Spec
+from .stability import NOT_CHASED
 
 NOT_PROBED = ("signature", "defaults", "examples")  # no case to move, or a case whose point is its exact values
 
@@ -51,7 +52,7 @@ def locate(findings: list[Finding], spec: Spec, judge_cases: Callable[[list[Case
     """Probe every finding's region, then give ids (findings that turn out the same are merged)."""
     for f in findings:
         head = f.head
-        if head.case is None or head.check in NOT_PROBED:
+        if head.case is None or head.check in NOT_PROBED or head.verdict in NOT_CHASED:
             continue
         probes = axes(spec, head.case)
         flat = [c for _, moved in probes for c in moved]

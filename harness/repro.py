@@ -24,6 +24,7 @@ from .judge import Verdict
 from .reference import evaluate
 from .spec import ArraySpec, BindingView, parse_signature
 
+CHILD_TIMEOUT = 120  # seconds a reproducer waits for a call that hung in the run
 REPEAT = 20  # identical calls before a script says the discrepancy is gone (some outputs are not deterministic)
 INLINE_ELEMENTS = 64  # larger arrays go to an .npz file next to the script
 MAX_ELEMENTS = 1_000_000  # beyond this a finding gets no reproducer (the report says so)
@@ -57,7 +58,7 @@ def _call_json(binding: BindingView, case: Any) -> Optional[dict[str, Any]]:
             for n, a in zip(names, request["args"])]
     given = request.get("init" if binding.kind == "class" else "kwargs", {})
     params = {k: ({"array": _from_wire(v)} if wire.is_array(v) else {"value": v}) for k, v in given.items()}
-    return {"args": args, "params": params}
+    return {"args": args, "params": params, "output": request.get("output")}
 
 
 def _from_wire(a: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def mismatches(actual, expected, atol, rtol, limit):
     if a.shape != e.shape:
         return f"shape {list(a.shape)}, expected {list(e.shape)}"
     with np.errstate(all="ignore"):
-        ok = (a == e) | (np.isnan(a) & np.isnan(e)) | (np.abs(a - e) <= rtol * np.abs(e) + atol)
+        ok = (a == e) | (np.isnan(a) & np.isnan(e)) | (np.isfinite(e) & (np.abs(a - e) <= rtol * np.abs(e) + atol))
         ok |= np.isfinite(e) & (np.abs(e) > limit) & np.isinf(a) & (np.sign(a) == np.sign(e))
     lines = [f"  at {[int(i) for i in index]}: expected {float(e[tuple(index)])!r}, actual {float(a[tuple(index)])!r}"
              for index in np.argwhere(~ok)[:10]]
@@ -215,7 +216,8 @@ def _call_lines(script: _Script, adapter: Any, repro: dict[str, Any], call: dict
             params[name] = adapter.snippet_tensor(var, p["array"]["dtype"])
         else:
             params[name] = _value(p["value"])
-    return adapter.snippet_call(repro["target"], repro["kind"], args, params)
+    expr = adapter.snippet_call(repro["target"], repro["kind"], args, params)
+    return expr if call.get("output") is None else f"{expr}[{call['output']}]"  # a documented tuple result
 
 
 def snippet(finding: dict[str, Any], versions: dict[str, str], seed: Any) -> tuple[str, dict[str, np.ndarray]]:
@@ -263,6 +265,8 @@ def snippet(finding: dict[str, Any], versions: dict[str, str], seed: Any) -> tup
             body += _try(expr, "sys.exit(1)") + adapter.snippet_result("out") + [
                 f"print(f\"output dtype {{actual_dtype}}; documented {repro['dtype']}\")",
                 f"sys.exit(1 if actual_dtype != {repro['dtype']!r} else 0)"]
+        elif finding.get("verdict") in ("crash", "timeout"):
+            body += _dies_body(expr)
         else:
             body += _value_body(s, adapter, expr, repro.get("expected"))
     lines = head + imports
@@ -309,6 +313,18 @@ def _value_body(s: _Script, adapter: Any, expr: str, expected: Optional[dict[str
                      "        print(problem)",
                      "        sys.exit(1)",
                      f'print("no discrepancy in {REPEAT} identical calls")', "sys.exit(0)"]
+
+
+def _dies_body(expr: str) -> list[str]:
+    """A call that kills or hangs its process runs in a child (this script again), so the script can say so."""
+    return ['if sys.argv[1:] == ["--child"]:', f"    {expr}", "    sys.exit(0)",
+            "import subprocess", "", "try:",
+            f'    proc = subprocess.run([sys.executable, __file__, "--child"], timeout={CHILD_TIMEOUT})',
+            "except subprocess.TimeoutExpired:",
+            f'    print("the call did not return within {CHILD_TIMEOUT} s")', "    sys.exit(1)",
+            "if proc.returncode < 0:",
+            '    print(f"the call killed the process (signal {-proc.returncode})")', "    sys.exit(1)",
+            'print(f"the call returned; the child exited with status {proc.returncode}")', "sys.exit(0)"]
 
 
 def _error_body(adapter: Any, expr: str, error: str, match: Optional[str]) -> list[str]:

@@ -110,19 +110,26 @@ class PartWriter:
 
 
 def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
-    """One report from the part files of a run (shards and xdist workers alike)."""
+    """One report from the part files of a run (shards and xdist workers alike).
+
+    `meta` fills in over the parts' own (seed, max_examples, command, started), which is all a run
+    killed before its end leaves behind; its `seconds` then run until its last part was written."""
     targets: dict[str, dict[str, Any]] = {}
+    part_meta: dict[str, Any] = {}
     spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
     frameworks: dict[str, str] = {}
     missing: dict[tuple[str, str], dict[str, Any]] = {}
     apis: dict[str, dict[str, Any]] = {}
+    last_written = 0.0
     for part in sorted(parts):
         try:
             data = json.loads(Path(part).read_text(encoding="utf-8"))
+            last_written = max(last_written, Path(part).stat().st_mtime)
         except (OSError, ValueError):
             continue  # a part being written by a killed process: its previous version was replaced atomically
         if data.get("schema") == SCHEMA:
             data = as_part(data)
+        part_meta = {**data.get("meta", {}), **part_meta}
         frameworks.update(data.get("frameworks", {}))
         for t in data.get("targets", []):
             targets[f"{t['api']}|{t['target']}"] = t
@@ -134,8 +141,11 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
+    timing = {"seconds": round(max(0.0, last_written - part_meta["started"]), 3)} if "started" in part_meta else {}
     return {
         "schema": SCHEMA,
+        **part_meta,
+        **timing,
         **meta,
         "frameworks": dict(sorted(frameworks.items())),
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
@@ -165,11 +175,13 @@ def merged_meta(reports: list[dict[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"cannot merge reports of different {key}s: {sorted(values, key=str)}")
     present = set().union(*(r.get("frameworks", {}) for r in reports)) if reports else set()
     missing = set().union(*(r.get("missing_frameworks", []) for r in reports)) if reports else set()
+    started = [r["started"] for r in reports if r.get("started")]  # the report page shows when the run began
     return {"seed": reports[0].get("seed") if reports else None,
             "max_examples": reports[0].get("max_examples") if reports else None,
             "command": " ; ".join(sorted({str(r.get("command")) for r in reports})),
             "seconds": max((r.get("seconds") or 0 for r in reports), default=0),
-            "missing_frameworks": sorted(missing - present)}
+            "missing_frameworks": sorted(missing - present),
+            **({"started": min(started)} if started else {})}
 
 
 def summarize(findings: list[dict[str, Any]], targets: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import generate, wire
+from . import generate, stability, wire
 from .case import Case, Outcome
 from .examples import load_examples
 from .findings import PARTITION, Finding, features, group, partition
@@ -14,7 +14,7 @@ from .judge import Verdict, explain, judge, matching_rules, signature_verdict, u
 from .reference import Reference, evaluate
 from .region import locate
 from .spec import ArraySpec, BindingView, Spec
-from .workers import Pool
+from .workers import Pool, Worker, WorkerStartError
 
 
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
@@ -32,6 +32,9 @@ class Config:
     max_examples: int = 150
     shrink_budget: int = 120  # examples per shrink; a count, not a time, so reports repeat exactly
     cases_dir: Optional[Path] = None
+    recheck_sample: int = 8  # re-run every case with a discrepancy and every n-th other one (0: discrepancies only)
+    recheck_fresh: int = 32  # of those with a discrepancy, at most this many again in a fresh process
+    recheck: bool = True  # re-runs that turn a result that changes into a `nondeterministic` verdict
 
     @property
     def core_examples(self) -> int:
@@ -136,7 +139,7 @@ class TargetRunner:
         self.run, self.binding, self.pool = run, binding, pool
         self._ids = 0
 
-    def _call(self, cases: list[Case]) -> list[Optional[Outcome]]:
+    def _call(self, cases: list[Case], worker: Optional[Worker] = None) -> list[Optional[Outcome]]:
         requests, index = [], []
         for i, case in enumerate(cases):
             self._ids += 1
@@ -146,19 +149,35 @@ class TargetRunner:
                 index.append(i)
         out: list[Optional[Outcome]] = [None] * len(cases)
         if requests:
-            for i, reply in zip(index, self.pool.get(self.binding.framework).run(requests)):
+            worker = worker or self.pool.get(self.binding.framework)
+            for i, reply in zip(index, worker.run(requests)):
                 out[i] = outcome_of(reply)
         return out
 
-    def judge_cases(self, cases: list[Case]) -> list[Verdict]:
-        verdicts: list[Verdict] = []
+    def _call_fresh(self, cases: list[Case]) -> list[Optional[Outcome]]:
+        """The cases in a worker process of their own, started and closed here."""
+        try:
+            worker = self.pool.fresh(self.binding.framework)
+        except WorkerStartError:
+            return [None] * len(cases)
+        try:
+            return self._call(cases, worker)
+        finally:
+            worker.close()
+
+    def judge_cases(self, cases: list[Case], recheck: bool = False) -> list[Verdict]:
+        judged: list[stability.Judged] = []
         for case, outcome in zip(cases, self._call(cases)):
             if outcome is None:
                 continue
             common = self.run.reference(case)
             own = self.run.reference(case, self.binding)
-            verdicts.extend(judge(self.binding, case, outcome, common, own))  # type: ignore[arg-type]
-        return verdicts
+            verdicts = judge(self.binding, case, outcome, common, own)  # type: ignore[arg-type]
+            judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
+        if recheck and self.run.config.recheck:
+            config = self.run.config
+            judged = stability.recheck(judged, self._call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
+        return [v for j in judged for v in j.verdicts]
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
@@ -175,7 +194,7 @@ class TargetRunner:
         else:
             verdicts.append(signature_verdict(b, sig))
         replayed = [c for c in self.run.regressions if not c.targets or b.target in c.targets]
-        verdicts += self.judge_cases(self.run.cases + replayed)
+        verdicts += self.judge_cases(self.run.cases + replayed, recheck=True)
         verdicts += self._defaults()
         verdicts += self._examples()
         result.calls = self._ids
@@ -236,7 +255,7 @@ class TargetRunner:
 
     def _shrink(self, finding: Finding) -> None:
         head = finding.head
-        if head.case is None or head.case.regression or head.check in ("examples", "defaults"):
+        if head.case is None or head.case.regression or head.check in ("examples", "defaults") or head.verdict in stability.NOT_CHASED:
             return  # a replayed case was shrunk when it was accepted
         strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
         found: dict[str, Verdict] = {}

@@ -23,6 +23,10 @@ ALL_DTYPES = FLOAT_DTYPES + ("int8", "uint8", "int16", "int32", "int64", "bool")
 CHECKS = ("signature", "defaults", "values", "dtypes", "raises", "examples")
 PLOT_HELPERS = frozenset({"linspace", "uniform", "randint"})  # seeded helpers a plot's input expressions may call
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+#: Elements all arrays of one case may hold together: generation shrinks dims to stay under it, so a
+#: case needs at most tens of MB (float64) whatever the spec's dims allow.
+MAX_CASE_ELEMENTS = 1 << 21
 
 
 class _Model(BaseModel):
@@ -398,9 +402,11 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
                     raise SourceError(path, located.line(("inputs", name, "shape")), f"shape of {name!r} uses dim {dim!r}, which `dims` does not define",
                                       f"add it under `dims:` or use one of {sorted(model.dims)}")
         _check_value_refs(path, located, model, name, arr, arrays)
+    _check_smallest_case(path, located, model, arrays)
     spec_formula = _compile_formula(path, located, ("formula",), model.formula, variables, False)
     raises = [(r, _compile_formula(path, located, ("raises", i, "when"), r.when, variables, True))
               for i, r in enumerate(model.raises)]
+    _check_contradictions(path, located, ("raises",), raises)
     output = {k: _compile_formula(path, located, ("output", k), v, variables | {"result"}, True)
               for k, v in model.output.items()}
     ties: dict[str, list[formula_mod.Formula]] = {}
@@ -421,6 +427,9 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
             if b.target in targets:
                 raise SourceError(path, located.line(where + ("target",)), f"target {b.target!r} appears twice",
                                   "give each binding its own target")
+            if not _TARGET.match(b.target):
+                raise SourceError(path, located.line(where + ("target",)), f"target {b.target!r} is not a dotted Python name",
+                                  f"write the qualified name, e.g. {fw_name}.nn.Something")
             if not b.target.startswith(fw_name + "."):
                 raise SourceError(path, located.line(where + ("target",)),
                                   f"target {b.target!r} is not inside framework {fw_name!r}",
@@ -437,13 +446,45 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
     return spec
 
 
+def _check_contradictions(path: Path, located: Located, at: tuple[Any, ...],
+                          rules: list[tuple[Raise, formula_mod.Formula]]) -> None:
+    """Two rules of one list with the same condition (as parsed) and different outcomes."""
+    seen: dict[str, tuple[int, Raise]] = {}
+    for i, (rule, condition) in enumerate(rules):
+        key = ast.dump(condition.tree)
+        if key in seen and seen[key][1].error != rule.error:
+            j, other = seen[key]
+            raise SourceError(path, located.line(at + (i,)),
+                              f"raise rule {i} ({rule.error} when {rule.when!r}) contradicts rule {j} ({other.error} "
+                              "under the same condition)", "keep the rule the documentation states, or tell the conditions apart")
+        seen.setdefault(key, (i, rule))
+
+
+def _check_smallest_case(path: Path, located: Located, model: SpecModel, arrays: dict[str, ArraySpec]) -> None:
+    """Even the smallest case the dims allow must fit the generation limit."""
+    total = 0
+    for name, arr in arrays.items():
+        if isinstance(arr.shape, list):
+            n = 1
+            for d in arr.shape:
+                dim = model.dims.get(d.rstrip(".")) if isinstance(d, str) else None
+                n *= d if isinstance(d, int) else (dim.min ** (dim.rank[0] if dim.rank else 1) if dim else 1)
+            total += n
+            if total > MAX_CASE_ELEMENTS:
+                raise SourceError(path, located.line(("inputs", name)),
+                                  f"the smallest case the dims allow has over {MAX_CASE_ELEMENTS} elements",
+                                  "lower the dims' `min`")
+
+
 def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any, ...], variables: set[str]) -> BindingView:
     path, located = spec.path, spec.source
     fw_where = ("frameworks", fw_name)
 
     def compiled_raises(owner: Overrides, at: tuple[Any, ...]) -> list[tuple[Raise, formula_mod.Formula]]:
-        return [(r, _compile_formula(path, located, at + ("raises", i, "when"), r.when, variables, True))
-                for i, r in enumerate(owner.raises)]
+        rules = [(r, _compile_formula(path, located, at + ("raises", i, "when"), r.when, variables, True))
+                 for i, r in enumerate(owner.raises)]
+        _check_contradictions(path, located, at + ("raises",), rules)
+        return rules
 
     def compiled_diffs(owner: Overrides, at: tuple[Any, ...]) -> list[tuple[Difference, Optional[formula_mod.Formula]]]:
         return [(d, _compile_formula(path, located, at + ("known_differences", i, "when"), d.when, variables, True)

@@ -6,6 +6,7 @@ estimate used by the tolerance policy). Nothing outside this table is reachable 
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -16,6 +17,9 @@ from . import dtypes
 
 #: Largest array a formula may create or index into; keeps a formula's evaluation bounded.
 MAX_ELEMENTS = 10_000_000
+#: Python-level loop steps one call may take (ctc_nll's recursion; shapes and axes given as sequences).
+MAX_LOOP_STEPS = 200_000
+MAX_RANK = 32
 
 
 class FormulaRuntimeError(Exception):
@@ -48,6 +52,8 @@ def _arr(x: Any) -> np.ndarray:
 
 
 def _check_size(shape: Any) -> tuple[int, ...]:
+    if np.size(shape) > MAX_RANK:
+        raise FormulaRuntimeError(f"a shape of {np.size(shape)} dims is over the limit of {MAX_RANK}")
     dims = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
     if any(d < 0 for d in dims) or math.prod(dims) > MAX_ELEMENTS:
         raise FormulaRuntimeError(f"shape {dims} is outside the formula limit of {MAX_ELEMENTS} elements")
@@ -121,6 +127,17 @@ def _reductions(ctx: Context) -> dict[str, Callable[..., Any]]:
     return {"sum": _sum, "mean": _mean, "reduce": _reduce, **distance_and_sequence_ops(ctx)}
 
 
+def _scalars(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Python's min/max for scalars and short tuples; over an array they would loop in Python."""
+
+    def call(*args: Any) -> Any:
+        if any(isinstance(a, np.ndarray) and a.size > 1 for a in args):
+            raise FormulaRuntimeError(f"{fn.__name__}() takes scalars; use a{fn.__name__} or {fn.__name__}imum for arrays")
+        return fn(*args)
+
+    return call
+
+
 def _ones(shape: Any, like: Any = None) -> np.ndarray:
     dtype = _float_like(_arr(like)) if like is not None else np.float64
     return np.ones(_check_size(shape), dtype)
@@ -191,14 +208,16 @@ _STATIC: dict[str, Callable[..., Any]] = {
     "int": int,
     "bool": bool,
     "len": len,
-    "min": min,
-    "max": max,
+    "min": _scalars(min),
+    "max": _scalars(max),
 }
 
 
 def _axis(axis: Any) -> Any:
     if axis is None or isinstance(axis, int):
         return axis
+    if np.size(axis) > MAX_RANK:
+        raise FormulaRuntimeError(f"an axis list of {np.size(axis)} entries is over the limit of {MAX_RANK}")
     return tuple(int(a) for a in axis)
 
 
@@ -264,6 +283,8 @@ def distance_and_sequence_ops(ctx: Context) -> dict[str, Callable[..., Any]]:
         in_len = np.atleast_1d(_arr(input_lengths).astype(np.int64))
         tg_len = np.atleast_1d(_arr(target_lengths).astype(np.int64))
         t_max, batch, classes = lp.shape
+        if t_max * batch > MAX_LOOP_STEPS:
+            raise FormulaRuntimeError(f"ctc_nll: {batch} samples of {t_max} steps are over the limit of {MAX_LOOP_STEPS} steps")
         if unbatched:
             tgt = tgt.reshape(1, -1)
         starts = np.concatenate([[0], np.cumsum(tg_len)[:-1]]) if tgt.ndim == 1 else None
@@ -350,7 +371,25 @@ _STATIC.update(FAMILY_A)
 CONSTANTS: dict[str, Any] = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
 #: Every name a formula may call, for load-time validation (the context does not change the names).
-NAMES: frozenset[str] = frozenset(make_vocabulary(Context())) | frozenset(CONSTANTS)
+FUNCTIONS: frozenset[str] = frozenset(make_vocabulary(Context()))
+
+
+def _own_keywords() -> frozenset[str]:
+    """Parameter names of the functions defined here (numpy's own, such as `out=` or `dtype=`, stay out)."""
+    names: set[str] = set()
+    for fn in make_vocabulary(Context()).values():
+        if getattr(fn, "__module__", None) == __name__:
+            try:
+                names |= {p.name for p in inspect.signature(fn).parameters.values()
+                          if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            except (TypeError, ValueError):
+                continue
+    return frozenset(names)
+
+
+#: Keywords a formula may pass (see formula.KEYWORDS).
+KEYWORDS: frozenset[str] = _own_keywords()
+NAMES: frozenset[str] = FUNCTIONS | frozenset(CONSTANTS)
 
 _SCRATCH = Context()  # where the reductions of an evaluation without a context record; never read
 _BASE: dict[str, Any] = {**CONSTANTS, **make_vocabulary(_SCRATCH)}

@@ -8,6 +8,7 @@ This module must import with nothing but the standard library and numpy.
 from __future__ import annotations
 
 import pickle
+import re
 import struct
 from typing import Any, BinaryIO, Optional
 
@@ -15,6 +16,16 @@ import numpy as np
 
 _HEADER = struct.Struct("<Q")
 MAX_MESSAGE = 1 << 31
+MAX_TEXT = 20_000  # characters of a framework's message kept in replies and reports
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, bool]:
+    """Framework text made safe to show anywhere: control characters (ANSI escapes, bells) spelled
+    out as `\\xNN`, and at most `limit` characters. Returns the text and whether it was cut."""
+    cut = len(text) > limit
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text[:limit])
+    return text, cut
 
 
 _NAMES: dict[Any, str] = {}  # numpy computes `dtype.name` anew each time, slowly

@@ -1,12 +1,15 @@
 """A framework worker: runs in the framework's own environment and answers calls over a pipe.
 
-Started as `python -m harness.worker FRAMEWORK`. It imports only the standard library, numpy,
-`wire` and one adapter, so the framework's environment needs nothing else from the harness.
-Framework output to stdout is moved to stderr so it can never corrupt the protocol.
+Started as `python -m harness.worker FRAMEWORK [MEMORY_LIMIT_BYTES]`. It imports only the
+standard library, numpy, `wire` and one adapter, so the framework's environment needs nothing else
+from the harness. Framework output to stdout is moved to stderr so it can never corrupt the
+protocol. The memory limit (RLIMIT_DATA, which covers heap and anonymous mappings) is set before the
+framework is imported, so an allocation beyond it fails inside the framework: a `memory` reply.
 """
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 import traceback
@@ -17,9 +20,19 @@ from .frameworks import adapter_for
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    message = str(exc)
+    try:
+        message = str(exc)
+    except Exception as inner:  # an exception whose str() fails is still the framework's error
+        message = f"<str() of {type(exc).__name__} failed: {type(inner).__name__}>"
+    text, cut = wire.clean_text(message)
     return {"type": type(exc).__name__, "mro": [c.__name__ for c in type(exc).__mro__],
-            "message": message[:20_000], "truncated": len(message) > 20_000}
+            "message": text, "truncated": cut}
+
+
+def limit_memory(limit: int) -> None:
+    """Cap this process's data size; a framework then fails its allocation instead of the machine."""
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def serve(framework: str, stdin: Any, stdout: Any) -> None:
@@ -56,6 +69,8 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"unknown op {request['op']!r}")
     except Exception as exc:  # the framework's error is the measurement, not a worker failure
         reply["error"] = _error(exc)
+        if adapter.out_of_memory(exc, reply["error"]["message"]):
+            reply["crash"] = "memory"
         if request.get("traceback"):
             reply["error"]["traceback"] = traceback.format_exc()[-4000:]
     reply["seconds"] = time.perf_counter() - started
@@ -64,10 +79,14 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     framework = sys.argv[1]
+    if len(sys.argv) > 2:
+        limit_memory(int(sys.argv[2]))
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the framework prints goes to stderr
     sys.stdout = sys.stderr
     serve(framework, sys.stdin.buffer, protocol_out)
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: a framework's takes seconds, and there is nothing to save
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Framework worker processes, seen from the orchestrator: start, call, time out, replace.
 
 One long-lived process per framework answers calls over a pipe. A worker that dies or stops
-answering is replaced; the call it was on gets a `crash` or `timeout` reply and the calls
-after it are sent to the new worker, so nothing already measured is lost.
+answering is replaced; the call it was on gets a `crash` or `timeout` reply (`memory` when
+the framework ran out of the memory limit) and the calls after it are sent to the new worker, so
+nothing already measured is lost.
 """
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from . import wire
+from .paths import inside
 from .frameworks import KNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_VAR = "HARNESS_WORKERS"  # "torch=/venv/bin/python,paddle=/other/bin/python"
 BATCH = 32
+_MEMORY_DEATH = ("bad_alloc", "out of memory", "cannot allocate memory", "memoryerror")
 
 
 class WorkerStartError(RuntimeError):
@@ -46,6 +50,23 @@ def parse_pythons(spec: str | Iterable[str] | None) -> dict[str, str]:
     return out
 
 
+def parse_memory(text: str | int | None) -> int:
+    """`4G`, `512M`, `auto` (half the machine's memory) or `0` (no limit) -> bytes."""
+    if text is None or str(text).strip().lower() == "auto":
+        return machine_memory() // 2
+    value = str(text).strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(value[-1:], 1)
+    try:
+        number = float(value[:-1] if scale > 1 else value)
+    except ValueError:
+        raise ValueError(f"memory limit {text!r} is not a size such as 4G, 512M, auto or 0") from None
+    return max(0, int(number * scale))
+
+
+def machine_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def discover(configured: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Frameworks to run (name -> python) and the known ones that are missing here."""
     if configured:
@@ -66,10 +87,12 @@ class Worker:
     timeout: float = 60.0
     start_timeout: float = 300.0
     log_dir: Optional[Path] = None
+    memory: int = 0  # bytes a worker may allocate (RLIMIT_DATA); 0: no limit
     info: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
     _proc: Optional[subprocess.Popen] = None
     _replies: "queue.Queue[Any]" = field(default_factory=queue.Queue)
+    _log_start: int = 0  # where this process's stderr begins in the (appended) log
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -77,16 +100,21 @@ class Worker:
         env.setdefault("GLOG_minloglevel", "2")  # paddle/mindspore native log noise
         env.setdefault("GLOG_v", "0")
         stderr: Any = subprocess.DEVNULL
-        if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            stderr = open(self.log_dir / f"{self.framework.replace(':', '_')}.log", "ab")
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            stderr = open(self.log_path, "ab")
+            self._log_start = stderr.tell()
         self._replies = queue.Queue()
+        command = [self.python, "-m", "harness.worker", self.framework] + ([str(self.memory)] if self.memory else [])
         try:
-            self._proc = subprocess.Popen([self.python, "-m", "harness.worker", self.framework], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=str(ROOT))
+            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                                          cwd=str(ROOT))
         except OSError as exc:
             raise WorkerStartError(f"{self.framework} worker could not start: {self.python}: {exc.strerror}; "
                                    "give the framework environment's python with --workers NAME=PYTHON") from None
+        finally:
+            if stderr is not subprocess.DEVNULL:
+                stderr.close()  # the child holds its own copy; restarts must not leak descriptors
         threading.Thread(target=self._read, args=(self._proc, self._replies), daemon=True).start()
         hello = self._next(self.start_timeout)
         if not isinstance(hello, dict) or hello.get("op") != "hello":
@@ -94,6 +122,21 @@ class Worker:
             raise WorkerStartError(f"{self.framework} worker ({self.python}) did not start (exit code {code}); "
                                    f"see {self.log_dir or 'its stderr'} for the framework's own message")
         self.info = hello
+
+    @property
+    def log_path(self) -> Optional[Path]:
+        """The worker's stderr log, its name made safe (a framework name never escapes `log_dir`)."""
+        if not self.log_dir:
+            return None
+        return inside(self.log_dir, self.framework + ".log")
+
+    def _stderr_tail(self, size: int = 2000) -> str:
+        path = self.log_path
+        if not path or not path.exists():
+            return ""
+        with open(path, "rb") as f:
+            f.seek(max(self._log_start, path.stat().st_size - size))
+            return wire.clean_text(f.read().decode("utf-8", "replace"))[0]
 
     @staticmethod
     def _read(proc: subprocess.Popen, replies: "queue.Queue[Any]") -> None:
@@ -174,17 +217,23 @@ class Worker:
                     "error": {"type": "Timeout", "mro": [], "message": f"no answer within {self.timeout:g} s"}}
         code = self._proc.wait(timeout=30) if self._proc else None
         why = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
-        return {"id": request.get("id"), "crash": "crash", "seconds": 0.0,
-                "error": {"type": "WorkerDied", "mro": [], "message": f"the {self.framework} worker died ({why})"}}
+        tail = self._stderr_tail()
+        kind = "memory" if any(m in tail.lower() for m in _MEMORY_DEATH) else "crash"
+        message = f"the {self.framework} worker died ({why})" + (f"; its last stderr output:\n{tail}" if tail else "")
+        return {"id": request.get("id"), "crash": kind, "seconds": 0.0,
+                "error": {"type": "WorkerDied", "mro": [], "message": message}}
 
 
 class Pool:
     """One worker per framework, started on first use and closed at the end."""
 
-    def __init__(self, pythons: dict[str, str], timeout: float = 60.0, log_dir: Optional[Path] = None) -> None:
-        self.pythons, self.timeout, self.log_dir = pythons, timeout, log_dir
+    def __init__(self, pythons: dict[str, str], timeout: float = 60.0, log_dir: Optional[Path] = None,
+                 memory: int = 0, spares: bool = False) -> None:
+        self.pythons, self.timeout, self.log_dir, self.memory = pythons, timeout, log_dir, memory
+        self.spares = spares  # keep a fresh worker per framework ready from the start (for re-runs)
         self.workers: dict[str, Worker] = {}
         self.failed: dict[str, str] = {}
+        self._spares: dict[str, "Future[Worker]"] = {}
         self._lock = threading.Lock()
 
     def get(self, framework: str) -> Worker:
@@ -192,14 +241,44 @@ class Pool:
             if framework in self.failed:
                 raise WorkerStartError(self.failed[framework])
             if framework not in self.workers:
-                worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir)
+                worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory)
                 try:
                     worker.start()
                 except WorkerStartError as exc:
                     self.failed[framework] = str(exc)
                     raise
                 self.workers[framework] = worker
+                if self.spares and framework not in self._spares:
+                    self._spares[framework] = self._in_background(framework)
             return self.workers[framework]
+
+    def fresh(self, framework: str) -> Worker:
+        """A worker process that has answered no call yet, for the caller alone (who closes it).
+
+        For re-runs without the shared worker's history. A spare is started in the background as each
+        one is handed out, so only the first re-run of a framework waits for it to import.
+        """
+        with self._lock:
+            spare = self._spares.pop(framework, None)
+            self._spares[framework] = self._in_background(framework)
+        return spare.result() if spare else self._new(framework)
+
+    def _new(self, framework: str) -> Worker:
+        worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory)
+        worker.start()
+        return worker
+
+    def _in_background(self, framework: str) -> "Future[Worker]":
+        future: "Future[Worker]" = Future()
+
+        def start() -> None:
+            try:
+                future.set_result(self._new(framework))
+            except BaseException as exc:  # handed to whoever takes the spare
+                future.set_exception(exc)
+
+        threading.Thread(target=start, daemon=True).start()
+        return future
 
     def versions(self) -> dict[str, str]:
         return {name: str(w.info.get("version")) for name, w in sorted(self.workers.items())}
@@ -208,3 +287,9 @@ class Pool:
         for worker in self.workers.values():
             worker.close()
         self.workers.clear()
+        for spare in self._spares.values():
+            try:
+                spare.result(timeout=self.timeout).close()
+            except Exception:
+                pass  # a spare that never started has nothing to close
+        self._spares.clear()

@@ -7,25 +7,17 @@ import pytest
 
 from harness import wire
 from harness.case import Case
-from harness.frameworks.base import Adapter as Base
 from harness.runner import build_request
 from harness.spec import load_spec
 
+from .fake_framework import NumpyTensors
 
-class _NumpyAdapter(Base):
+
+class _NumpyAdapter(NumpyTensors):
     """numpy arrays stand in for tensors; the target returns (loss, auxiliary), as mindspore.ops.ctc_loss does."""
 
     def resolve(self, target: str) -> Any:
         return lambda x: (x * 2, np.zeros(3))
-
-    def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
-        return a
-
-    def is_tensor(self, value: Any) -> bool:
-        return isinstance(value, np.ndarray)
-
-    def to_numpy(self, value: Any) -> tuple[np.ndarray, str]:
-        return value, value.dtype.name
 
 
 def _request(**extra: Any) -> dict[str, Any]:
@@ -60,3 +52,33 @@ def test_build_request_carries_the_output_index_of_the_binding_only():
     case = Case(spec.api, {"input": np.array([1.0, 2.0])}, {})
     assert build_request(spec.binding("mindspore.ops.f"), case, 1)["output"] == 0
     assert "output" not in build_request(spec.binding("mindspore.ops.g"), case, 2)
+
+
+def test_a_reproducer_of_a_tuple_result_indexes_the_call():
+    from harness import repro
+
+    class _Snippets(_NumpyAdapter):
+        def snippet_tensor(self, var: str, dtype: str) -> str:
+            return var
+
+    call = {"args": [{"name": "x", "array": repro.encode(np.array([1.0]))}], "params": {}, "output": 0}
+    expr = repro._call_lines(repro._Script("s"), _Snippets(), {"target": "m.f", "kind": "function"}, call)
+    assert expr == "m.f(x)[0]"
+
+
+def _run_dies_body(tmp_path, expr: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    from harness import repro
+
+    script = tmp_path / "r.py"
+    script.write_text("\n".join(["import os", "import sys", *repro._dies_body(expr)]) + "\n")
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+
+
+def test_a_crash_reproducer_runs_the_call_in_a_child_and_says_it_died(tmp_path):
+    died = _run_dies_body(tmp_path, "os.kill(os.getpid(), 9)")
+    assert died.returncode == 1 and "killed the process (signal 9)" in died.stdout
+    fine = _run_dies_body(tmp_path, "None")
+    assert fine.returncode == 0 and "the call returned" in fine.stdout

@@ -16,6 +16,8 @@ class Adapter:
     name = ""
     package = ""
     call_method = "forward"  # the method a class binding's instances run on call
+    #: message fragments of this framework's allocation failures (under the worker's memory limit)
+    memory_messages: tuple[str, ...] = ("out of memory", "bad_alloc", "cannot allocate memory")
 
     def setup(self) -> None:
         """Import the framework and put it in a deterministic CPU mode."""
@@ -61,6 +63,11 @@ class Adapter:
             raise TypeError(f"returned {type(out).__name__}, not a tensor")
         value, dtype = self.to_numpy(out)  # forces any asynchronous work to finish here
         return wire.encode_array(value, "bfloat16" if dtype == "bfloat16" else None), dtype
+
+    def out_of_memory(self, exc: BaseException, message: str) -> bool:
+        """The call failed for lack of memory (a `memory` verdict), not by the API's own rules."""
+        lowered = message.lower()
+        return isinstance(exc, MemoryError) or any(m in lowered for m in self.memory_messages)
 
     # reproducers: how a standalone script spells a call (strings only; no framework import) ----
     def snippet_setup(self) -> list[str]:

@@ -11,6 +11,7 @@ from .base import Adapter as Base
 class Adapter(Base):
     name = package = "mindspore"
     call_method = "construct"
+    memory_messages = Base.memory_messages + ("allocate memory failed",)
 
     def setup(self) -> None:
         import mindspore

@@ -11,6 +11,7 @@ from .base import Adapter as Base
 class Adapter(Base):
     name = package = "torch"
     call_method = "forward"
+    memory_messages = Base.memory_messages + ("can't allocate memory",)
 
     def setup(self) -> None:
         import torch
