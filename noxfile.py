@@ -1,4 +1,4 @@
-"""Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `tests`.
+"""Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `tests`, `bench` (speed figures).
 
 Each framework runs in its own virtualenv, so each can pin its own numpy. FRAMEWORKS below is the
 one place default framework versions are chosen; the command line can choose others:
@@ -160,3 +160,17 @@ def tests(session: nox.Session) -> None:
     session.install("--quiet", "-e", ".[test]")
     workers = framework_pythons(session)
     session.run("pytest", "tests", "-q", *session.posargs, env={"HARNESS_WORKERS": workers})
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
+def bench(session: nox.Session) -> None:
+    """Harness time against the frameworks' own call time; prints a table, writes reports/bench.json.
+
+    Also times a whole default conformance run; `nox -s bench -- --quick` is a smoke run without it.
+    """
+    session.install("--quiet", "-e", ".")
+    workers = framework_pythons(session)
+    args = list(session.posargs)
+    if "--quick" not in args:
+        args.append("--conformance")
+    session.run("python", "-m", "harness.bench", "--workers", workers, *args)

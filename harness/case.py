@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Optional
 
 import numpy as np
@@ -39,7 +40,8 @@ class Case:
     def size(self) -> int:
         return sum(0 if a is None else a.size for a in self.arrays.values())
 
-    def fingerprint(self) -> str:
+    @cached_property
+    def _fingerprint(self) -> str:
         h = hashlib.sha256()
         h.update(repr((self.api, self.variant, self.omit, sorted((k, repr(v)) for k, v in self.params.items()))).encode())
         for name in sorted(self.arrays):
@@ -48,6 +50,10 @@ class Case:
             if a is not None:
                 h.update(dtypes.name(a).encode() + repr(a.shape).encode() + np.array(a, order="C").tobytes())
         return h.hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """Identity of the case's content (computed once: every binding of a spec asks)."""
+        return self._fingerprint
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready: params, and each array's dtype, shape and (possibly summarized) values."""

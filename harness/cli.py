@@ -23,6 +23,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check.add_argument("paths", nargs="*", default=[str(ROOT / "specs")])
     rep = sub.add_parser("report", help="merge the latest run's part files; re-render report.json and index.html")
     rep.add_argument("--report-dir", default=str(ROOT / "reports"))
+    rep.add_argument("--merge", nargs="+", metavar="PATH",
+                     help="merge these instead: report.json files, or directories holding one (e.g. each shard's reports/)")
     reports = ROOT / "reports"
     gate = sub.add_parser("gate", help="compare a run with the accepted findings of its framework versions "
                           "(exit 0 nothing new, 1 new or changed findings, 2 the harness could not run everything)")
@@ -42,6 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check-specs":
         return _check(args.paths)
+    if args.command == "report" and args.merge:
+        return _merge([Path(p) for p in args.merge], Path(args.report_dir))
     if args.command == "gate":
         return _gate(Path(args.report), Path(args.baselines), Path(args.out))
     if args.command == "baseline":
@@ -93,6 +97,29 @@ def _report(report_dir: Path) -> int:
     meta = {k: previous[k] for k in ("seed", "max_examples", "command", "started", "seconds", "missing_frameworks")
             if k in previous}
     merged = merge(parts, meta)
+    write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
+    report.write_html(merged, report_dir / "index.html")
+    print(report.text_table(merged))
+    return 0
+
+
+def _merge(paths: list[Path], report_dir: Path) -> int:
+    """One report from the reports of several runs of the same seed, e.g. the shards of a CI matrix."""
+    from . import report
+    from .results import merge, merged_meta, write_atomic
+
+    files = [p / "report.json" if p.is_dir() else p for p in paths]
+    absent = [str(f) for f in files if not f.is_file()]
+    if absent:
+        print(f"no report to merge at: {', '.join(absent)} (give report.json files or the directories holding them)",
+              file=sys.stderr)
+        return 2
+    try:
+        meta = merged_meta([json.loads(f.read_text()) for f in files])
+    except ValueError as exc:
+        print(f"cannot merge {', '.join(map(str, files))}: {exc}", file=sys.stderr)
+        return 2
+    merged = merge(files, meta)
     write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
     report.write_html(merged, report_dir / "index.html")
     print(report.text_table(merged))

@@ -20,8 +20,15 @@ def numpy_dtype(name: str) -> np.dtype:
     return BFLOAT16 if name == "bfloat16" else np.dtype(name)
 
 
+_NAMES: dict[np.dtype, str] = {}
+
+
 def name(a: Any) -> str:
-    return np.asarray(a).dtype.name
+    dtype = a.dtype if isinstance(a, np.ndarray) else np.asarray(a).dtype
+    found = _NAMES.get(dtype)
+    if found is None:  # numpy computes `dtype.name` anew each time, slowly
+        found = _NAMES[dtype] = dtype.name
+    return found
 
 
 def is_float(name_: str) -> bool:

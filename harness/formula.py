@@ -1,7 +1,8 @@
 """Formulas and conditions: spec text parsed with `ast`, checked against a whitelist, interpreted.
 
-A formula is never compiled or passed to `eval`: this module walks the checked tree itself, so a
-spec can reach nothing but the names in `vocabulary` and the spec's own inputs and parameters.
+A formula is never given to Python's `compile` or `eval`: this module turns the checked tree into
+closures of its own (once per formula), so a spec can reach nothing but the names in `vocabulary`
+and the spec's own inputs and parameters.
 Vocabulary functions can only be called (never passed around), with `axis=`/`like=` keywords only.
 
 Every evaluation is bounded: there are no loops, so it takes one step per tree node; each array it
@@ -16,7 +17,7 @@ import math
 import operator
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -65,22 +66,32 @@ class Formula:
     source: str
     tree: ast.AST = field(compare=False, repr=False)
     is_condition: bool = False
+    program: Any = field(default=None, compare=False, repr=False, init=False)
+
+    def __post_init__(self) -> None:
+        # the checked tree turned once into nested closures: walking the tree anew on every
+        # evaluation cost more than the numpy work of a small case
+        if self.is_condition:
+            program = _compile(self.tree.body)  # type: ignore[attr-defined]
+        else:
+            steps = [(stmt.targets[0].id, _compile(stmt.value)) for stmt in self.tree.body]  # type: ignore[attr-defined]
+
+            def program(scope: dict[str, Any], work: _Work) -> Any:
+                for name, step in steps:
+                    scope[name] = step(scope, work)
+                return scope["result"]
+        object.__setattr__(self, "program", program)
 
     def evaluate(self, env: dict[str, Any], ctx: vocabulary.Context | None = None, *,
                  vocab: dict[str, Any] | None = None, trace: Any = None) -> Any:
         """`vocab` replaces the vocabulary (e.g. forward-mode rules); `trace` records the branches taken."""
-        ctx = ctx or vocabulary.Context()
-        scope = {**vocabulary.CONSTANTS, **(vocab if vocab is not None else vocabulary.make_vocabulary(ctx))}
+        scope = {**vocabulary.CONSTANTS, **vocab} if vocab is not None else vocabulary.scope(ctx)
         scope.update(env)
         if trace is not None:
             scope[TRACE] = trace
         work = _Work()
         with np.errstate(all="ignore"):
-            if self.is_condition:
-                return _eval(self.tree.body, scope, work)  # type: ignore[attr-defined]
-            for stmt in self.tree.body:  # type: ignore[attr-defined]
-                scope[stmt.targets[0].id] = _eval(stmt.value, scope, work)
-        return scope["result"]
+            return self.program(scope, work)
 
 
 def parse(source: str, variables: Iterable[str], *, condition: bool = False) -> Formula:
@@ -182,18 +193,26 @@ def _check_sequence_op(node: ast.BinOp, left: Any, right: Any) -> None:
 
 
 class _Work:
-    """What one evaluation has produced so far, against MAX_WORK."""
+    """What one evaluation has produced so far, against MAX_WORK.
+
+    Checked at every node, so the common cases (no array near the limits) take no shape work.
+    """
+
+    __slots__ = ("elements",)
 
     def __init__(self) -> None:
         self.elements = 0
 
     def before(self, node: ast.AST, *operands: Any) -> None:
         """Refuse an operation whose arrays would broadcast to more than MAX_ELEMENTS, before it runs."""
-        shapes = [np.shape(a) for a in operands if isinstance(a, (np.ndarray, np.generic))]
-        if len(shapes) < 1:
+        bound = 1  # broadcasting never makes more elements than the product of the sizes
+        for a in operands:
+            if isinstance(a, _ARRAYS):
+                bound *= a.size
+        if bound <= vocabulary.MAX_ELEMENTS:
             return
         try:
-            size = math.prod(np.broadcast_shapes(*shapes))
+            size = math.prod(np.broadcast_shapes(*(np.shape(a) for a in operands if isinstance(a, _ARRAYS))))
         except ValueError:
             return  # not an elementwise combination: the function checks its own output
         if size > vocabulary.MAX_ELEMENTS:
@@ -201,15 +220,24 @@ class _Work:
                 f"line {getattr(node, 'lineno', 1)}: an array of {size} elements is over the limit of {vocabulary.MAX_ELEMENTS}")
 
     def after(self, node: ast.AST, value: Any) -> Any:
+        if type(value) is np.ndarray:
+            self._add(node, value)
+            return value
         for a in value if isinstance(value, tuple) else (value,):
             if isinstance(a, np.ndarray):
-                self.elements += a.size
-                if self.elements > MAX_WORK:
-                    raise vocabulary.FormulaRuntimeError(
-                        f"line {getattr(node, 'lineno', 1)}: the evaluation made over {MAX_WORK} array elements")
+                self._add(node, a)
             elif isinstance(a, int) and a.bit_length() > MAX_INT_BITS:
                 raise vocabulary.FormulaRuntimeError(f"line {getattr(node, 'lineno', 1)}: an integer over {MAX_INT_BITS} bits")
         return value
+
+    def _add(self, node: ast.AST, a: np.ndarray) -> None:
+        self.elements += a.size
+        if self.elements > MAX_WORK:
+            raise vocabulary.FormulaRuntimeError(
+                f"line {getattr(node, 'lineno', 1)}: the evaluation made over {MAX_WORK} array elements")
+
+
+_ARRAYS = (np.ndarray, np.generic)
 
 
 def _check_int_op(node: ast.BinOp, left: Any, right: Any) -> None:
@@ -222,62 +250,104 @@ def _check_int_op(node: ast.BinOp, left: Any, right: Any) -> None:
         raise vocabulary.FormulaRuntimeError(f"line {node.lineno}: an integer over {MAX_INT_BITS} bits")
 
 
-def _eval(node: ast.AST, scope: dict[str, Any], work: _Work) -> Any:
+Program = Callable[[dict[str, Any], _Work], Any]
+
+
+def _compile(node: ast.AST) -> Program:
+    """A closure computing `node` from a scope under `_Work`'s bounds; only the node kinds `_check` admits exist here."""
     if isinstance(node, ast.Constant):
-        return node.value
+        value = node.value
+        return lambda scope, work: value
     if isinstance(node, ast.Name):
-        return scope[node.id]
+        key = node.id
+        return lambda scope, work: scope[key]
     if isinstance(node, ast.BinOp):
-        left, right = _eval(node.left, scope, work), _eval(node.right, scope, work)
-        if isinstance(left, _SEQUENCES) or isinstance(right, _SEQUENCES):
-            _check_sequence_op(node, left, right)
-        _check_int_op(node, left, right)
-        work.before(node, left, right)
-        return work.after(node, _BINOPS[type(node.op)](left, right))
+        left, right, op = _compile(node.left), _compile(node.right), _BINOPS[type(node.op)]
+
+        def binop(scope: dict[str, Any], work: _Work) -> Any:
+            a, b = left(scope, work), right(scope, work)
+            if isinstance(a, _SEQUENCES) or isinstance(b, _SEQUENCES):
+                _check_sequence_op(node, a, b)  # type: ignore[arg-type]
+            _check_int_op(node, a, b)  # type: ignore[arg-type]
+            work.before(node, a, b)
+            return work.after(node, op(a, b))
+        return binop
     if isinstance(node, ast.UnaryOp):
-        return work.after(node, _UNARY[type(node.op)](_eval(node.operand, scope, work)))
+        unary, operand = _UNARY[type(node.op)], _compile(node.operand)
+        return lambda scope, work: work.after(node, unary(operand(scope, work)))
     if isinstance(node, ast.BoolOp):
-        is_and = isinstance(node.op, ast.And)
-        value: Any = is_and
-        for sub in node.values:
-            value = _eval(sub, scope, work)
-            if bool(value) != is_and:
-                return value
-        return value
+        is_and, subs = isinstance(node.op, ast.And), [_compile(v) for v in node.values]
+
+        def boolop(scope: dict[str, Any], work: _Work) -> Any:
+            value: Any = is_and
+            for sub in subs:
+                value = sub(scope, work)
+                if bool(value) != is_and:
+                    return value
+            return value
+        return boolop
     if isinstance(node, ast.Compare):
-        left = _eval(node.left, scope, work)
-        result: Any = True
-        for op, right_node in zip(node.ops, node.comparators):
-            right = _eval(right_node, scope, work)
-            work.before(node, left, right)
-            result = work.after(node, _COMPARE[type(op)](left, right))
-            if len(node.ops) == 1 and TRACE in scope:
-                scope[TRACE].compare(node, left, right, result)
-            if len(node.ops) > 1 and not result:
-                return False
-            left = right
-        return result if len(node.ops) == 1 else True
+        first = _compile(node.left)
+        pairs = [(_COMPARE[type(op)], _compile(c)) for op, c in zip(node.ops, node.comparators)]
+        if len(pairs) == 1:
+            (compare, other), = pairs
+
+            def single(scope: dict[str, Any], work: _Work) -> Any:
+                a, b = first(scope, work), other(scope, work)
+                work.before(node, a, b)
+                out = work.after(node, compare(a, b))
+                if TRACE in scope:
+                    scope[TRACE].compare(node, a, b, out)
+                return out
+            return single
+
+        def chain(scope: dict[str, Any], work: _Work) -> Any:
+            left = first(scope, work)
+            for compare, other in pairs:
+                right = other(scope, work)
+                work.before(node, left, right)
+                if not work.after(node, compare(left, right)):
+                    return False
+                left = right
+            return True
+        return chain
     if isinstance(node, ast.IfExp):
-        test = _eval(node.test, scope, work)
-        if TRACE in scope:
-            scope[TRACE].condition(node.test, test)
-        return _eval(node.body if test else node.orelse, scope, work)
+        test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+
+        def ifexp(scope: dict[str, Any], work: _Work) -> Any:
+            taken = test(scope, work)
+            if TRACE in scope:
+                scope[TRACE].condition(node.test, taken)  # type: ignore[attr-defined]
+            return body(scope, work) if taken else orelse(scope, work)
+        return ifexp
     if isinstance(node, ast.Call):
-        args = [_eval(a, scope, work) for a in node.args]
-        kwargs = {k.arg: _eval(k.value, scope, work) for k in node.keywords}
-        if TRACE in scope and node.func.id == "where" and args:  # type: ignore[attr-defined]
-            scope[TRACE].condition(node.args[0], args[0])
-        work.before(node, *args, *kwargs.values())
-        return work.after(node, scope[node.func.id](*args, **kwargs))  # type: ignore[attr-defined]
+        name = node.func.id  # type: ignore[attr-defined]
+        args = [_compile(a) for a in node.args]
+        keywords = [(k.arg, _compile(k.value)) for k in node.keywords]
+
+        def call(scope: dict[str, Any], work: _Work) -> Any:
+            values = [a(scope, work) for a in args]
+            kwargs = {k: v(scope, work) for k, v in keywords}
+            if name == "where" and values and TRACE in scope:
+                scope[TRACE].condition(node.args[0], values[0])  # type: ignore[attr-defined]
+            work.before(node, *values, *kwargs.values())
+            return work.after(node, scope[name](*values, **kwargs))
+        return call
     if isinstance(node, ast.Tuple):
-        return tuple(_eval(e, scope, work) for e in node.elts)
+        items = [_compile(e) for e in node.elts]
+        return lambda scope, work: tuple(e(scope, work) for e in items)
     if isinstance(node, ast.List):
-        return [_eval(e, scope, work) for e in node.elts]
+        items = [_compile(e) for e in node.elts]
+        return lambda scope, work: [e(scope, work) for e in items]
     if isinstance(node, ast.Subscript):
-        value, index = _eval(node.value, scope, work), _eval(node.slice, scope, work)
-        work.before(node, *(index if isinstance(index, tuple) else (index,)))  # fancy indices broadcast together
-        return work.after(node, value[index])
+        value, index = _compile(node.value), _compile(node.slice)
+
+        def subscript(scope: dict[str, Any], work: _Work) -> Any:
+            v, i = value(scope, work), index(scope, work)
+            work.before(node, *(i if isinstance(i, tuple) else (i,)))  # fancy indices broadcast together
+            return work.after(node, v[i])
+        return subscript
     if isinstance(node, ast.Slice):
-        parts = (node.lower, node.upper, node.step)
-        return slice(*(None if p is None else _eval(p, scope, work) for p in parts))
+        parts = [None if p is None else _compile(p) for p in (node.lower, node.upper, node.step)]
+        return lambda scope, work: slice(*(None if p is None else p(scope, work) for p in parts))
     raise FormulaError(f"cannot evaluate {type(node).__name__}")  # unreachable after _check

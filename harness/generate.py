@@ -5,13 +5,18 @@ framework sees the same cases for a seed.
 """
 from __future__ import annotations
 
+import itertools
 import random
-from typing import Any, Callable, Optional
+from functools import cached_property, lru_cache
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, find, given, seed as hseed, settings, strategies as st
-from hypothesis.errors import NoSuchExample
+from hypothesis import HealthCheck, Phase, find, settings, strategies as st
+from hypothesis.control import BuildContext
+from hypothesis.errors import NoSuchExample, StopTest
 from hypothesis.extra import numpy as hnp
+from hypothesis.internal.conjecture.data import ConjectureData
+from hypothesis.internal.conjecture.providers import Constants, HypothesisProvider
 
 from . import dtypes
 from .case import Case
@@ -66,6 +71,17 @@ def _param_strategy(p: Param) -> st.SearchStrategy[Any]:
     return st.one_of(st.sampled_from(special), drawn) if special else drawn
 
 
+_STRATEGIES: dict[int, tuple[Spec, dict[str, st.SearchStrategy[Any]]]] = {}
+
+
+def _param_strategies(spec: Spec) -> dict[str, st.SearchStrategy[Any]]:
+    """The scalar parameters' strategies, built once per spec (see `_valid` on why)."""
+    kept = _STRATEGIES.get(id(spec))
+    if kept is None or kept[0] is not spec:
+        kept = _STRATEGIES[id(spec)] = (spec, {k: _param_strategy(p) for k, p in scalar_params(spec).items()})
+    return kept[1]
+
+
 def _in_range(p: Param, v: Any) -> bool:
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return True
@@ -74,6 +90,7 @@ def _in_range(p: Param, v: Any) -> bool:
     return p.max is None or v <= p.max
 
 
+@lru_cache(maxsize=None)
 def _elements(dtype: str, values: str, specials: bool) -> st.SearchStrategy[float]:
     width = {"float16": 16, "float32": 32}.get(dtype, 64)
     if values == "positive":
@@ -99,10 +116,29 @@ def _extremes(dtype: str, values: str) -> list[float]:
     return [0.0, -0.0, np.inf, -np.inf, np.nan, big, -big, dtypes.tiny(dtype), small]
 
 
-@st.composite
+def _fill(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, values: str, specials: bool) -> np.ndarray:
+    """Element values like `_elements` draws them, from numpy: small integers, fractions, uniform
+    floats, and (with `specials`) the extremes, one element in eight."""
+    if values == "positive":
+        wide = rng.uniform(0.0625, 4.0, shape)
+    elif values == "unit":
+        wide = np.where(rng.random(shape) < 0.2, rng.integers(0, 2, shape).astype(np.float64), rng.uniform(0, 1, shape))
+    else:
+        pick = rng.random(shape)
+        wide = np.where(pick < 0.4, rng.integers(-3, 4, shape).astype(np.float64),
+                        np.where(pick < 0.5, rng.integers(-32, 33, shape) / 4.0, rng.uniform(-8.0, 8.0, shape)))
+    if specials:
+        extremes = np.array(_extremes(dtype, values))
+        wide = np.where(rng.random(shape) < 0.125, extremes[rng.integers(0, len(extremes), shape)], wide)
+    return np.asarray(wide, dtype=np.float64)
+
+
 def _array(draw: Callable, a: ArraySpec, dtype: str, shape: tuple[int, ...], env: dict[str, Any], dims: dict[str, Any],
-           specials: bool) -> np.ndarray:
+           specials: bool, elementwise: int = SMALL_ELEMENTS) -> np.ndarray:
     size = int(np.prod(shape, dtype=np.int64))
+    if size > elementwise:  # one draw seeds the values: hypothesis per element costs ~50 us each
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        return _numpy_array(rng, a, dtype, shape, env, dims, specials, draw(st.booleans()))
     if a.values == "index":
         n_classes = int(dims[a.classes]) if a.classes else 2
         out = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(0, n_classes - 1)))))
@@ -117,28 +153,58 @@ def _array(draw: Callable, a: ArraySpec, dtype: str, shape: tuple[int, ...], env
         mask = np.asarray(draw(hnp.arrays(np.bool_, shape)))
         return dtypes.cast(np.where(mask, 1.0, -1.0 if a.values == "sign" else 0.0), dtype)
     if a.values == "padded_index":
-        return _padded_index(draw, shape, int(dims[a.classes]) if a.classes else (shape[-1] if shape else 1)).astype(
-            dtypes.numpy_dtype(dtype))
+        def ints(lo: int, hi: int, at: tuple[int, ...]) -> np.ndarray:
+            return np.asarray(draw(st.integers(lo, hi)) if not at else draw(hnp.arrays(np.int64, at, elements=st.integers(lo, hi))))
+        n_classes = int(dims[a.classes]) if a.classes else (shape[-1] if shape else 1)
+        return _padded_index(ints, shape, n_classes).astype(dtypes.numpy_dtype(dtype))
     if a.values == "lengths":
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-        bound = int(dims[a.bound])  # type: ignore[index]
-        low = np.zeros(shape, np.int64)
-        if a.above is not None and env.get(a.above) is not None and draw(st.integers(0, 3)) > 0:
-            low = np.clip(np.broadcast_to(np.asarray(env[a.above], np.int64), shape), 0, bound)
-        return (low + rng.integers(0, bound - low + 1, shape)).astype(dtypes.numpy_dtype(dtype))
+        raise_low = a.above is not None and env.get(a.above) is not None and draw(st.integers(0, 3)) > 0
+        return _lengths(rng, a, shape, env, dims, raise_low).astype(dtypes.numpy_dtype(dtype))
     if dtype not in ("float16", "bfloat16", "float32", "float64"):
         return np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3)))).astype(dtypes.numpy_dtype(dtype))
+    kind = "unit" if a.values == "probabilities" else a.values
+    store = np.float32 if dtype == "bfloat16" else np.dtype(dtype)
+    wide = np.asarray(draw(hnp.arrays(store, shape, elements=_elements(dtype, kind, specials))), dtype=np.float64)
+    return _finish(a, dtype, wide)
+
+
+def _numpy_array(rng: np.random.Generator, a: ArraySpec, dtype: str, shape: tuple[int, ...], env: dict[str, Any],
+                 dims: dict[str, Any], specials: bool, ignore: bool) -> np.ndarray:
+    """`_array` with every element from `rng`: for large arrays, and for every array of a bulk draw."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if a.values == "index":
+        n_classes = int(dims[a.classes]) if a.classes else 2
+        out = rng.integers(0, max(1, n_classes), shape)
+        if a.exclude is not None and n_classes > 1:
+            skip = int(env[a.exclude])
+            out = np.where(out == skip, (skip + 1) % n_classes, out)
+        if a.ignore and size and ignore:
+            out = np.where(rng.random(shape) < 0.5, int(env[a.ignore]), out)
+        return out.astype(dtypes.numpy_dtype(dtype))
+    if a.values in ("sign", "binary"):
+        return dtypes.cast(np.where(rng.random(shape) < 0.5, 1.0, -1.0 if a.values == "sign" else 0.0), dtype)
+    if a.values == "padded_index":
+        n_classes = int(dims[a.classes]) if a.classes else (shape[-1] if shape else 1)
+        return _padded_index(lambda lo, hi, at: rng.integers(lo, hi + 1, at), shape, n_classes).astype(
+            dtypes.numpy_dtype(dtype))
+    if a.values == "lengths":
+        return _lengths(rng, a, shape, env, dims, raise_low=rng.integers(0, 4) > 0).astype(dtypes.numpy_dtype(dtype))
+    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        return rng.integers(-3, 4, shape).astype(dtypes.numpy_dtype(dtype))
     if size > SMALL_ELEMENTS:
-        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         wide = rng.uniform(0, 1, shape) if a.values in ("unit", "probabilities", "positive") else rng.standard_normal(shape) * 3
         if specials and size:
             flat = wide.reshape(-1)
             edges = {"unit": [1.0, 0.0], "positive": [np.inf, dtypes.tiny(dtype)]}.get(a.values, [np.inf, 0.0])
             flat[rng.integers(0, size, 3)] = [np.nan] + edges
     else:
-        kind = "unit" if a.values == "probabilities" else a.values
-        store = np.float32 if dtype == "bfloat16" else np.dtype(dtype)
-        wide = np.asarray(draw(hnp.arrays(store, shape, elements=_elements(dtype, kind, specials))), dtype=np.float64)
+        wide = _fill(rng, shape, dtype, "unit" if a.values == "probabilities" else a.values, specials)
+    return _finish(a, dtype, wide)
+
+
+def _finish(a: ArraySpec, dtype: str, wide: np.ndarray) -> np.ndarray:
+    """Log-probabilities and probabilities normalized along their axis; every array cast to its dtype."""
     if a.values == "log_probabilities" and wide.ndim:
         axis = a.axis if wide.ndim > a.axis else -1
         top = np.max(wide, axis=axis, keepdims=True) if wide.shape[axis] else 0.0
@@ -153,21 +219,31 @@ def _array(draw: Callable, a: ArraySpec, dtype: str, shape: tuple[int, ...], env
     return dtypes.cast(wide, dtype)
 
 
-def _padded_index(draw: Callable, shape: tuple[int, ...], n_classes: int) -> np.ndarray:
+def _padded_index(ints: Callable[[int, int, tuple[int, ...]], np.ndarray], shape: tuple[int, ...], n_classes: int) -> np.ndarray:
     """Rows of class indices along the last axis: a leading block in [0, n_classes), then -1, then anything.
 
     Everything after the first -1 is padding that the docs say is never read; it is drawn from
-    [-1, n_classes) on purpose, so a binding that reads past the padding shows it.
+    [-1, n_classes) on purpose, so a binding that reads past the padding shows it. `ints(lo, hi,
+    shape)` draws integers in [lo, hi] (hypothesis element by element, or numpy).
     """
     if not shape:
-        return np.asarray(draw(st.integers(-1, max(0, n_classes - 1))), np.int64)
-    valid = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(0, n_classes - 1)))))
-    tail = np.asarray(draw(hnp.arrays(np.int64, shape, elements=st.integers(-1, max(0, n_classes - 1)))))
-    rows = shape[:-1]
-    block = np.asarray(draw(hnp.arrays(np.int64, rows, elements=st.integers(0, shape[-1]))))
+        return np.asarray(ints(-1, max(0, n_classes - 1), ()), np.int64)
+    valid = ints(0, max(0, n_classes - 1), shape)
+    tail = ints(-1, max(0, n_classes - 1), shape)
+    block = ints(0, shape[-1], shape[:-1])
     pos = np.arange(shape[-1])
     ends = np.expand_dims(block, -1)
     return np.where(pos < ends, valid, np.where(pos == ends, -1, tail))
+
+
+def _lengths(rng: np.random.Generator, a: ArraySpec, shape: tuple[int, ...], env: dict[str, Any], dims: dict[str, Any],
+             raise_low: bool) -> np.ndarray:
+    """Sequence lengths in [0, bound], or (with `raise_low`) at least the `above` array's."""
+    bound = int(dims[a.bound])  # type: ignore[index]
+    low = np.zeros(shape, np.int64)
+    if raise_low and a.above is not None and env.get(a.above) is not None:
+        low = np.clip(np.broadcast_to(np.asarray(env[a.above], np.int64), shape), 0, bound)
+    return low + rng.integers(0, bound - low + 1, shape)
 
 
 def _shape(a: ArraySpec, dims: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
@@ -185,10 +261,20 @@ def _shape(a: ArraySpec, dims: dict[str, Any], shapes: dict[str, tuple[int, ...]
 
 
 @st.composite
-def valid_cases(draw: Callable, spec: Spec) -> Case:
-    """A case inside the common spec's documented domain."""
+def valid_cases(draw: Callable, spec: Spec, elementwise: int = SMALL_ELEMENTS) -> Case:
+    """A case inside the common spec's documented domain.
+
+    Arrays up to `elementwise` elements get hypothesis values element by element (what shrinking
+    wants: minimal cases with simple values); bulk drawing passes 0, so values come from numpy.
+    """
+    return _valid(draw, spec, elementwise)
+
+
+# The helpers below draw with the caller's `draw` instead of being strategies themselves: a new
+# strategy object per case is validated anew by hypothesis, which cost more than the drawing.
+def _valid(draw: Callable, spec: Spec, elementwise: int) -> Case:
     model = spec.model
-    variant = draw(st.sampled_from(sorted(model.variants))) if model.variants else None
+    variant = draw(st.sampled_from(tuple(sorted(model.variants)))) if model.variants else None
     large = draw(st.integers(0, 24)) == 0
     specials = draw(st.integers(0, 5)) == 0
     dims: dict[str, Any] = {}
@@ -201,7 +287,7 @@ def valid_cases(draw: Callable, spec: Spec) -> Case:
     if large:
         _make_large(spec, variant, dims, draw)
     _cap(spec, variant, dims)
-    params = {k: draw(_param_strategy(p)) for k, p in scalar_params(spec).items()}
+    params = {k: draw(s) for k, s in _param_strategies(spec).items()}
     arrays: dict[str, Optional[np.ndarray]] = {}
     shapes: dict[str, tuple[int, ...]] = {}
     chosen: dict[str, str] = {}
@@ -209,11 +295,11 @@ def valid_cases(draw: Callable, spec: Spec) -> Case:
         if a.optional and draw(st.booleans()):
             arrays[name] = None
             continue
-        dtype = chosen[a.dtypes.split(" ", 1)[1]] if isinstance(a.dtypes, str) else draw(st.sampled_from(a.dtypes))
+        dtype = chosen[a.dtypes.split(" ", 1)[1]] if isinstance(a.dtypes, str) else draw(st.sampled_from(tuple(a.dtypes)))
         chosen[name] = dtype
         shapes[name] = _shape(a, dims, shapes)
         env = {**params, **arrays}
-        arr = draw(_array(a, dtype, shapes[name], env, dims, specials))
+        arr = _array(draw, a, dtype, shapes[name], env, dims, specials, elementwise)
         arrays[name] = _apply_ties(spec, name, arr, {**env, name: arr}, draw)
     return Case(spec.api, arrays, params, variant)
 
@@ -277,13 +363,17 @@ def _apply_ties(spec: Spec, name: str, arr: np.ndarray, env: dict[str, Any], dra
 
 
 @st.composite
-def invalid_cases(draw: Callable, spec: Spec) -> Case:
+def invalid_cases(draw: Callable, spec: Spec, elementwise: int = SMALL_ELEMENTS) -> Case:
     """A valid case with one thing broken as an `invalid` probe of the spec says."""
-    base = draw(valid_cases(spec))
+    return _invalid(draw, spec, elementwise)
+
+
+def _invalid(draw: Callable, spec: Spec, elementwise: int) -> Case:
+    base = _valid(draw, spec, elementwise)
     index = draw(st.integers(0, len(spec.model.invalid) - 1))
     probe = spec.model.invalid[index]
     if probe.param:
-        value = draw(st.sampled_from(probe.values))
+        value = draw(st.sampled_from(tuple(probe.values)))
         return base.with_(params={**base.params, probe.param: value}, origin="invalid",
                           note=f"{probe.param}={value!r}")
     name = probe.input
@@ -308,11 +398,12 @@ def invalid_cases(draw: Callable, spec: Spec) -> Case:
     return base.with_(arrays={**base.arrays, name: new}, origin="invalid", note=note)
 
 
-def all_cases(spec: Spec) -> st.SearchStrategy[Case]:
+@st.composite
+def all_cases(draw: Callable, spec: Spec, elementwise: int = SMALL_ELEMENTS) -> Case:
     """Valid cases mostly, invalid probes (when the spec has any) one time in four."""
-    if not spec.model.invalid:
-        return valid_cases(spec)
-    return st.integers(0, 3).flatmap(lambda i: invalid_cases(spec) if i == 0 else valid_cases(spec))
+    if spec.model.invalid and draw(st.integers(0, 3)) == 0:
+        return _invalid(draw, spec, elementwise)
+    return _valid(draw, spec, elementwise)
 
 
 def _settings(n: int, phases: list[Phase]) -> settings:
@@ -320,18 +411,46 @@ def _settings(n: int, phases: list[Phase]) -> settings:
                     suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
 
 
-def draw(strategy: st.SearchStrategy[Case], n: int, seed: int) -> list[Case]:
-    """`n` cases from `strategy`, the same ones for the same seed in any process."""
-    out: list[Case] = []
+class _Provider(HypothesisProvider):
+    """Hypothesis's own value distribution without the constants it collects from the modules
+    loaded at the time, which would make the cases of a seed depend on what else was imported."""
 
-    @_settings(n, [Phase.explicit, Phase.generate])
-    @hseed(seed)
-    @given(strategy)
-    def collect(case: Case) -> None:
-        out.append(case)
+    @cached_property
+    def _local_constants(self) -> Constants:
+        return Constants()
 
-    collect()
-    return out
+
+MAX_CHOICES = 8192
+MAX_ATTEMPTS = 100  # draws that may be rejected (a filter or an overrun) per case kept
+
+
+def iter_cases(strategy: st.SearchStrategy[Any], seed: int, start: int = 0) -> Iterator[Any]:
+    """Examples of `strategy`, each drawn from its own random stream named by (seed, index).
+
+    Hypothesis's strategies and value distribution, without its test engine: the engine costs
+    ~0.4 ms per example and grows with the run, and here nothing is being searched for, only
+    drawn. Example i depends on the seed and i alone, so any prefix of a longer draw is the
+    shorter draw, in any process.
+    """
+    index, rejected = start, 0
+    while True:
+        data = ConjectureData(random=random.Random(f"{seed}:{index}"), provider=_Provider, max_choices=MAX_CHOICES)
+        index += 1
+        try:
+            with BuildContext(data, is_final=False, wrapped_test=None):
+                value = data.draw(strategy)
+        except StopTest:
+            rejected += 1
+            if rejected > MAX_ATTEMPTS:
+                raise RuntimeError(f"{MAX_ATTEMPTS} draws in a row were rejected: the strategy cannot produce cases") from None
+            continue
+        rejected = 0
+        yield value
+
+
+def draw(strategy: st.SearchStrategy[Any], n: int, seed: int) -> list[Any]:
+    """`n` examples from `strategy`, the same ones for the same seed in any process."""
+    return list(itertools.islice(iter_cases(strategy, seed), n))
 
 
 def shrink(strategy: st.SearchStrategy[Case], holds: Callable[[Case], bool], seed: int, budget: int = 300) -> Optional[Case]:

@@ -129,11 +129,12 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference,
         cmp = cmp or own_cmp
     verdict = peer if peer != "match" else doc
     v = Verdict(binding, case, check, verdict, peer, doc)
-    v.expected, v.actual, v.message = _show(common_rule if peer != "match" else own_rule, common if peer != "match" else (own or common), outcome)
-    if cmp is not None:
-        v.metrics = cmp.metrics()
-        if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
-            v.metrics["differs_at"] = np.argwhere(cmp.mask).tolist()[:64]
+    if not v.is_match:  # only discrepancies are ever shown: describing every match cost a third of judging
+        v.expected, v.actual, v.message = _show(common_rule if peer != "match" else own_rule, common if peer != "match" else (own or common), outcome)
+        if cmp is not None:
+            v.metrics = cmp.metrics()
+            if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
+                v.metrics["differs_at"] = np.argwhere(cmp.mask).tolist()[:64]
     explain(v, own_rule or accepting, own, unsupported)
     out = [v]
     want = expected_dtype(binding, case)

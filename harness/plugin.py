@@ -6,6 +6,7 @@ comes first); an item fails when its check found a discrepancy the docs do not e
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -43,6 +44,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="do not re-run cases to detect nondeterministic results (faster, less trustworthy)")
     g.addoption("--report-dir", default=str(ROOT / "reports"), help="where report.json and index.html go")
     g.addoption("--cases-dir", default=str(ROOT / "cases"), help="checked-in cases (doc examples, regressions)")
+    g.addoption("--shard", type=_shard, default=None, metavar="I/N",
+                help="run the I-th of N deterministic shares of the bindings (CI matrices); "
+                     "merge the shards' reports with `harness report --merge DIR ...`")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`-n N` alone distributes by binding (xdist's loadgroup): the items of one binding share one run,
+    and plain `load` would split them across processes that each run the binding again."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", None) == "no":
+        config.option.dist = "loadgroup"
+
+
+def _shard(text: str) -> tuple[int, int]:
+    i, sep, n = text.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+        raise argparse.ArgumentTypeError(f"takes I/N with 1 <= I <= N, e.g. 1/4; got {text!r}")
+    return int(i), int(n)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--shard I/N: keep the bindings whose place in the sorted list of all bindings is I modulo N.
+
+    Sorted by api then target, neighbours are a spec's bindings in framework order, so each share
+    mixes specs and frameworks. A bad spec's item stays in every share (the merge keeps it once).
+    """
+    if config.option.shard is None:
+        return
+    i, n = config.option.shard
+    keys = sorted({(item.spec.api, item.target) for item in items if isinstance(item, CheckItem)})
+    mine = {key for index, key in enumerate(keys) if index % n == i - 1}
+    keep = [item for item in items if not isinstance(item, CheckItem) or (item.spec.api, item.target) in mine]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 class Harness:
@@ -91,8 +127,11 @@ def _frameworks(config: pytest.Config) -> tuple[dict[str, str], list[str]]:
 
 def _meta(config: pytest.Config) -> dict[str, Any]:
     opt = config.option
-    return {"seed": opt.seed, "max_examples": opt.max_examples,
+    meta = {"seed": opt.seed, "max_examples": opt.max_examples,
             "command": shlex.join(getattr(sys, "orig_argv", None) or [Path(sys.argv[0]).name] + sys.argv[1:])}
+    if opt.shard:
+        meta["shard"] = "/".join(map(str, opt.shard))
+    return meta
 
 
 def _harness(config: pytest.Config) -> Harness:
@@ -112,6 +151,8 @@ def _is_worker(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a spec check item")
+    if _is_worker(config) and config.workerinput.get("harness_loadgroup"):
+        config.option.loadgroup = True  # xdist workers read it from their own command line, which lacks it
     if not _is_worker(config):
         config.stash[_STARTED] = time.time()
         config.stash[_RUN] = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
@@ -121,6 +162,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker writes its part into the controller's run directory."""
     node.workerinput["harness_run"] = node.config.stash[_RUN]
+    node.workerinput["harness_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
 def _parts_dir(config: pytest.Config) -> Path:

@@ -41,6 +41,9 @@ def evaluate(formula: Formula, case: Case, params: Optional[dict[str, Any]] = No
     except Exception as exc:  # a formula that cannot evaluate a case says so in the report
         ref.error = f"{type(exc).__name__}: {exc}"
         return ref
+    if all(a is None or dtypes.name(a) == "float64" or not dtypes.is_float(dtypes.name(a)) for a in case.arrays.values()):
+        ref.lowp = ref.value  # no float input narrower than float64: the same evaluation again
+        return ref
     try:
         env = _env(case, wide=False)
         env.update(params or {})

@@ -132,6 +132,9 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
             last_written = max(last_written, Path(part).stat().st_mtime)
         except (OSError, ValueError):
             continue  # a part being written by a killed process: its previous version was replaced atomically
+        if data.get("schema") == SCHEMA:  # a whole report (e.g. a shard's): incomplete stays incomplete
+            unfinished += bool(data.get("incomplete"))
+            data = as_part(data)
         own = data.get("meta", {})
         unfinished += "started" in own and not own.get("finished")
         part_meta = {**{k: v for k, v in own.items() if k != "finished"}, **part_meta}
@@ -164,6 +167,33 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         "summary": {**summarize(findings, ordered), "coverage": {"reached": sum(c["reached"] for c in cover.values()),
                                                                  "total": sum(c["total"] for c in cover.values())}},
     }
+
+
+def as_part(report: dict[str, Any]) -> dict[str, Any]:
+    """A merged report in the form of a part file, so reports (e.g. of shards) merge like parts."""
+    findings: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in report.get("findings", []):
+        findings.setdefault((f["api"], f["target"]), []).append(f)
+    return {"frameworks": report.get("frameworks", {}), "spec_errors": report.get("spec_errors", []),
+            "missing": report.get("missing", []), "apis": report.get("apis", {}), "coverage": report.get("coverage", {}),
+            "targets": [{**t, "findings": findings.get((t["api"], t["target"]), [])} for t in report.get("targets", [])]}
+
+
+def merged_meta(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run facts of reports merged into one; they must come from the same seed and budget."""
+    for key in ("seed", "max_examples"):
+        values = {r.get(key) for r in reports}
+        if len(values) > 1:
+            raise ValueError(f"cannot merge reports of different {key}s: {sorted(values, key=str)}")
+    present = set().union(*(r.get("frameworks", {}) for r in reports)) if reports else set()
+    missing = set().union(*(r.get("missing_frameworks", []) for r in reports)) if reports else set()
+    started = [r["started"] for r in reports if r.get("started")]  # the report page shows when the run began
+    return {"seed": reports[0].get("seed") if reports else None,
+            "max_examples": reports[0].get("max_examples") if reports else None,
+            "command": " ; ".join(sorted({str(r.get("command")) for r in reports})),
+            "seconds": max((r.get("seconds") or 0 for r in reports), default=0),
+            "missing_frameworks": sorted(missing - present),
+            **({"started": min(started)} if started else {})}
 
 
 def summarize(findings: list[dict[str, Any]], targets: list[dict[str, Any]]) -> dict[str, Any]:

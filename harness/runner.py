@@ -10,7 +10,7 @@ from . import generate, stability, wire
 from .gradients import GradientCheck
 from .case import Case, Outcome
 from .examples import load_examples
-from .findings import Finding, group, identify, partition
+from .findings import PARTITION, Finding, features, group, identify, partition
 from .judge import Verdict, explain, judge, matching_rules, signature_verdict, unsupported_dtypes
 from .reference import Reference, evaluate
 from .region import locate
@@ -63,9 +63,10 @@ class SpecRun:
 
     def __init__(self, spec: Spec, config: Config) -> None:
         self.spec, self.config = spec, config
-        core = generate.draw(generate.all_cases(spec), config.core_examples, CORE_SEED)
+        bulk = generate.all_cases(spec, elementwise=0)  # values from numpy: see generate.valid_cases
+        core = generate.draw(bulk, config.core_examples, CORE_SEED)
         seen = {c.fingerprint() for c in core}
-        explored = [c.with_(explored=True) for c in generate.draw(generate.all_cases(spec), config.explore_examples, config.seed)
+        explored = [c.with_(explored=True) for c in generate.draw(bulk, config.explore_examples, config.seed)
                     if c.fingerprint() not in seen]
         self.cases = core + explored
         checked_in = load_examples(config.cases_dir, spec) if config.cases_dir else []
@@ -306,6 +307,8 @@ class TargetRunner:
         want = (head.check, head.verdict, head.documented, head.why, partition(head))
 
         def holds(case: Case) -> bool:
+            if not _may_reproduce(head, case):
+                return False  # decided without a framework call: most draws of a search end here
             for v in self.judge_cases([case]):
                 if (v.check, v.verdict, v.documented, v.why, partition(v)) == want:
                     found[case.fingerprint()] = v
@@ -315,6 +318,17 @@ class TargetRunner:
         case = generate.shrink(strategy, holds, CORE_SEED, self.run.config.shrink_budget)
         if case is not None and case.fingerprint() in found and case.size <= (head.case.size if head.case else 0):
             finding.minimal, finding.shrunk = found[case.fingerprint()], True
+
+
+def _may_reproduce(head: Verdict, case: Case) -> bool:
+    """False when `case` cannot give `head`'s verdict whatever the framework does (see `judge`)."""
+    found = features(case)
+    if {k: found[k] for k in PARTITION.get(head.check, ("variant",)) if k in found} != partition(head):
+        return False
+    dtype_check = head.check == "dtypes" and head.verdict != "dtype"  # an undocumented dtype was passed
+    if dtype_check != bool(unsupported_dtypes(head.binding, case)):
+        return False
+    return not (case.origin == "invalid" and (head.check == "values" or head.verdict == "dtype"))
 
 
 def _same_outcome(a: Outcome, b: Outcome) -> bool:

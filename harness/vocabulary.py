@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import dtypes
+
 #: Largest array a formula may create or index into; keeps a formula's evaluation bounded.
 MAX_ELEMENTS = 10_000_000
 #: Python-level loop steps one call may take (ctc_nll's recursion; shapes and axes given as sequences).
@@ -59,7 +61,7 @@ def _check_size(shape: Any) -> tuple[int, ...]:
 
 
 def _float_like(x: np.ndarray) -> np.dtype:
-    return x.dtype if np.issubdtype(x.dtype, np.floating) or x.dtype.name == "bfloat16" else np.dtype(np.float64)
+    return x.dtype if x.dtype.kind == "f" or dtypes.name(x) == "bfloat16" else np.dtype(np.float64)
 
 
 def _log_softmax(x: Any, axis: int = -1) -> np.ndarray:
@@ -95,11 +97,11 @@ def _broadcastable(*arrays: Any) -> bool:
 
 
 def _dtype(x: Any) -> str:
-    return _arr(x).dtype.name
+    return dtypes.name(x)
 
 
-def make_vocabulary(ctx: Context) -> dict[str, Callable[..., Any]]:
-    """The callable vocabulary bound to one evaluation context."""
+def _reductions(ctx: Context) -> dict[str, Callable[..., Any]]:
+    """The vocabulary entries that record into an evaluation context."""
 
     def _sum(x: Any, axis: Any = None) -> np.ndarray:
         x = _arr(x)
@@ -122,77 +124,7 @@ def make_vocabulary(ctx: Context) -> dict[str, Callable[..., Any]]:
             return _mean(x)
         raise FormulaRuntimeError(f"reduce() takes 'none', 'sum' or 'mean', not {reduction!r}")
 
-    def _ones(shape: Any, like: Any = None) -> np.ndarray:
-        dtype = _float_like(_arr(like)) if like is not None else np.float64
-        return np.ones(_check_size(shape), dtype)
-
-    def _zeros(shape: Any, like: Any = None) -> np.ndarray:
-        dtype = _float_like(_arr(like)) if like is not None else np.float64
-        return np.zeros(_check_size(shape), dtype)
-
-    return {
-        # elementwise math
-        "abs": np.abs,
-        "sqrt": np.sqrt,
-        "square": np.square,
-        "exp": np.exp,
-        "log": np.log,
-        "log1p": np.log1p,
-        "expm1": np.expm1,
-        "tanh": np.tanh,
-        "sign": np.sign,
-        "maximum": np.maximum,
-        "minimum": np.minimum,
-        "clip": np.clip,
-        "where": np.where,
-        "isnan": np.isnan,
-        "isinf": np.isinf,
-        "isfinite": np.isfinite,
-        "logical_and": np.logical_and,
-        "logical_or": np.logical_or,
-        "logical_not": np.logical_not,
-        # reductions (recorded for the tolerance policy)
-        "sum": _sum,
-        "mean": _mean,
-        "reduce": _reduce,
-        "amax": lambda x, axis=None: np.max(_arr(x), axis=_axis(axis)),
-        "amin": lambda x, axis=None: np.min(_arr(x), axis=_axis(axis)),
-        "any": lambda x: bool(np.any(x)),
-        "all": lambda x: bool(np.all(x)),
-        # softmax family
-        "log_softmax": _log_softmax,
-        "softmax": _softmax,
-        # indexing and shape
-        "one_hot": _one_hot,
-        "take": _take,
-        "take_along_axis": lambda x, idx, axis: np.take_along_axis(_arr(x), _arr(idx).astype(np.int64), int(axis)),
-        "expand_dims": lambda x, axis: np.expand_dims(_arr(x), int(axis)),
-        "squeeze": lambda x, axis: np.squeeze(_arr(x), int(axis)),
-        "moveaxis": lambda x, src, dst: np.moveaxis(_arr(x), int(src), int(dst)),
-        "reshape": lambda x, shape: np.reshape(_arr(x), _check_size(shape)),
-        "broadcast_to": lambda x, shape: np.broadcast_to(_arr(x), _check_size(shape)),
-        "shape": lambda x: tuple(_arr(x).shape),
-        "broadcastable": _broadcastable,
-        "ndim": lambda x: _arr(x).ndim,
-        "size": lambda x: int(_arr(x).size),
-        "ones": _ones,
-        "zeros": _zeros,
-        "ones_like": lambda x: np.ones_like(_arr(x)),
-        "zeros_like": lambda x: np.zeros_like(_arr(x)),
-        "astype_like": lambda x, like: _arr(x).astype(_float_like(_arr(like))),
-        # scalars and types
-        "dtype": _dtype,
-        "is_float": lambda x: _arr(x).dtype.kind == "f" or _arr(x).dtype.name == "bfloat16",
-        "is_int": lambda x: _arr(x).dtype.kind in "iu",
-        "float": float,
-        "int": int,
-        "bool": bool,
-        "len": len,
-        "min": _scalars(min),
-        "max": _scalars(max),
-        **distance_and_sequence_ops(ctx),
-        **FAMILY_A,
-    }
+    return {"sum": _sum, "mean": _mean, "reduce": _reduce, **distance_and_sequence_ops(ctx)}
 
 
 def _scalars(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -204,6 +136,81 @@ def _scalars(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args)
 
     return call
+
+
+def _ones(shape: Any, like: Any = None) -> np.ndarray:
+    dtype = _float_like(_arr(like)) if like is not None else np.float64
+    return np.ones(_check_size(shape), dtype)
+
+
+def _zeros(shape: Any, like: Any = None) -> np.ndarray:
+    dtype = _float_like(_arr(like)) if like is not None else np.float64
+    return np.zeros(_check_size(shape), dtype)
+
+
+def make_vocabulary(ctx: Context) -> dict[str, Callable[..., Any]]:
+    """The callable vocabulary bound to one evaluation context."""
+    return {**_STATIC, **_reductions(ctx)}
+
+
+_STATIC: dict[str, Callable[..., Any]] = {
+    # elementwise math
+    "abs": np.abs,
+    "sqrt": np.sqrt,
+    "square": np.square,
+    "exp": np.exp,
+    "log": np.log,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "tanh": np.tanh,
+    "sign": np.sign,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "clip": np.clip,
+    "where": np.where,
+    "isnan": np.isnan,
+    "isinf": np.isinf,
+    "isfinite": np.isfinite,
+    "logical_and": np.logical_and,
+    "logical_or": np.logical_or,
+    "logical_not": np.logical_not,
+    # reductions: sum, mean and reduce are recorded for the tolerance policy (`_reductions`)
+    "amax": lambda x, axis=None: np.max(_arr(x), axis=_axis(axis)),
+    "amin": lambda x, axis=None: np.min(_arr(x), axis=_axis(axis)),
+    "any": lambda x: bool(np.any(x)),
+    "all": lambda x: bool(np.all(x)),
+    # softmax family
+    "log_softmax": _log_softmax,
+    "softmax": _softmax,
+    # indexing and shape
+    "one_hot": _one_hot,
+    "take": _take,
+    "take_along_axis": lambda x, idx, axis: np.take_along_axis(_arr(x), _arr(idx).astype(np.int64), int(axis)),
+    "expand_dims": lambda x, axis: np.expand_dims(_arr(x), int(axis)),
+    "squeeze": lambda x, axis: np.squeeze(_arr(x), int(axis)),
+    "moveaxis": lambda x, src, dst: np.moveaxis(_arr(x), int(src), int(dst)),
+    "reshape": lambda x, shape: np.reshape(_arr(x), _check_size(shape)),
+    "broadcast_to": lambda x, shape: np.broadcast_to(_arr(x), _check_size(shape)),
+    "shape": lambda x: tuple(_arr(x).shape),
+    "broadcastable": _broadcastable,
+    "ndim": lambda x: _arr(x).ndim,
+    "size": lambda x: int(_arr(x).size),
+    "ones": _ones,
+    "zeros": _zeros,
+    "ones_like": lambda x: np.ones_like(_arr(x)),
+    "zeros_like": lambda x: np.zeros_like(_arr(x)),
+    "astype_like": lambda x, like: _arr(x).astype(_float_like(_arr(like))),
+    # scalars and types
+    "dtype": _dtype,
+    "is_float": lambda x: _arr(x).dtype.kind == "f" or _arr(x).dtype.name == "bfloat16",
+    "is_int": lambda x: _arr(x).dtype.kind in "iu",
+    "float": float,
+    "int": int,
+    "bool": bool,
+    "len": len,
+    "min": _scalars(min),
+    "max": _scalars(max),
+}
 
 
 def _axis(axis: Any) -> Any:
@@ -357,6 +364,9 @@ FAMILY_A: dict[str, Callable[..., Any]] = {
 }
 
 
+_STATIC.update(FAMILY_A)
+
+
 #: Names of constants a formula may use.
 CONSTANTS: dict[str, Any] = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
@@ -380,3 +390,14 @@ def _own_keywords() -> frozenset[str]:
 #: Keywords a formula may pass (see formula.KEYWORDS).
 KEYWORDS: frozenset[str] = _own_keywords()
 NAMES: frozenset[str] = FUNCTIONS | frozenset(CONSTANTS)
+
+_SCRATCH = Context()  # where the reductions of an evaluation without a context record; never read
+_BASE: dict[str, Any] = {**CONSTANTS, **make_vocabulary(_SCRATCH)}
+
+
+def scope(ctx: Context | None) -> dict[str, Any]:
+    """A fresh evaluation scope: the constants and the vocabulary, reductions bound to `ctx`."""
+    out = dict(_BASE)
+    if ctx is not None:
+        out.update(_reductions(ctx))
+    return out

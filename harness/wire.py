@@ -28,14 +28,17 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, bool]:
     return text, cut
 
 
+_NAMES: dict[Any, str] = {}  # numpy computes `dtype.name` anew each time, slowly
+
+
 def encode_array(a: Any, logical: Optional[str] = None) -> dict[str, Any]:
     a = np.asarray(a)
     if not a.flags.c_contiguous:
         a = a.copy(order="C")
-    name = logical or a.dtype.name
-    if a.dtype.name == "bfloat16":  # orchestrator side: widen exactly
+    stored = _NAMES.get(a.dtype) or _NAMES.setdefault(a.dtype, a.dtype.name)
+    if stored == "bfloat16":  # orchestrator side: widen exactly
         a = a.astype(np.float32)
-    return {"__array__": True, "dtype": name, "store": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+    return {"__array__": True, "dtype": logical or stored, "store": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
 
 
 def decode_array(d: dict[str, Any]) -> np.ndarray:

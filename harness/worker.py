@@ -46,8 +46,10 @@ def serve(framework: str, stdin: Any, stdout: Any) -> None:
         message = wire.receive(stdin)
         if message is None or message.get("op") == "exit":
             return
-        for request in message.get("calls", [message]):
-            wire.send(stdout, handle(adapter, request))
+        if message.get("op") == "batch":  # one answer for the batch (see workers.Worker.run)
+            wire.send(stdout, {"op": "replies", "replies": [handle(adapter, r) for r in message["calls"]]})
+        else:
+            wire.send(stdout, handle(adapter, message))
 
 
 def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +63,10 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
             reply.update(value=value, dtype=dtype)
         elif request["op"] == "grad":
             reply.update(adapter.grad(request))
+        elif request["op"] == "floor":  # the benchmark's yardstick (harness/bench.py)
+            from .floor import measure
+
+            reply.update(measure(adapter, request["requests"], request.get("repeat", 1), request.get("warm", True)))
         else:
             raise ValueError(f"unknown op {request['op']!r}")
     except Exception as exc:  # the framework's error is the measurement, not a worker failure

@@ -177,29 +177,38 @@ class Worker:
         self._stop()
 
     def run(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One reply per request, in order; crashes and hangs become replies too."""
+        """One reply per request, in order; crashes and hangs become replies too.
+
+        Calls go in batches answered by one message each (a message per call cost more than a
+        small call). A batch the worker does not answer, because it died or hung past the
+        timeout, is replayed one call at a time on a new worker: the crash or timeout is charged
+        to the call that caused it, and every other call still gets its own answer.
+        """
         replies: list[dict[str, Any]] = []
         pending = list(requests)
+        alone = 0  # calls still to send one at a time, after a batch that failed
         while pending:
             if self._proc is None or self._proc.poll() is not None:
                 if self._proc is not None:
                     self.restarts += 1
                 self.start()
-            batch, pending = pending[:BATCH], pending[BATCH:]
+            batch, pending = pending[:1 if alone else BATCH], pending[1 if alone else BATCH:]
+            alone = max(0, alone - len(batch))
             try:
                 wire.send(self._proc.stdin, {"op": "batch", "calls": batch})  # type: ignore[arg-type]
             except (BrokenPipeError, OSError):
-                pass  # the reply loop below sees the dead worker
-            for i, request in enumerate(batch):
-                reply = self._next(self.timeout)
-                if isinstance(reply, dict) and reply.get("id") == request.get("id"):
-                    replies.append(reply)
-                    continue
-                replies.append(self._failure(request, reply))
-                self.restarts += 1
-                self._stop()
-                pending = batch[i + 1:] + pending
-                break
+                pass  # the reply below sees the dead worker
+            answer = self._next(self.timeout)
+            got = answer.get("replies") if isinstance(answer, dict) else None
+            if isinstance(got, list) and [r.get("id") for r in got] == [r.get("id") for r in batch]:
+                replies.extend(got)
+                continue
+            if len(batch) == 1:
+                replies.append(self._failure(batch[0], answer))
+            else:
+                pending, alone = batch + pending, len(batch)
+            self.restarts += 1
+            self._stop()
         return replies
 
     def _failure(self, request: dict[str, Any], reply: Any) -> dict[str, Any]:

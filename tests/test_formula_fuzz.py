@@ -145,8 +145,8 @@ def test_known_bombs_are_refused_quickly(source):
 
 def test_the_oracle_catches_an_escape(monkeypatch):
     """A sandbox broken on purpose (a vocabulary entry that imports a module) must fail the oracle."""
-    real = vocabulary.make_vocabulary
-    monkeypatch.setattr(vocabulary, "make_vocabulary", lambda ctx: {**real(ctx), "leak": lambda: __import__("json")})
+    real = vocabulary.scope  # what an evaluation reads its names from
+    monkeypatch.setattr(vocabulary, "scope", lambda ctx: {**real(ctx), "leak": lambda: __import__("json")})
     monkeypatch.setattr(vocabulary, "NAMES", vocabulary.NAMES | {"leak"})
     monkeypatch.setattr(vocabulary, "FUNCTIONS", vocabulary.FUNCTIONS | {"leak"})
     monkeypatch.delitem(sys.modules, "json")  # so the import really happens (an audit event)
