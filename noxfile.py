@@ -19,6 +19,7 @@ not run everything (bad spec, a framework that failed to install or start).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
