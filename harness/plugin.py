@@ -49,11 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "merge the shards' reports with `harness report --merge DIR ...`")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
+def _by_binding(config: pytest.Config) -> None:
     """`-n N` alone distributes by binding (xdist's loadgroup): the items of one binding share one run,
-    and plain `load` would split them across processes that each run the binding again."""
-    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", None) == "no":
+    and plain `load` would split them across processes that each run the binding again. Done at
+    configure time: pytest 9.2 loads the root conftest (this plugin) after `pytest_cmdline_main`,
+    where xdist has already turned `-n` into `load`; an explicit `--dist` is left alone."""
+    explicit = any(str(a) == "--dist" or str(a).startswith("--dist=") or str(a) == "-d"
+                   for a in config.invocation_params.args)
+    if getattr(config.option, "numprocesses", None) and not explicit and getattr(config.option, "dist", None) in ("no", "load"):
         config.option.dist = "loadgroup"
 
 
@@ -149,8 +152,11 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a spec check item")
+    if not _is_worker(config):
+        _by_binding(config)
     if _is_worker(config) and config.workerinput.get("harness_loadgroup"):
         config.option.loadgroup = True  # xdist workers read it from their own command line, which lacks it
     if not _is_worker(config):
