@@ -52,8 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _by_binding(config: pytest.Config) -> None:
     """`-n N` alone distributes by binding (xdist's loadgroup): the items of one binding share one run,
     and plain `load` would split them across processes that each run the binding again. Done at
-    configure time: pytest 9.2 loads the root conftest (this plugin) after `pytest_cmdline_main`,
-    where xdist has already turned `-n` into `load`; an explicit `--dist` is left alone."""
+    configure time, whatever xdist's own `pytest_cmdline_main` made of `-n` (`load`) before this
+    plugin could act; an explicit `--dist` is left alone."""
     explicit = any(str(a) == "--dist" or str(a).startswith("--dist=") or str(a) == "-d"
                    for a in config.invocation_params.args)
     if getattr(config.option, "numprocesses", None) and not explicit and getattr(config.option, "dist", None) in ("no", "load"):
