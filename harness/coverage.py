@@ -67,7 +67,7 @@ class Trace:
         self._case[_key(node)] |= sides
 
     def condition(self, node: ast.AST, value: Any) -> None:
-        if not isinstance(node, ast.Compare):  # a comparison records itself
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1):  # a single comparison records itself
             self._case[_key(node)] |= _sides(value)
 
     def end_case(self) -> None:

@@ -68,3 +68,16 @@ def test_report_lines_show_the_figure_and_every_gap():
     assert lines[0].startswith(f"coverage smooth_l1_loss: {cov['reached']}/{cov['total']}") and "skipped (because)" in lines[0]
     assert "  untested: d < beta: false" in lines
     assert lines[-1].startswith("coverage overall:")
+
+
+def test_a_chained_comparison_used_as_a_condition_records_its_sides():
+    from harness.formula import parse
+
+    f = parse("result = 1.0 if 0 < x < 1 else 2.0", ["x"])
+    trace = coverage.Trace()
+    for x in (0.5, 2.0):
+        f.evaluate({"x": x}, trace=trace)
+        trace.end_case()
+    (key, text, sides), = coverage.conditions(f.tree, f.source)
+    assert text == "0 < x < 1" and sides == ["true", "false"]
+    assert dict(trace.reached[key]) == {"true": 1, "false": 1}
