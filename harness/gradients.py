@@ -18,7 +18,6 @@ Verdicts, one per (case, input), on both axes like values:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -29,7 +28,6 @@ from .formula import Formula
 from .generate import array_specs
 from .gradref import GradientReference, InputGradient, derive
 from .judge import Verdict, explain, matching_rules, unsupported_dtypes
-from .reference import holds
 from .spec import BindingView, Spec, Subgradient
 
 CONTINUOUS = ("real", "positive", "unit", "log_probabilities")  # value kinds that are not labels

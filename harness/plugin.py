@@ -155,11 +155,10 @@ def _is_worker(config: pytest.Config) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a spec check item")
-    if not _is_worker(config):
-        _by_binding(config)
     if _is_worker(config) and config.workerinput.get("harness_loadgroup"):
         config.option.loadgroup = True  # xdist workers read it from their own command line, which lacks it
     if not _is_worker(config):
+        _by_binding(config)
         config.stash[_STARTED] = time.time()
         config.stash[_RUN] = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 

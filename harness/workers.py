@@ -22,11 +22,12 @@ from typing import Any, Iterable, Optional
 from . import wire
 from .paths import inside
 from .frameworks import KNOWN
+from .frameworks.base import Adapter
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_VAR = "HARNESS_WORKERS"  # "torch=/venv/bin/python,paddle=/other/bin/python"
 BATCH = 32
-_MEMORY_DEATH = ("bad_alloc", "out of memory", "cannot allocate memory", "memoryerror")
+_MEMORY_DEATH = Adapter.memory_messages + ("memoryerror",)  # in a dead worker's stderr
 
 
 class WorkerStartError(RuntimeError):
@@ -241,9 +242,8 @@ class Pool:
             if framework in self.failed:
                 raise WorkerStartError(self.failed[framework])
             if framework not in self.workers:
-                worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory)
                 try:
-                    worker.start()
+                    worker = self._new(framework)
                 except WorkerStartError as exc:
                     self.failed[framework] = str(exc)
                     raise
