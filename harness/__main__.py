@@ -1,7 +1,7 @@
 """`python -m harness` is the `harness` command."""
 import sys
 
-from .cli import main
+from harness.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

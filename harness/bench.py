@@ -29,12 +29,12 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from . import generate
-from .case import Case
-from .results import write_atomic
-from .runner import Config, SpecRun, TargetRunner, build_request
-from .spec import BindingView, Spec, load_all
-from .workers import ENV_VAR, Pool, discover, parse_pythons
+from harness.cases import generate
+from harness.cases.case import Case
+from harness.files import write_atomic
+from harness.run.pipeline import Config, SpecRun, TargetRunner, build_request
+from harness.spec.model import BindingView, Spec, load_all
+from harness.run.pool import ENV_VAR, Pool, discover, parse_pythons
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "harness-bench/1"

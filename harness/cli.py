@@ -69,7 +69,7 @@ def _names_specs(arg: str) -> bool:
 
 
 def _check(paths: list[str]) -> int:
-    from .spec import load_all
+    from harness.spec.model import load_all
 
     bad = 0
     for path in paths:
@@ -83,8 +83,9 @@ def _check(paths: list[str]) -> int:
 
 
 def _report(report_dir: Path) -> int:
-    from . import report
-    from .results import merge, write_atomic
+    from harness.report import html as report
+    from harness.report.results import merge
+    from harness.files import write_atomic
 
     runs = sorted((report_dir / "parts").glob("*/"), key=lambda p: p.stat().st_mtime)
     parts = sorted(runs[-1].glob("*.json")) if runs else []
@@ -105,8 +106,9 @@ def _report(report_dir: Path) -> int:
 
 def _merge(paths: list[Path], report_dir: Path) -> int:
     """One report from the reports of several runs of the same seed, e.g. the shards of a CI matrix."""
-    from . import report
-    from .results import merge, merged_meta, write_atomic
+    from harness.report import html as report
+    from harness.report.results import merge, merged_meta
+    from harness.files import write_atomic
 
     files = [p / "report.json" if p.is_dir() else p for p in paths]
     absent = [str(f) for f in files if not f.is_file()]
@@ -135,7 +137,8 @@ def _load_report(path: Path) -> Optional[dict]:
 
 
 def _gate(report_path: Path, baselines: Path, out: Path) -> int:
-    from . import baseline, delta
+    from harness.gate import baselines as baseline
+    from harness.gate import delta
 
     report = _load_report(report_path)
     if report is None:
@@ -156,7 +159,9 @@ def _gate(report_path: Path, baselines: Path, out: Path) -> int:
 
 
 def _baseline_update(report_path: Path, baselines: Path, cases: Path) -> int:
-    from . import baseline, delta, replay
+    from harness.gate import baselines as baseline
+    from harness.gate import delta
+    from harness.gate import replay
 
     report = _load_report(report_path)
     if report is None:
@@ -173,7 +178,7 @@ def _baseline_update(report_path: Path, baselines: Path, cases: Path) -> int:
 
 
 def _diff(old: Path, new: Path, out: Path) -> int:
-    from . import delta
+    from harness.gate import delta
 
     reports = [_load_report(old), _load_report(new)]
     if reports[0] is None or reports[1] is None:

@@ -17,14 +17,18 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from . import coverage, delta, plots, report
-from .apitable import api_json
-from .paths import inside
-from .results import PartWriter, merge, missing_json, spec_error_json, target_json, write_atomic
-from .runner import Config, SpecRun, TargetResult, TargetRunner
-from .spec import CHECKS, Spec, load_spec
-from .workers import ENV_VAR, Pool, WorkerStartError, discover, parse_memory, parse_pythons
-from .yamlsource import SourceError
+from harness.judge import coverage
+from harness.gate import delta
+from harness.report import plots
+from harness.report import html as report
+from harness.report.tables import api_json
+from harness.files import inside
+from harness.report.results import PartWriter, merge, missing_json, spec_error_json, target_json
+from harness.files import write_atomic
+from harness.run.pipeline import Config, SpecRun, TargetResult, TargetRunner
+from harness.spec.model import CHECKS, Spec, load_spec
+from harness.run.pool import ENV_VAR, Pool, WorkerStartError, discover, parse_memory, parse_pythons
+from harness.spec.source import SourceError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.workers import ENV_VAR, discover, parse_pythons
+from harness.run.pool import ENV_VAR, discover, parse_pythons
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.frameworks.base import Adapter as Base
+from harness.run.frameworks.base import Adapter as Base
 
 _state: dict[str, Any] = {"deferred": False, "seen": set()}
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.case import Case
-from harness.runner import Config, SpecRun
+from harness.cases.case import Case
+from harness.run.pipeline import Config, SpecRun
 
 from .test_faults import EXPECTED, FAKE, MEMORY, SPEC, _by_case, _runner, injected
-from harness.workers import Pool
+from harness.run.pool import Pool
 
 EXPECTED_ALL = {**EXPECTED, "wrong_dtype": ("dtype", ""), "deferred": ("nondeterministic", "")}
 

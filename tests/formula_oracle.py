@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.formula import MAX_WORK, FormulaError, parse
+from harness.spec.formula import MAX_WORK, FormulaError, parse
 
 VARIABLES = {"x", "y", "beta", "reduction", "n", "s"}
 TIME_LIMIT = 10.0  # seconds; the interpreter's own bound is far lower (MAX_WORK elements of numpy work)

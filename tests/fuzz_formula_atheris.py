@@ -12,7 +12,7 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from harness import formula, vocabulary  # noqa: F401  (instrumented for coverage)
+    from harness.spec import vocabulary  # noqa: F401  (instrumented for coverage)
 
 from tests.formula_oracle import check  # noqa: E402
 

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import apitable, mathml, plots
-from harness.spec import load_spec
+from harness.report import tables as apitable
+from harness.report import mathml
+from harness.report import plots
+from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

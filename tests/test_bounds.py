@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import generate, wire
-from harness.paths import inside, safe_name
-from harness.spec import MAX_CASE_ELEMENTS, load_spec
-from harness.workers import Worker, machine_memory, parse_memory
+from harness.cases import generate
+from harness.run import wire
+from harness.files import inside, safe_name
+from harness.spec.model import MAX_CASE_ELEMENTS, load_spec
+from harness.run.pool import Worker, machine_memory, parse_memory
 
 FAKE = "fake:tests.fake_framework"
 HUGE_DIMS = """

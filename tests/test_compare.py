@@ -1,8 +1,8 @@
 import numpy as np
 
-from harness import dtypes
-from harness.compare import compare, same_result
-from harness.vocabulary import Accumulation
+from harness.spec import dtypes
+from harness.judge.compare import compare, same_result
+from harness.spec.vocabulary import Accumulation
 
 
 def test_exact_and_rounded_values_match():

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import coverage
-from harness.case import Case
-from harness.report import coverage_lines
-from harness.spec import load_spec
+from harness.judge import coverage
+from harness.cases.case import Case
+from harness.report.html import coverage_lines
+from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOOTH = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
@@ -71,7 +71,7 @@ def test_report_lines_show_the_figure_and_every_gap():
 
 
 def test_a_chained_comparison_used_as_a_condition_records_its_sides():
-    from harness.formula import parse
+    from harness.spec.formula import parse
 
     f = parse("result = 1.0 if 0 < x < 1 else 2.0", ["x"])
     trace = coverage.Trace()

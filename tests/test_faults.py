@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import report
-from harness.case import Case
-from harness.results import merge, target_json, write_atomic
-from harness.runner import Config, SpecRun, TargetRunner
-from harness.spec import load_spec
-from harness.workers import Pool
+from harness.report import html as report
+from harness.cases.case import Case
+from harness.report.results import merge, target_json
+from harness.files import write_atomic
+from harness.run.pipeline import Config, SpecRun, TargetRunner
+from harness.spec.model import load_spec
+from harness.run.pool import Pool
 
 from .fake_framework import faulty
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from harness.formula import FormulaError, parse
-from harness.vocabulary import Context, FormulaRuntimeError
+from harness.spec.formula import FormulaError, parse
+from harness.spec.vocabulary import Context, FormulaRuntimeError
 
 SMOOTH = """
 d = abs(input - target)

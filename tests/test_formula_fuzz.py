@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from harness import vocabulary
+from harness.spec import vocabulary
 
 from .formula_oracle import VARIABLES, check
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import baseline, delta
+from harness.gate import baselines as baseline
+from harness.gate import delta
 from harness.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import dtypes, generate
-from harness.spec import load_spec
+from harness.spec import dtypes
+from harness.cases import generate
+from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOOTH = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
@@ -151,7 +152,7 @@ def test_lengths_stay_within_their_bound_and_mostly_above_the_named_input():
 
 
 def test_value_kind_references_are_checked_on_load():
-    from harness.yamlsource import SourceError
+    from harness.spec.source import SourceError
     import pytest
 
     bad = _KINDS_SPEC.replace("bound: T, above", "bound: Q, above")

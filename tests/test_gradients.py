@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 
-from harness import gradients, wire
-from harness.case import Case
-from harness.runner import Config, SpecRun
-from harness.spec import load_spec
-from harness.yamlsource import SourceError
+from harness.checks import gradients
+from harness.run import wire
+from harness.cases.case import Case
+from harness.run.pipeline import Config, SpecRun
+from harness.spec.model import load_spec
+from harness.spec.source import SourceError
 
 SPEC = """
 api: tiny_l1

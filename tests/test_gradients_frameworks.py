@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.case import Case
-from harness.runner import Config, SpecRun, TargetRunner
-from harness.spec import load_spec
-from harness.workers import Pool
+from harness.cases.case import Case
+from harness.run.pipeline import Config, SpecRun, TargetRunner
+from harness.spec.model import load_spec
+from harness.run.pool import Pool
 
 from .conftest import need
 

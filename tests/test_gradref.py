@@ -4,9 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import dual, formula, gradref
-from harness.case import Case
-from harness.spec import load_spec
+from harness.judge import dual
+from harness.spec import formula
+from harness.judge import gradref
+from harness.cases.case import Case
+from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOOTH = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
@@ -107,8 +109,8 @@ def test_an_operation_without_a_rule_falls_back_to_central_differences():
 
 
 def test_every_vocabulary_name_has_a_rule_or_a_guard():
-    rules = dual.rules(__import__("harness.vocabulary", fromlist=["Context"]).Context())
-    from harness.vocabulary import NAMES, CONSTANTS
+    rules = dual.rules(__import__("harness.spec.vocabulary", fromlist=["Context"]).Context())
+    from harness.spec.vocabulary import NAMES, CONSTANTS
 
     assert set(rules) == set(NAMES) - set(CONSTANTS)
     with pytest.raises(dual.NoRule):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.examples import load_examples
-from harness.results import strip_timings, target_json
-from harness.runner import Config, SpecRun, TargetRunner
-from harness.spec import load_spec
-from harness.workers import Pool
+from harness.cases.examples import load_examples
+from harness.report.results import strip_timings, target_json
+from harness.run.pipeline import Config, SpecRun, TargetRunner
+from harness.spec.model import load_spec
+from harness.run.pool import Pool
 
 from .conftest import need
 

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.case import Case, Outcome
-from harness.judge import judge, signature_verdict
-from harness.reference import evaluate
-from harness.spec import load_spec
+from harness.cases.case import Case, Outcome
+from harness.judge.verdicts import judge, signature_verdict
+from harness.judge.reference import evaluate
+from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")

@@ -5,10 +5,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness import wire
-from harness.case import Case
-from harness.runner import build_request
-from harness.spec import load_spec
+from harness.run import wire
+from harness.cases.case import Case
+from harness.run.pipeline import build_request
+from harness.spec.model import load_spec
 
 from .fake_framework import NumpyTensors
 
@@ -55,7 +55,7 @@ def test_build_request_carries_the_output_index_of_the_binding_only():
 
 
 def test_a_reproducer_of_a_tuple_result_indexes_the_call():
-    from harness import repro
+    from harness.report import scripts as repro
 
     class _Snippets(_NumpyAdapter):
         def snippet_tensor(self, var: str, dtype: str) -> str:
@@ -70,7 +70,7 @@ def _run_dies_body(tmp_path, expr: str) -> "subprocess.CompletedProcess[str]":
     import subprocess
     import sys
 
-    from harness import repro
+    from harness.report import scripts as repro
 
     script = tmp_path / "r.py"
     script.write_text("\n".join(["import os", "import sys", *repro._dies_body(expr)]) + "\n")

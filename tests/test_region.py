@@ -3,11 +3,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import dtypes, generate
-from harness.findings import Finding, group
-from harness.judge import Verdict
-from harness.region import axes, locate
-from harness.spec import load_spec
+from harness.spec import dtypes
+from harness.cases import generate
+from harness.judge.findings import Finding, group
+from harness.judge.verdicts import Verdict
+from harness.judge.region import axes, locate
+from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
@@ -73,9 +74,9 @@ def test_findings_with_the_same_region_merge_and_keep_every_verdict():
 def test_replayed_case_comes_back_bit_for_bit_and_leads_its_finding(tmp_path):
     import json
 
-    from harness import replay
-    from harness.case import replayable
-    from harness.examples import load_examples
+    from harness.gate import replay
+    from harness.cases.case import replayable
+    from harness.cases.examples import load_examples
 
     case = _case("bfloat16").with_(arrays={"input": dtypes.cast(np.array([np.nan, -np.inf, 1e-3]), "bfloat16"),
                                            "target": dtypes.cast(np.array([0.1, 2.0, 3.0]), "bfloat16")},
@@ -97,7 +98,7 @@ def test_replayed_case_comes_back_bit_for_bit_and_leads_its_finding(tmp_path):
 
 
 def test_core_cases_do_not_depend_on_the_seed_and_explored_ones_do():
-    from harness.runner import Config, SpecRun
+    from harness.run.pipeline import Config, SpecRun
 
     a, b = SpecRun(SPEC, Config(seed=1, max_examples=30)), SpecRun(SPEC, Config(seed=2, max_examples=30))
     core = lambda run: [c.fingerprint() for c in run.cases if not c.explored]  # noqa: E731

@@ -1,9 +1,10 @@
 import json
 from pathlib import Path
 
-from harness import report
+from harness.report import html as report
 from harness.cli import _names_specs, main
-from harness.results import merge, strip_timings, write_atomic
+from harness.report.results import merge, strip_timings
+from harness.files import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,13 +2,13 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness import dtypes, repro
+from harness.spec import dtypes
+from harness.report import scripts as repro
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).with_name("repro_driver.py")

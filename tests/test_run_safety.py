@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jsonschema
 
-from harness.results import PartWriter, merge
+from harness.report.results import PartWriter, merge
 
 from .conftest import need
 
@@ -131,7 +131,7 @@ def test_a_finished_runs_report_is_complete(tmp_path):
 WRITER = """
 import json, sys
 from pathlib import Path
-from harness.results import write_atomic
+from harness.files import write_atomic
 path = Path(sys.argv[1])
 write_atomic(path, json.dumps({"i": 0, "pad": ["x" * 1000] * 2000}))
 print("ready", flush=True)

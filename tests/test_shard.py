@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.results import strip_timings
+from harness.report.results import strip_timings
 
 from .conftest import need
 

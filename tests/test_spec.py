@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.spec import load_all, load_spec
-from harness.yamlsource import SourceError
+from harness.spec.model import load_all, load_spec
+from harness.spec.source import SourceError
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from harness import formula
-from harness.dtypes import BFLOAT16
-from harness.vocabulary import Context, make_vocabulary
+from harness.spec import formula
+from harness.spec.dtypes import BFLOAT16
+from harness.spec.vocabulary import Context, make_vocabulary
 
 V = make_vocabulary(Context())
 

@@ -4,8 +4,8 @@ import sys
 import numpy as np
 import pytest
 
-from harness import wire
-from harness.workers import Pool, Worker, parse_pythons
+from harness.run import wire
+from harness.run.pool import Pool, Worker, parse_pythons
 
 FAKE = "fake:tests.fake_framework"
 

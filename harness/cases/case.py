@@ -1,0 +1,135 @@
+"""A case: concrete inputs and parameters for one API, and how it is shown in reports."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any, Optional
+
+import numpy as np
+
+from harness.spec import dtypes
+
+SUMMARY_ELEMENTS = 16  # arrays larger than this are summarized in reports
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    api: str
+    arrays: dict[str, Optional[np.ndarray]]  # inputs and tensor parameters, in spec names
+    params: dict[str, Any]  # scalar parameters, in spec names
+    variant: Optional[str] = None
+    omit: tuple[str, ...] = ()  # parameters left out of the call, so the binding's default applies
+    origin: str = "generated"  # generated | invalid | example:<name> | regression:<name>
+    expected: Any = None  # documented output, for doc examples
+    decimals: Optional[int] = None  # precision the documented output was printed with
+    targets: Optional[tuple[str, ...]] = None  # for checked-in cases: the targets they are about
+    note: str = ""  # what an invalid case breaks, or a checked-in case's source
+    regression: str = ""  # for a replayed case: the id of the accepted finding it reproduces
+    explored: bool = False  # drawn with the run's seed (exploration), not from the fixed core
+
+    def env(self) -> dict[str, Any]:
+        """The names a formula or condition sees, arrays in their own dtype."""
+        env: dict[str, Any] = {**self.params, **self.arrays, "variant": self.variant}
+        return env
+
+    def with_(self, **changes: Any) -> "Case":
+        return replace(self, **changes)
+
+    @property
+    def size(self) -> int:
+        return sum(0 if a is None else a.size for a in self.arrays.values())
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update(repr((self.api, self.variant, self.omit, sorted((k, repr(v)) for k, v in self.params.items()))).encode())
+        for name in sorted(self.arrays):
+            a = self.arrays[name]
+            h.update(name.encode())
+            if a is not None:
+                h.update(dtypes.name(a).encode() + repr(a.shape).encode() + np.array(a, order="C").tobytes())
+        return h.hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """Identity of the case's content (computed once: every binding of a spec asks)."""
+        return self._fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready: params, and each array's dtype, shape and (possibly summarized) values."""
+        return {
+            "variant": self.variant,
+            "params": {k: _jsonable(v) for k, v in self.params.items() if k not in self.omit},
+            "omitted": list(self.omit),
+            "inputs": {k: describe_array(v) for k, v in self.arrays.items()},
+            "origin": self.origin,
+            "note": self.note,
+        }
+
+
+def replayable(case: "Case", target: str, finding: str, limit: int = 4096) -> Optional[dict[str, Any]]:
+    """The case, losslessly, in the `cases/` file format (kind: regression); None when too large to keep."""
+    if case.size > limit or case.origin not in ("generated", "invalid"):
+        return None
+    inputs: dict[str, Any] = {}
+    for k, a in case.arrays.items():
+        inputs[k] = None if a is None else {"dtype": dtypes.name(a), "shape": list(a.shape),
+                                            "value": _jsonable(dtypes.to_float64(a).ravel().tolist()
+                                                               if dtypes.is_float(dtypes.name(a)) else a.ravel().tolist())}
+    return {"name": finding, "kind": "regression", "targets": [target], "origin": case.origin, "note": case.note,
+            "variant": case.variant, "params": _jsonable(dict(case.params)), "omit": list(case.omit), "inputs": inputs}
+
+
+def describe_array(a: Optional[np.ndarray]) -> Optional[dict[str, Any]]:
+    if a is None:
+        return None
+    out: dict[str, Any] = {"dtype": dtypes.name(a), "shape": list(a.shape)}
+    wide = dtypes.to_float64(a) if dtypes.name(a) == "bfloat16" else a
+    if a.size <= SUMMARY_ELEMENTS:
+        out["values"] = _jsonable(np.asarray(wide).tolist())
+    else:
+        f = np.asarray(wide, dtype=np.float64)
+        finite = f[np.isfinite(f)]
+        out["summary"] = {
+            "min": _jsonable(float(finite.min())) if finite.size else None,
+            "max": _jsonable(float(finite.max())) if finite.size else None,
+            "nan": int(np.isnan(f).sum()), "inf": int(np.isinf(f).sum()),
+            "first": _jsonable(f.ravel()[:8].tolist()),
+        }
+    return out
+
+
+def _jsonable(v: Any) -> Any:
+    """Plain JSON values; non-finite floats become the strings 'nan', 'inf', '-inf'."""
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return _jsonable(v.tolist())
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if np.isfinite(f) else ("nan" if np.isnan(f) else ("inf" if f > 0 else "-inf"))
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+jsonable = _jsonable
+
+
+@dataclass
+class Outcome:
+    """What one binding did with one case: a value or an error, as received from its worker."""
+
+    value: Optional[np.ndarray] = None
+    dtype: Optional[str] = None  # the framework's own dtype name for the value
+    error: Optional[dict[str, Any]] = None  # {type, mro, message}
+    crash: Optional[str] = None  # crash | timeout | memory, with detail in `error`
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.crash is None

@@ -1,0 +1,126 @@
+"""Checked-in cases: documentation examples with their printed outputs, and regression cases.
+
+A file under `cases/` holds a list of cases for one api:
+
+    api: smooth_l1_loss
+    cases:
+      - name: mindspore docs example
+        source: https://...
+        targets: [mindspore.nn.SmoothL1Loss]       # optional: default every binding
+        params: {reduction: none}
+        inputs:
+          input: {dtype: float32, value: [1, 2, 3]}
+        expected: [0, 0, 0.5]                      # optional: the documented output
+        decimals: 4                                # the precision it was printed with
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.spec import dtypes
+from harness.cases.case import Case, Outcome, describe_array, jsonable
+from harness.judge.verdicts import Verdict
+from harness.spec.model import BindingView, Spec
+from harness.spec.source import SourceError, load
+
+
+class _ArrayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dtype: str
+    value: Any = None
+    shape: Optional[list[int]] = None
+
+
+class _CaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    source: Optional[str] = None
+    targets: Optional[list[str]] = None
+    variant: Optional[str] = None
+    params: dict[str, Any] = {}
+    inputs: dict[str, Optional[_ArrayIn]]
+    expected: Any = None
+    decimals: Optional[int] = None
+    kind: Literal["example", "regression"] = "example"
+    origin: Literal["generated", "invalid"] = "generated"  # regression: how the replayed case was made
+    note: str = ""  # regression: what an invalid case breaks
+    omit: list[str] = []  # regression: parameters left out of the call
+
+
+class _FileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api: str
+    cases: list[_CaseIn]
+
+
+def load_examples(root: Optional[Path], spec: Spec) -> list[Case]:
+    """The checked-in cases of one spec. A malformed file raises SourceError with its line."""
+    if root is None or not Path(root).exists():
+        return []
+    out: list[Case] = []
+    for path in sorted(Path(root).rglob("*.yaml")):
+        located = load(path)
+        if not isinstance(located.data, dict) or located.data.get("api") != spec.api:
+            continue
+        try:
+            model = _FileIn.model_validate(located.data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = tuple(err["loc"])
+            raise SourceError(path, located.line(loc), f"{'.'.join(map(str, loc))}: {err['msg']}",
+                              "see the format in harness/examples.py") from None
+        for i, c in enumerate(model.cases):
+            unknown = set(c.inputs) - set(spec.model.inputs) - set(spec.model.params)
+            unknown |= set(c.params) - set(spec.model.params)
+            if unknown:
+                raise SourceError(path, located.line(("cases", i)), f"case {c.name!r} uses {sorted(unknown)}, not in spec {spec.api}",
+                                  f"use the spec's names: {sorted(set(spec.model.inputs) | set(spec.model.params))}")
+            arrays = {k: (None if a is None else _array(a)) for k, a in c.inputs.items()}
+            params = {k: v for k, v in c.params.items()}
+            for name, p in spec.model.params.items():  # unspecified parameters take the common default
+                if name not in params and name not in arrays:
+                    if hasattr(p, "type"):
+                        params[name] = p.default
+                    else:
+                        arrays[name] = None
+            targets = tuple(c.targets) if c.targets else None
+            if c.kind == "regression":
+                out.append(Case(spec.api, arrays, params, c.variant, tuple(c.omit), c.origin, targets=targets,
+                                note=c.note, regression=c.name))
+            else:
+                out.append(Case(spec.api, arrays, params, c.variant, origin=f"example:{c.name}", expected=c.expected,
+                                decimals=c.decimals, targets=targets, note=c.source or str(path)))
+    return out
+
+
+def _array(a: _ArrayIn) -> np.ndarray:
+    values = np.asarray(a.value if a.value is not None else [], dtype=np.float64)  # 'nan', 'inf' strings too
+    if a.shape is not None:
+        values = values.reshape(a.shape)
+    return dtypes.cast(values, a.dtype)
+
+
+def judge_example(binding: BindingView, case: Case, outcome: Outcome) -> Verdict:
+    """A documented example: the binding's output against the documented output at its printed precision."""
+    expected = np.asarray(case.expected, dtype=np.float64) if case.expected is not None else None
+    verdict, message = "match", ""
+    if outcome.crash:
+        verdict = outcome.crash
+    elif not outcome.ok:
+        verdict, message = "unexpected-error", f"{(outcome.error or {}).get('type')}: {(outcome.error or {}).get('message', '')[:300]}"
+    elif expected is not None:
+        actual = np.asarray(outcome.value, dtype=np.float64)
+        tol = 0.5 * 10.0 ** -(case.decimals if case.decimals is not None else 4) + 4 * dtypes.eps(outcome.dtype or "float64")
+        if actual.size != expected.size:
+            verdict, message = "shape", f"shape {list(actual.shape)}, documented {list(expected.shape)}"
+        elif not np.allclose(actual.reshape(expected.shape), expected, rtol=0, atol=tol, equal_nan=True):
+            verdict, message = "value", f"documented {expected.tolist()}, got {actual.tolist()}"
+    v = Verdict(binding, case, "examples", verdict, verdict, verdict, message=message, subject=case.origin,
+                expected={"value": jsonable(case.expected), "source": case.note},
+                actual={"value": describe_array(outcome.value), "dtype": outcome.dtype} if outcome.ok else
+                {"error": (outcome.error or {}).get("type"), "message": (outcome.error or {}).get("message", "")[:500]})
+    return v

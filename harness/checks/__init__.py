@@ -1,0 +1,1 @@
+"""Checks: one registered module per check."""

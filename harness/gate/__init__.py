@@ -1,0 +1,1 @@
+"""Gating: baselines, deltas between runs and versions, replayed cases."""

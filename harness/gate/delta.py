@@ -1,0 +1,147 @@
+"""What changed between accepted findings and a run: new, changed, fixed. The gate and `harness diff`.
+
+Exit status, for CI: 0 nothing new or changed; 1 new or changed findings; 2 the harness could not run
+everything (a bad spec, a framework that could not start), whatever else the run found.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness.gate.baselines import Entry, entries
+
+OK, FINDINGS, HARNESS_ERROR = 0, 1, 2
+
+
+@dataclass
+class Delta:
+    old_label: str
+    new_label: str
+    new: list[Entry] = field(default_factory=list)
+    explored: list[Entry] = field(default_factory=list)  # new, but found only by this seed's exploration: not failing
+    changed: list[tuple[Entry, Entry]] = field(default_factory=list)  # (old, new): the verdict changed
+    redocumented: list[tuple[Entry, Entry]] = field(default_factory=list)  # same verdict, documentation changed
+    fixed: list[Entry] = field(default_factory=list)
+    not_run: list[Entry] = field(default_factory=list)  # accepted, but its target did not run this time
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)  # why the harness could not run everything
+    versions: dict[str, tuple[str, str]] = field(default_factory=dict)  # framework -> (old, new)
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return HARNESS_ERROR
+        return FINDINGS if self.new or self.changed else OK
+
+    def to_json(self) -> dict[str, Any]:
+        row = lambda e: e.__dict__  # noqa: E731
+        return {"old": self.old_label, "new": self.new_label, "exit_code": self.exit_code,
+                "versions": {k: list(v) for k, v in sorted(self.versions.items())},
+                "new_findings": [row(e) for e in self.new], "explored": [row(e) for e in self.explored], "changed": [{"old": row(a), "new": row(b)} for a, b in self.changed],
+                "redocumented": [{"old": row(a), "new": row(b)} for a, b in self.redocumented],
+                "fixed": [row(e) for e in self.fixed], "not_run": [row(e) for e in self.not_run],
+                "unchanged": self.unchanged, "errors": self.errors}
+
+
+def ran(report: dict[str, Any]) -> set[str]:
+    """Targets that ran to the end in a report."""
+    return {t["target"] for t in report.get("targets", []) if not t.get("error")}
+
+
+def harness_errors(report: dict[str, Any]) -> list[str]:
+    out = [f"bad spec {e['file']}:{e['line']}: {e['message']} (fix: {e['fix']})" for e in report.get("spec_errors", [])]
+    out += [f"{t['target']} could not run: {t['error']}" for t in report.get("targets", []) if t.get("error")]
+    if report.get("incomplete"):
+        out.append("the run did not finish (killed or interrupted): its report holds only the bindings finished by "
+                   "then (fix: run it again to the end)")
+    return out
+
+
+def compare(old: dict[str, Entry], new_report: dict[str, Any], old_label: str, new_label: str,
+            scope: set[str] | None = None) -> Delta:
+    """Accepted entries `old` against a run; only targets in `scope` (default: those that ran) count."""
+    scope = ran(new_report) if scope is None else scope
+    new = {k: e for k, e in entries(new_report).items() if e.target in scope}
+    d = Delta(old_label, new_label, errors=harness_errors(new_report))
+    for key, e in sorted(new.items(), key=lambda kv: _order(kv[1])):
+        before = old.get(key)
+        if before is None:
+            (d.explored if e.explored else d.new).append(e)
+        elif before.verdict != e.verdict:
+            d.changed.append((before, e))
+        elif before.documented != e.documented:
+            d.redocumented.append((before, e))
+        else:
+            d.unchanged += 1
+    for key, e in sorted(old.items(), key=lambda kv: _order(kv[1])):
+        if key not in new:
+            (d.fixed if e.target in scope else d.not_run).append(e)
+    return d
+
+
+def diff_reports(old_report: dict[str, Any], new_report: dict[str, Any]) -> Delta:
+    """Two runs (e.g. before and after a framework upgrade), over the targets both ran."""
+    label = lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r.get("frameworks", {}).items())) or "no frameworks"  # noqa: E731
+    d = compare(entries(old_report), new_report, label(old_report), label(new_report), ran(old_report) & ran(new_report))
+    d.errors = harness_errors(old_report) + d.errors
+    for name in sorted(set(old_report.get("frameworks", {})) | set(new_report.get("frameworks", {}))):
+        d.versions[name] = (old_report.get("frameworks", {}).get(name, "-"), new_report.get("frameworks", {}).get(name, "-"))
+    return d
+
+
+def _order(e: Entry) -> tuple[str, ...]:
+    return (e.api, e.target, e.check, e.id)
+
+
+def text(d: Delta) -> str:
+    lines = [f"{d.old_label} -> {d.new_label}"]
+    for name, (a, b) in d.versions.items():
+        lines.append(f"  {name}: {a} -> {b}" + ("" if a != b else " (unchanged)"))
+
+    def row(tag: str, e: Entry, extra: str = "") -> str:
+        doc = "documented" if e.documented else "UNDOCUMENTED"
+        return f"  {tag} {e.id} {e.api} {e.target} [{e.check}] {e.verdict}{extra} ({doc}; where {e.region})"
+
+    for title, items in (("NEW", d.new), ("FIXED", d.fixed)):
+        lines.append(f"{title} ({len(items)})")
+        lines += [row("+" if title == "NEW" else "-", e) for e in items]
+    if d.explored:
+        lines.append(f"EXPLORED ({len(d.explored)}, not failing: found only by this seed's exploration cases; "
+                     "`harness baseline update` accepts them and replays their cases from then on)")
+        lines += [row("?", e) for e in d.explored]
+    lines.append(f"CHANGED ({len(d.changed)})")
+    lines += [row("~", b, f" (was {a.verdict})") for a, b in d.changed]
+    if d.redocumented:
+        lines.append(f"DOCUMENTATION CHANGED ({len(d.redocumented)}, not failing)")
+        lines += [row("~", b, f" (was {'documented' if a.documented else 'undocumented'})") for a, b in d.redocumented]
+    if d.not_run:
+        lines.append(f"NOT RUN ({len(d.not_run)} accepted findings whose target did not run)")
+    lines.append(f"unchanged: {d.unchanged}")
+    for err in d.errors:
+        lines.append(f"HARNESS ERROR: {err}")
+    verdict = {OK: "PASS: nothing new or changed", FINDINGS: "FAIL: new or changed findings",
+               HARNESS_ERROR: "ERROR: the harness could not run everything"}[d.exit_code]
+    lines.append(f"{verdict} (exit {d.exit_code})")
+    return "\n".join(lines)
+
+
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"), autoescape=True)
+
+
+def html(d: Delta) -> str:
+    return _ENV.get_template("delta.html.j2").render(d=d, code=d.exit_code)
+
+
+def write(d: Delta, directory: Path, stem: str) -> list[Path]:
+    """`stem`.txt, .json and .html under `directory` (e.g. reports/gate.*, reports/upgrade.*)."""
+    from harness.files import write_atomic
+
+    paths = [directory / f"{stem}.{ext}" for ext in ("txt", "json", "html")]
+    write_atomic(paths[0], text(d) + "\n")
+    write_atomic(paths[1], json.dumps(d.to_json(), indent=1, sort_keys=True))
+    write_atomic(paths[2], html(d))
+    return paths

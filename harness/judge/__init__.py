@@ -1,0 +1,1 @@
+"""Judging: the reference, tolerance, verdicts on two axes, stability re-runs, findings, regions, coverage."""

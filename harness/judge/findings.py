@@ -1,0 +1,129 @@
+"""Findings: verdicts of one binding grouped into distinct discrepancies with stable ids.
+
+A finding names a discrepancy, not the numbers that revealed it: its id hashes the api, target,
+check, subject and region (its partition plus the axes `region.locate` finds it on), never the
+drawn values, the verdict or whether it is documented, so a baseline can say what changed.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from harness.spec import dtypes
+from harness.cases.case import Case
+from harness.judge.verdicts import VERDICTS, Verdict
+
+PARTITION = {"values": ("variant", "values"), "gradients": ("variant", "values"), "raises": ("variant", "probe"),
+             "dtypes": ("variant", "probe")}
+"""Features that split a check's findings into separate causes (finite vs non-finite values, which probe)."""
+
+
+def features(case: Optional[Case]) -> dict[str, str]:
+    """Coarse, value-free facts about a case: what a finding's region is made of."""
+    if case is None:
+        return {}
+    out: dict[str, str] = {"variant": str(case.variant)} if case.variant else {}
+    nonfinite = False
+    for name, a in case.arrays.items():
+        if a is None:
+            out[f"{name}"] = "absent"
+            continue
+        out[f"dtype({name})"] = dtypes.name(a)
+        if dtypes.is_float(dtypes.name(a)) and a.size:
+            nonfinite |= bool(~np.isfinite(dtypes.to_float64(a)).all())
+    first = next((a for a in case.arrays.values() if a is not None), None)
+    if first is not None:
+        out["shape"] = "empty" if first.size == 0 else ("0-d" if first.ndim == 0 else ("large" if first.size > 1000 else f"{first.ndim}-d"))
+    out["values"] = "non-finite" if nonfinite else "finite"
+    for name, v in case.params.items():
+        if name in case.omit:
+            out[name] = "omitted"
+        elif isinstance(v, bool) or v is None or isinstance(v, str):
+            out[name] = repr(v)
+        elif isinstance(v, (int, float)):
+            out[name] = "0" if v == 0 else ("<0" if v < 0 else (">0"))
+    if case.origin == "invalid":
+        out["probe"] = case.note.split("=")[0].split(" ")[0]
+    return out
+
+
+@dataclass
+class Finding:
+    id: str
+    verdicts: list[Verdict]
+    region: dict[str, list[str]]  # where it holds: its partition, then what `region.locate` finds by probing
+    minimal: Verdict
+    shrunk: bool = False
+
+    @property
+    def head(self) -> Verdict:
+        return self.minimal
+
+    @property
+    def fixed_cases(self) -> int:
+        """Members from the core or replayed cases: the ones every seed runs."""
+        return sum(1 for v in self.verdicts if v.case is None or not v.case.explored)
+
+    @property
+    def explored(self) -> bool:
+        """Found only by this seed's exploration cases: reported, but not what a gate decides on."""
+        return self.fixed_cases == 0
+
+
+def partition(v: Verdict) -> dict[str, str]:
+    f = features(v.case)
+    return {k: f[k] for k in PARTITION.get(v.check, ("variant",)) if k in f}
+
+
+def finding_id(api: str, target: str, check: str, subject: str, region: dict[str, list[str]]) -> str:
+    """Names the discrepancy (where it holds), not its verdict: a verdict that changes keeps its id."""
+    key = "|".join([api, target, check, subject] + [f"{k}={','.join(v)}" for k, v in sorted(region.items())])
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def group(verdicts: list[Verdict]) -> list[Finding]:
+    """Non-match verdicts of one binding -> one finding per cause (ids are given by `identify`)."""
+    buckets: dict[tuple[Any, ...], list[Verdict]] = defaultdict(list)
+    for v in verdicts:
+        if not v.is_match:
+            key = (v.check, v.verdict, v.documented, v.source, v.why, v.subject, tuple(sorted(partition(v).items())))
+            buckets[key].append(v)
+    out = []
+    for members in buckets.values():
+        part = partition(members[0])
+        out.append(Finding("", members, {k: [val] for k, val in part.items()}, min(members, key=_leading)))
+    return out
+
+
+def identify(findings: list[Finding]) -> list[Finding]:
+    """Give each finding its id; findings that name the same discrepancy become one (the larger leads)."""
+    by_id: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        b = f.head.binding
+        f.id = finding_id(b.spec.api, b.target, f.head.check, f.head.subject, f.region)
+        by_id[f.id].append(f)
+    out = []
+    for fid, same in by_id.items():
+        same.sort(key=lambda f: (-f.fixed_cases, -len(f.verdicts), VERDICTS.index(f.head.verdict), not f.head.documented))
+        lead = same[0]
+        for other in same[1:]:
+            lead.verdicts.extend(other.verdicts)
+        out.append(lead)
+    return sorted(out, key=lambda f: (f.head.check, f.head.verdict, f.id))
+
+
+def _leading(v: Verdict) -> tuple[bool, bool, int, int, str]:
+    """A replayed case of an accepted finding leads (so its id is found again whatever the seed), then the
+    simplest core case, then the simplest explored one."""
+    return (not (v.case is not None and v.case.regression), v.case is not None and v.case.explored, *_simplicity(v))
+
+
+def _simplicity(v: Verdict) -> tuple[int, int, str]:
+    case = v.case
+    if case is None:
+        return (0, 0, "")
+    return (case.size, sum(1 for x in case.params.values() if x not in (None, 0, 0.0)), case.fingerprint())

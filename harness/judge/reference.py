@@ -1,0 +1,74 @@
+"""The numpy reference: a spec formula evaluated on a case in float64, and in the case's dtype."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from harness.spec import dtypes
+from harness.cases.case import Case
+from harness.spec.formula import Formula
+from harness.spec.vocabulary import Accumulation, Context
+
+
+@dataclass
+class Reference:
+    value: Optional[np.ndarray] = None  # float64
+    lowp: Optional[np.ndarray] = None  # the same formula in the inputs' own dtype, widened
+    accumulation: Accumulation = field(default_factory=Accumulation)
+    error: Optional[str] = None  # the formula itself failed on this case
+    scale: float = 0.0  # largest finite |element| among the float inputs
+
+
+def _env(case: Case, wide: bool) -> dict[str, Any]:
+    env = case.env()
+    if wide:
+        env = {k: (dtypes.to_float64(v) if isinstance(v, np.ndarray) and dtypes.is_float(dtypes.name(v)) else v)
+               for k, v in env.items()}
+    return env
+
+
+def evaluate(formula: Formula, case: Case, params: Optional[dict[str, Any]] = None) -> Reference:
+    """Evaluate `formula` for `case`; `params` overrides parameter values (e.g. a binding's defaults)."""
+    ref = Reference(scale=input_scale(case))
+    ctx = Context()
+    try:
+        env = _env(case, wide=True)
+        env.update(params or {})
+        ref.value = np.asarray(formula.evaluate(env, ctx), dtype=np.float64)
+        ref.accumulation = ctx.accumulation
+    except Exception as exc:  # a formula that cannot evaluate a case says so in the report
+        ref.error = f"{type(exc).__name__}: {exc}"
+        return ref
+    if all(a is None or dtypes.name(a) == "float64" or not dtypes.is_float(dtypes.name(a)) for a in case.arrays.values()):
+        ref.lowp = ref.value  # no float input narrower than float64: the same evaluation again
+        return ref
+    try:
+        env = _env(case, wide=False)
+        env.update(params or {})
+        ref.lowp = np.asarray(formula.evaluate(env, Context()), dtype=np.float64)
+    except Exception:
+        ref.lowp = None
+    return ref
+
+
+def input_scale(case: Case) -> float:
+    scale = 0.0
+    for a in case.arrays.values():
+        if a is not None and a.size and dtypes.is_float(dtypes.name(a)):
+            f = np.abs(dtypes.to_float64(a))
+            f = f[np.isfinite(f)]
+            if f.size:
+                scale = max(scale, float(f.max()))
+    return scale
+
+
+def holds(condition: Formula, case: Case, params: Optional[dict[str, Any]] = None) -> bool:
+    """A spec condition on a case; a condition that cannot be evaluated does not hold."""
+    env = case.env()
+    env.update(params or {})
+    try:
+        return bool(condition.evaluate(env))
+    except Exception:
+        return False

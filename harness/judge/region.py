@@ -1,0 +1,83 @@
+"""Where a finding holds, found by moving its minimal case along each categorical axis.
+
+Why: a baseline keys findings by id, and an id must name the discrepancy, not the sample that
+revealed it. Which features the drawn cases happened to share depends on the seed; the values of
+each axis (every enum value, every documented dtype) at which the minimal case still shows the
+same discrepancy do not, or much less so. An axis on which it holds everywhere is left out.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from harness.spec import dtypes
+from harness.cases.case import Case
+from harness.judge.findings import Finding, features, identify, partition
+from harness.cases.generate import array_specs, scalar_params
+from harness.judge.verdicts import Verdict
+from harness.spec.model import Spec
+from harness.judge.stability import NOT_CHASED
+
+NOT_PROBED = ("signature", "defaults", "examples")  # no case to move, or a case whose point is its exact values
+
+
+def axes(spec: Spec, case: Case) -> list[tuple[str, list[Case]]]:
+    """(feature, the case moved to each value of that axis) for every categorical axis of the case."""
+    out: list[tuple[str, list[Case]]] = []
+    for name, p in scalar_params(spec).items():
+        values = p.enum if p.enum is not None else ([False, True] if p.type == "bool" else None)
+        if values is None or name in case.omit or name not in case.params:
+            continue
+        out.append((name, [case.with_(params={**case.params, name: v}) for v in values]))
+    specs = array_specs(spec, case.variant)
+    for name, a in specs.items():
+        if not isinstance(a.dtypes, list) or case.arrays.get(name) is None:
+            continue
+        linked = [n for n in specs if _root(specs, n) == name and case.arrays.get(n) is not None]
+        moved = []
+        for dt in a.dtypes:
+            arrays = dict(case.arrays)
+            for n in linked:
+                arrays[n] = dtypes.cast(dtypes.to_float64(case.arrays[n]), dt)
+            moved.append(case.with_(arrays=arrays))
+        out.append((f"dtype({name})", moved))
+    return out
+
+
+def _root(specs: dict, name: str) -> str:
+    ref = specs[name].dtypes
+    return _root(specs, ref.split(" ", 1)[1]) if isinstance(ref, str) and ref.split(" ", 1)[1] in specs else name
+
+
+def locate(findings: list[Finding], spec: Spec, judge_cases: Callable[[list[Case]], list[Verdict]]) -> list[Finding]:
+    """Probe every finding's region, then give ids (findings that turn out the same are merged)."""
+    for f in findings:
+        head = f.head
+        if head.case is None or head.check in NOT_PROBED or head.verdict in NOT_CHASED:
+            continue
+        probes = axes(spec, head.case)
+        flat = [c for _, moved in probes for c in moved]
+        held = _holding(head, flat + flat, judge_cases)  # twice: a framework that varies run to run (MindSpore
+        # float16 reductions do) must not move the region; by fingerprint, either run showing it counts
+        i = 0
+        for feature, moved in probes:
+            own = features(head.case).get(feature)
+            where = sorted({features(c).get(feature, "-") for c, ok in zip(moved, held[i:i + len(moved)]) if ok}
+                           | ({own} if own else set()))
+            i += len(moved)
+            everywhere = {features(c).get(feature, "-") for c in moved} | ({own} if own else set())
+            if set(where) != everywhere:
+                f.region[feature] = where
+    return identify(findings)
+
+
+def _holding(head: Verdict, cases: list[Case], judge_cases: Callable[[list[Case]], list[Verdict]]) -> list[bool]:
+    """For each case: does it show the head's discrepancy (same check, verdict, documentation, partition)?"""
+    want = (head.check, head.verdict, head.documented, partition(head))
+    verdicts = judge_cases(cases)
+    by_case: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        if v.case is not None:
+            by_case.setdefault(v.case.fingerprint(), []).append(v)
+    return [any((v.check, v.verdict, v.documented, partition(v)) == want for v in by_case.get(c.fingerprint(), []))
+            for c in cases]
+

@@ -1,0 +1,1 @@
+"""Reporting: report.json, HTML, reproducer scripts, difference tables, plots."""

@@ -1,0 +1,295 @@
+"""Framework worker processes, seen from the orchestrator: start, call, time out, replace.
+
+One long-lived process per framework answers calls over a pipe. A worker that dies or stops
+answering is replaced; the call it was on gets a `crash` or `timeout` reply (`memory` when
+the framework ran out of the memory limit) and the calls after it are sent to the new worker, so
+nothing already measured is lost.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from harness.run import wire
+from harness.files import inside
+from harness.run.frameworks import KNOWN
+from harness.run.frameworks.base import Adapter
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_VAR = "HARNESS_WORKERS"  # "torch=/venv/bin/python,paddle=/other/bin/python"
+BATCH = 32
+_MEMORY_DEATH = Adapter.memory_messages + ("memoryerror",)  # in a dead worker's stderr
+
+
+class WorkerStartError(RuntimeError):
+    pass
+
+
+def parse_pythons(spec: str | Iterable[str] | None) -> dict[str, str]:
+    """`torch=/x/python,paddle=/y/python` -> mapping; unknown framework names are errors."""
+    items: list[str] = []
+    for part in ([spec] if isinstance(spec, str) else list(spec or [])):
+        items += [p for p in part.split(",") if p.strip()]
+    out = {}
+    for item in items:
+        name, sep, python = item.partition("=")
+        name = name.strip()
+        if not sep or not python.strip():
+            raise ValueError(f"worker setting {item!r} is not NAME=PYTHON (e.g. torch=.nox/fw-torch/bin/python)")
+        if name not in KNOWN and not name.startswith("fake:"):
+            raise ValueError(f"unknown framework {name!r} in worker setting {item!r}; known: {sorted(KNOWN)}")
+        out[name] = python.strip()
+    return out
+
+
+def parse_memory(text: str | int | None) -> int:
+    """`4G`, `512M`, `auto` (half the machine's memory) or `0` (no limit) -> bytes."""
+    if text is None or str(text).strip().lower() == "auto":
+        return machine_memory() // 2
+    value = str(text).strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(value[-1:], 1)
+    try:
+        number = float(value[:-1] if scale > 1 else value)
+    except ValueError:
+        raise ValueError(f"memory limit {text!r} is not a size such as 4G, 512M, auto or 0") from None
+    return max(0, int(number * scale))
+
+
+def machine_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def discover(configured: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Frameworks to run (name -> python) and the known ones that are missing here."""
+    if configured:
+        return dict(configured), [f for f in KNOWN if f not in configured]
+    found, missing = {}, []
+    for name, package in KNOWN.items():
+        if importlib.util.find_spec(package) is not None:
+            found[name] = sys.executable
+        else:
+            missing.append(name)
+    return found, missing
+
+
+@dataclass
+class Worker:
+    framework: str
+    python: str
+    timeout: float = 60.0
+    start_timeout: float = 300.0
+    log_dir: Optional[Path] = None
+    memory: int = 0  # bytes a worker may allocate (RLIMIT_DATA); 0: no limit
+    info: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0
+    _proc: Optional[subprocess.Popen] = None
+    _replies: "queue.Queue[Any]" = field(default_factory=queue.Queue)
+    _log_start: int = 0  # where this process's stderr begins in the (appended) log
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env.setdefault("GLOG_minloglevel", "2")  # paddle/mindspore native log noise
+        env.setdefault("GLOG_v", "0")
+        stderr: Any = subprocess.DEVNULL
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            stderr = open(self.log_path, "ab")
+            self._log_start = stderr.tell()
+        self._replies = queue.Queue()
+        command = [self.python, "-m", "harness.run.worker", self.framework] + ([str(self.memory)] if self.memory else [])
+        try:
+            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                                          cwd=str(ROOT))
+        except OSError as exc:
+            raise WorkerStartError(f"{self.framework} worker could not start: {self.python}: {exc.strerror}; "
+                                   "give the framework environment's python with --workers NAME=PYTHON") from None
+        finally:
+            if stderr is not subprocess.DEVNULL:
+                stderr.close()  # the child holds its own copy; restarts must not leak descriptors
+        threading.Thread(target=self._read, args=(self._proc, self._replies), daemon=True).start()
+        hello = self._next(self.start_timeout)
+        if not isinstance(hello, dict) or hello.get("op") != "hello":
+            code = self._stop()
+            raise WorkerStartError(f"{self.framework} worker ({self.python}) did not start (exit code {code}); "
+                                   f"see {self.log_dir or 'its stderr'} for the framework's own message")
+        self.info = hello
+
+    @property
+    def log_path(self) -> Optional[Path]:
+        """The worker's stderr log, its name made safe (a framework name never escapes `log_dir`)."""
+        if not self.log_dir:
+            return None
+        return inside(self.log_dir, self.framework + ".log")
+
+    def _stderr_tail(self, size: int = 2000) -> str:
+        path = self.log_path
+        if not path or not path.exists():
+            return ""
+        with open(path, "rb") as f:
+            f.seek(max(self._log_start, path.stat().st_size - size))
+            return wire.clean_text(f.read().decode("utf-8", "replace"))[0]
+
+    @staticmethod
+    def _read(proc: subprocess.Popen, replies: "queue.Queue[Any]") -> None:
+        try:
+            while True:
+                message = wire.receive(proc.stdout)  # type: ignore[arg-type]
+                replies.put(message)
+                if message is None:
+                    return
+        except Exception as exc:  # a garbled stream is a dead worker
+            replies.put(None)
+            replies.put(exc)
+
+    def _next(self, timeout: float) -> Any:
+        try:
+            return self._replies.get(timeout=timeout)
+        except queue.Empty:
+            return TimeoutError
+
+    def _stop(self) -> Optional[int]:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        try:
+            if proc.poll() is None:
+                proc.kill()
+            return proc.wait(timeout=30)
+        except Exception:
+            return None
+
+    def close(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            try:
+                wire.send(self._proc.stdin, {"op": "exit"})  # type: ignore[arg-type]
+                self._proc.wait(timeout=10)
+            except Exception:
+                pass
+        self._stop()
+
+    def run(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One reply per request, in order; crashes and hangs become replies too.
+
+        Calls go in batches answered by one message each (a message per call cost more than a
+        small call). A batch the worker does not answer, because it died or hung past the
+        timeout, is replayed one call at a time on a new worker: the crash or timeout is charged
+        to the call that caused it, and every other call still gets its own answer.
+        """
+        replies: list[dict[str, Any]] = []
+        pending = list(requests)
+        alone = 0  # calls still to send one at a time, after a batch that failed
+        while pending:
+            if self._proc is None or self._proc.poll() is not None:
+                if self._proc is not None:
+                    self.restarts += 1
+                self.start()
+            batch, pending = pending[:1 if alone else BATCH], pending[1 if alone else BATCH:]
+            alone = max(0, alone - len(batch))
+            try:
+                wire.send(self._proc.stdin, {"op": "batch", "calls": batch})  # type: ignore[arg-type]
+            except (BrokenPipeError, OSError):
+                pass  # the reply below sees the dead worker
+            answer = self._next(self.timeout)
+            got = answer.get("replies") if isinstance(answer, dict) else None
+            if isinstance(got, list) and [r.get("id") for r in got] == [r.get("id") for r in batch]:
+                replies.extend(got)
+                continue
+            if len(batch) == 1:
+                replies.append(self._failure(batch[0], answer))
+            else:
+                pending, alone = batch + pending, len(batch)
+            self.restarts += 1
+            self._stop()
+        return replies
+
+    def _failure(self, request: dict[str, Any], reply: Any) -> dict[str, Any]:
+        if reply is TimeoutError:
+            return {"id": request.get("id"), "crash": "timeout", "seconds": self.timeout,
+                    "error": {"type": "Timeout", "mro": [], "message": f"no answer within {self.timeout:g} s"}}
+        code = self._proc.wait(timeout=30) if self._proc else None
+        why = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+        tail = self._stderr_tail()
+        kind = "memory" if any(m in tail.lower() for m in _MEMORY_DEATH) else "crash"
+        message = f"the {self.framework} worker died ({why})" + (f"; its last stderr output:\n{tail}" if tail else "")
+        return {"id": request.get("id"), "crash": kind, "seconds": 0.0,
+                "error": {"type": "WorkerDied", "mro": [], "message": message}}
+
+
+class Pool:
+    """One worker per framework, started on first use and closed at the end."""
+
+    def __init__(self, pythons: dict[str, str], timeout: float = 60.0, log_dir: Optional[Path] = None,
+                 memory: int = 0, spares: bool = False) -> None:
+        self.pythons, self.timeout, self.log_dir, self.memory = pythons, timeout, log_dir, memory
+        self.spares = spares  # keep a fresh worker per framework ready from the start (for re-runs)
+        self.workers: dict[str, Worker] = {}
+        self.failed: dict[str, str] = {}
+        self._spares: dict[str, "Future[Worker]"] = {}
+        self._lock = threading.Lock()
+
+    def get(self, framework: str) -> Worker:
+        with self._lock:
+            if framework in self.failed:
+                raise WorkerStartError(self.failed[framework])
+            if framework not in self.workers:
+                try:
+                    worker = self._new(framework)
+                except WorkerStartError as exc:
+                    self.failed[framework] = str(exc)
+                    raise
+                self.workers[framework] = worker
+                if self.spares and framework not in self._spares:
+                    self._spares[framework] = self._in_background(framework)
+            return self.workers[framework]
+
+    def fresh(self, framework: str) -> Worker:
+        """A worker process that has answered no call yet, for the caller alone (who closes it).
+
+        For re-runs without the shared worker's history. A spare is started in the background as each
+        one is handed out, so only the first re-run of a framework waits for it to import.
+        """
+        with self._lock:
+            spare = self._spares.pop(framework, None)
+            self._spares[framework] = self._in_background(framework)
+        return spare.result() if spare else self._new(framework)
+
+    def _new(self, framework: str) -> Worker:
+        worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory)
+        worker.start()
+        return worker
+
+    def _in_background(self, framework: str) -> "Future[Worker]":
+        future: "Future[Worker]" = Future()
+
+        def start() -> None:
+            try:
+                future.set_result(self._new(framework))
+            except BaseException as exc:  # handed to whoever takes the spare
+                future.set_exception(exc)
+
+        threading.Thread(target=start, daemon=True).start()
+        return future
+
+    def versions(self) -> dict[str, str]:
+        return {name: str(w.info.get("version")) for name, w in sorted(self.workers.items())}
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+        self.workers.clear()
+        for spare in self._spares.values():
+            try:
+                spare.result(timeout=self.timeout).close()
+            except Exception:
+                pass  # a spare that never started has nothing to close
+        self._spares.clear()

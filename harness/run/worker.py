@@ -1,0 +1,95 @@
+"""A framework worker: runs in the framework's own environment and answers calls over a pipe.
+
+Started as `python -m harness.worker FRAMEWORK [MEMORY_LIMIT_BYTES]`. It imports only the
+standard library, numpy, `wire` and one adapter, so the framework's environment needs nothing else
+from the harness. Framework output to stdout is moved to stderr so it can never corrupt the
+protocol. The memory limit (RLIMIT_DATA, which covers heap and anonymous mappings) is set before the
+framework is imported, so an allocation beyond it fails inside the framework: a `memory` reply.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+from harness.run import wire
+from harness.run.frameworks import adapter_for
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    try:
+        message = str(exc)
+    except Exception as inner:  # an exception whose str() fails is still the framework's error
+        message = f"<str() of {type(exc).__name__} failed: {type(inner).__name__}>"
+    text, cut = wire.clean_text(message)
+    return {"type": type(exc).__name__, "mro": [c.__name__ for c in type(exc).__mro__],
+            "message": text, "truncated": cut}
+
+
+def limit_memory(limit: int) -> None:
+    """Cap this process's data size; a framework then fails its allocation instead of the machine."""
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def serve(framework: str, stdin: Any, stdout: Any) -> None:
+    adapter = adapter_for(framework)
+    started = time.perf_counter()
+    adapter.setup()
+    wire.send(stdout, {"op": "hello", "framework": framework, "version": adapter.version(),
+                       "python": sys.version.split()[0], "numpy": adapter.numpy_version(),
+                       "startup_seconds": time.perf_counter() - started, "pid": os.getpid()})
+    while True:
+        message = wire.receive(stdin)
+        if message is None or message.get("op") == "exit":
+            return
+        if message.get("op") == "batch":  # one answer for the batch (see workers.Worker.run)
+            wire.send(stdout, {"op": "replies", "replies": [handle(adapter, r) for r in message["calls"]]})
+        else:
+            wire.send(stdout, handle(adapter, message))
+
+
+def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
+    reply: dict[str, Any] = {"id": request.get("id")}
+    started = time.perf_counter()
+    try:
+        if request["op"] == "signature":
+            reply.update(adapter.signature(request["target"], request["kind"]))
+        elif request["op"] == "call":
+            value, dtype = adapter.call(request)
+            reply.update(value=value, dtype=dtype)
+        elif request["op"] == "grad":
+            reply.update(adapter.grad(request))
+        elif request["op"] == "floor":  # the benchmark's yardstick (harness/bench.py)
+            from harness.run.floor import measure
+
+            reply.update(measure(adapter, request["requests"], request.get("repeat", 1), request.get("warm", True)))
+        else:
+            raise ValueError(f"unknown op {request['op']!r}")
+    except Exception as exc:  # the framework's error is the measurement, not a worker failure
+        reply["error"] = _error(exc)
+        if adapter.out_of_memory(exc, reply["error"]["message"]):
+            reply["crash"] = "memory"
+        if request.get("traceback"):
+            reply["error"]["traceback"] = traceback.format_exc()[-4000:]
+    reply["seconds"] = time.perf_counter() - started
+    return reply
+
+
+def main() -> None:
+    framework = sys.argv[1]
+    if len(sys.argv) > 2:
+        limit_memory(int(sys.argv[2]))
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the framework prints goes to stderr
+    sys.stdout = sys.stderr
+    serve(framework, sys.stdin.buffer, protocol_out)
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: a framework's takes seconds, and there is nothing to save
+
+
+if __name__ == "__main__":
+    main()
