@@ -107,7 +107,7 @@ class Bench:
             for run in runs:
                 for b in (b for b in run.spec.bindings if b.framework == fw):
                     # a call that kills or hangs the worker has no call time to compare: both sides leave it out
-                    outcomes = TargetRunner(run, b, self.pool)._call(run.cases)
+                    outcomes = TargetRunner(run, b, self.pool).call(run.cases)
                     cases = [c for c, o in zip(run.cases, outcomes) if o is not None and not o.crash]
                     requests = [r for r in (build_request(b, c, i) for i, c in enumerate(cases)) if r is not None]
                     try:

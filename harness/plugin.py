@@ -26,7 +26,8 @@ from harness.files import inside
 from harness.report.results import PartWriter, merge, missing_json, spec_error_json, target_json
 from harness.files import write_atomic
 from harness.run.pipeline import Config, SpecRun, TargetResult, TargetRunner
-from harness.spec.model import CHECKS, Spec, load_spec
+from harness.checks import registry
+from harness.spec.model import Spec, load_spec
 from harness.run.pool import ENV_VAR, Pool, WorkerStartError, discover, parse_memory, parse_pythons
 from harness.spec.source import SourceError
 
@@ -208,7 +209,7 @@ class SpecFile(pytest.File):
             h.part.missing.extend(missing_json(spec))
             h.part.flush()
         for b in spec.bindings:
-            for check in CHECKS:
+            for check in registry.names():
                 item = CheckItem.from_parent(self, name=f"{b.target}::{check}", spec=spec, target=b.target, check=check)
                 item.add_marker(pytest.mark.xdist_group(f"{spec.api}:{b.target}"))
                 item.add_marker(pytest.mark.conformance)
@@ -257,7 +258,7 @@ class CheckItem(pytest.Item):
             raise Discrepancies("\n".join(
                 f"{f.id} {f.head.verdict}: {f.head.message[:200] or _short(f)} (x{len(f.verdicts)}; region {_region(f)})"
                 for f in bad))
-        if not counts and self.check not in ("examples",):
+        if not counts and registry.get(self.check).skip_when_empty:
             pytest.skip(result.notes.get(self.check) or f"no {self.check} cases applied to {self.target}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

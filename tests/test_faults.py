@@ -52,11 +52,11 @@ def _runner(pool, fault, cases=None):
 
 def _by_case(runner):
     """Each drawn case's verdicts (recheck included), in case order."""
-    verdicts = runner.judge_cases(runner.run.cases, recheck=True)
-    out = {id(c): [] for c in runner.run.cases}
+    verdicts = runner.judge_cases(runner.spec_run.cases, recheck=True)
+    out = {id(c): [] for c in runner.spec_run.cases}
     for v in verdicts:
         out[id(v.case)].append(v)
-    return [(c, out[id(c)]) for c in runner.run.cases]
+    return [(c, out[id(c)]) for c in runner.spec_run.cases]
 
 
 def injected(fault, cases):
@@ -139,13 +139,13 @@ def test_a_whole_binding_with_crashes_keeps_every_verdict_in_its_report(pool, tm
     for fault in ("segfault", "html_error", "random"):
         runner = _runner(pool, fault)
         result = runner.execute()
-        cases = len(runner.run.cases)
+        cases = len(runner.spec_run.cases)
         # every generated case has a values or raises verdict (gradients, the fake has none, are counted apart)
         assert sum(sum(c.values()) for k, c in result.counts.items() if k not in ("signature", "gradients")) == cases
         assert result.counts["signature"] == {"match": 1}
         results[fault] = (runner, result)
     assert results["segfault"][1].counts["values"]["crash"] == sum(
-        faulty(c.arrays["input"], False) for c in results["segfault"][0].run.cases)
+        faulty(c.arrays["input"], False) for c in results["segfault"][0].spec_run.cases)
     part = tmp_path / "parts" / "main.json"
     write_atomic(part, json.dumps({"meta": {}, "frameworks": {}, "spec_errors": [], "missing": [],
                                    "targets": [target_json(SPEC, r) for _, r in results.values()]}))

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 
 from harness.cases.case import Case, Outcome
-from harness.judge.verdicts import judge, signature_verdict
+from harness.checks.signature import signature_verdict
+from harness.run.pipeline import judge
 from harness.judge.reference import evaluate
 from harness.spec.model import load_spec
 

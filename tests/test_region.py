@@ -44,7 +44,7 @@ def test_region_is_where_the_minimal_case_still_fails_whatever_case_found_it():
     ids = set()
     for reduction in ("none", "sum"):  # two seeds' worth of different minimal cases
         v = judge_cases([_case("float64", reduction)])[0]
-        [finding] = locate(group([v]), SPEC, judge_cases)
+        [finding] = locate(group([v]), SPEC, lambda f: judge_cases)
         assert finding.region == {"dtype(input)": ["float64"], "values": ["finite"]}  # reduction: everywhere, left out
         ids.add(finding.id)
     assert len(ids) == 1
@@ -65,7 +65,7 @@ def test_findings_with_the_same_region_merge_and_keep_every_verdict():
 
     positive, negative = _case("float64"), _case("float64")
     negative = negative.with_(arrays={k: -a for k, a in negative.arrays.items()})
-    findings = locate(group(judge_cases([positive, positive, negative])), SPEC, judge_cases)
+    findings = locate(group(judge_cases([positive, positive, negative])), SPEC, lambda f: judge_cases)
     assert len(findings) == 1 and isinstance(findings[0], Finding)
     assert findings[0].region == {"dtype(input)": ["float64"], "values": ["finite"]}
     assert findings[0].head.verdict == "value" and len(findings[0].verdicts) == 3  # the larger group leads

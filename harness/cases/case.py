@@ -133,3 +133,12 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None and self.crash is None
+
+
+def brief(o: Outcome, kind: bool = True) -> dict[str, Any]:
+    """An outcome as a report shows it: the value described, or the error (with its crash kind when `kind`)."""
+    if o.ok:
+        return {"value": describe_array(o.value), "dtype": o.dtype}
+    err = o.error or {}
+    shown = {"error": err.get("type"), "message": err.get("message", "")[:500]}
+    return jsonable({**shown, "kind": o.crash}) if kind else shown

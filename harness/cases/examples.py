@@ -22,9 +22,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.spec import dtypes
-from harness.cases.case import Case, Outcome, describe_array, jsonable
-from harness.judge.verdicts import Verdict
-from harness.spec.model import BindingView, Spec
+from harness.cases.case import Case
+from harness.spec.model import Spec
 from harness.spec.source import SourceError, load
 
 
@@ -102,25 +101,3 @@ def _array(a: _ArrayIn) -> np.ndarray:
     if a.shape is not None:
         values = values.reshape(a.shape)
     return dtypes.cast(values, a.dtype)
-
-
-def judge_example(binding: BindingView, case: Case, outcome: Outcome) -> Verdict:
-    """A documented example: the binding's output against the documented output at its printed precision."""
-    expected = np.asarray(case.expected, dtype=np.float64) if case.expected is not None else None
-    verdict, message = "match", ""
-    if outcome.crash:
-        verdict = outcome.crash
-    elif not outcome.ok:
-        verdict, message = "unexpected-error", f"{(outcome.error or {}).get('type')}: {(outcome.error or {}).get('message', '')[:300]}"
-    elif expected is not None:
-        actual = np.asarray(outcome.value, dtype=np.float64)
-        tol = 0.5 * 10.0 ** -(case.decimals if case.decimals is not None else 4) + 4 * dtypes.eps(outcome.dtype or "float64")
-        if actual.size != expected.size:
-            verdict, message = "shape", f"shape {list(actual.shape)}, documented {list(expected.shape)}"
-        elif not np.allclose(actual.reshape(expected.shape), expected, rtol=0, atol=tol, equal_nan=True):
-            verdict, message = "value", f"documented {expected.tolist()}, got {actual.tolist()}"
-    v = Verdict(binding, case, "examples", verdict, verdict, verdict, message=message, subject=case.origin,
-                expected={"value": jsonable(case.expected), "source": case.note},
-                actual={"value": describe_array(outcome.value), "dtype": outcome.dtype} if outcome.ok else
-                {"error": (outcome.error or {}).get("type"), "message": (outcome.error or {}).get("message", "")[:500]})
-    return v

@@ -351,8 +351,7 @@ def _apply_ties(spec: Spec, name: str, arr: np.ndarray, env: dict[str, Any], dra
     if not ties or arr.size == 0 or not draw(st.integers(0, 2)) == 0:
         return arr
     tie = ties[draw(st.integers(0, len(ties) - 1))]
-    wide_env = {k: (dtypes.to_float64(v) if isinstance(v, np.ndarray) and dtypes.is_float(dtypes.name(v)) else v)
-                for k, v in env.items()}
+    wide_env = dtypes.widened(env)
     try:
         value = np.broadcast_to(np.asarray(tie.evaluate(wide_env), dtype=np.float64), arr.shape)
     except Exception:  # a tie that does not apply to this case's shapes is simply not placed

@@ -18,7 +18,7 @@ Verdicts, one per (case, input), on both axes like values:
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
@@ -30,7 +30,11 @@ from harness.spec.formula import Formula
 from harness.cases.generate import array_specs
 from harness.judge.gradref import GradientReference, InputGradient, derive
 from harness.judge.verdicts import Verdict, explain, matching_rules, unsupported_dtypes
+from harness.checks.base import BindingCheck, TableRow
 from harness.spec.model import BindingView, Spec, Subgradient
+
+if TYPE_CHECKING:
+    from harness.run.pipeline import TargetRunner
 
 CONTINUOUS = ("real", "positive", "unit", "log_probabilities")  # value kinds that are not labels
 TERMS_FACTOR = 4.0  # rounding allowed relative to the magnitude of the derivative's terms (like SCALE_FACTOR)
@@ -153,6 +157,41 @@ class GradientCheck:
                 own = None
             out.extend(judge_reply(binding, case, names, reply, common, own))
         return out
+
+
+class GradientsCheck(BindingCheck):
+    """Gradients of the cases the binding returned a value for, plus the eligible replayed regression cases."""
+
+    name = "gradients"
+    order = 40  # after the case checks: it differentiates only the calls that returned
+    column = 6
+    partition = ("variant", "values")
+    probed = True
+    table = TableRow(6, "gradients")
+
+    def verdicts(self, run: TargetRunner) -> list[Verdict]:
+        grads = run.spec_run.gradients
+        cases = [c for c in grads.cases + [r for r in run.replayed if grads.eligible(r)] if c.fingerprint() in run.returned]
+        return self.judge(run, cases)
+
+    def judge(self, run: TargetRunner, cases: list[Case]) -> list[Verdict]:
+        return run.spec_run.gradients.verdicts(run.binding, cases, lambda pairs: _send(run, pairs))
+
+    def empty_note(self, run: TargetRunner) -> Optional[str]:
+        return run.spec_run.gradients.empty_reason()
+
+    def prober(self, run: TargetRunner) -> Optional[Callable[[list[Case]], list[Verdict]]]:
+        grads = run.spec_run.gradients
+        return lambda cases: self.judge(run, [c for c in cases if grads.eligible(c)])
+
+
+def _send(run: TargetRunner, pairs: list[tuple[Case, list[str]]]) -> list[Optional[dict[str, Any]]]:
+    """Each (case, inputs) as a `grad` request: the call, and which inputs to differentiate."""
+    inputs = list(run.spec_run.spec.model.inputs)
+    return run.send([(case, {"op": "grad", "wrt": [inputs.index(n) for n in names]}) for case, names in pairs])
+
+
+CHECK = GradientsCheck()
 
 
 def judge_reply(binding: BindingView, case: Case, names: list[str], reply: dict[str, Any],

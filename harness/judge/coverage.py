@@ -148,8 +148,7 @@ def of(spec: Spec, cases: list[Case], gradients: Optional[dict[str, Any]] = None
     trace = Trace()
     evaluated = 0
     for case in valid:
-        env = {k: (dtypes.to_float64(v) if isinstance(v, np.ndarray) and dtypes.is_float(dtypes.name(v)) else v)
-               for k, v in case.env().items()}
+        env = dtypes.widened(case.env())
         try:
             spec.formula.evaluate(env, trace=trace)
             evaluated += 1

@@ -13,13 +13,11 @@ from typing import Any, Optional
 
 import numpy as np
 
+from harness.checks import registry
 from harness.spec import dtypes
 from harness.cases.case import Case
 from harness.judge.verdicts import VERDICTS, Verdict
 
-PARTITION = {"values": ("variant", "values"), "gradients": ("variant", "values"), "raises": ("variant", "probe"),
-             "dtypes": ("variant", "probe")}
-"""Features that split a check's findings into separate causes (finite vs non-finite values, which probe)."""
 
 
 def features(case: Optional[Case]) -> dict[str, str]:
@@ -75,8 +73,9 @@ class Finding:
 
 
 def partition(v: Verdict) -> dict[str, str]:
+    """The features its check declares as splitting findings (finite vs non-finite values, which probe)."""
     f = features(v.case)
-    return {k: f[k] for k in PARTITION.get(v.check, ("variant",)) if k in f}
+    return {k: f[k] for k in registry.partition(v.check) if k in f}
 
 
 def finding_id(api: str, target: str, check: str, subject: str, region: dict[str, list[str]]) -> str:

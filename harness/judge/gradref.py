@@ -76,8 +76,7 @@ class GradientReference:
 
 
 def _wide(case: Case) -> dict[str, Any]:
-    return {k: (dtypes.to_float64(v) if isinstance(v, np.ndarray) and dtypes.is_float(dtypes.name(v)) else v)
-            for k, v in case.env().items()}
+    return dtypes.widened(case.env())
 
 
 def _grad(formula: Formula, env: dict[str, Any], name: str, x: np.ndarray, ctx: Context,

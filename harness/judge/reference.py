@@ -24,8 +24,7 @@ class Reference:
 def _env(case: Case, wide: bool) -> dict[str, Any]:
     env = case.env()
     if wide:
-        env = {k: (dtypes.to_float64(v) if isinstance(v, np.ndarray) and dtypes.is_float(dtypes.name(v)) else v)
-               for k, v in env.items()}
+        env = dtypes.widened(env)
     return env
 
 

@@ -7,7 +7,7 @@ same discrepancy do not, or much less so. An axis on which it holds everywhere i
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from harness.spec import dtypes
 from harness.cases.case import Case
@@ -16,8 +16,6 @@ from harness.cases.generate import array_specs, scalar_params
 from harness.judge.verdicts import Verdict
 from harness.spec.model import Spec
 from harness.judge.stability import NOT_CHASED
-
-NOT_PROBED = ("signature", "defaults", "examples")  # no case to move, or a case whose point is its exact values
 
 
 def axes(spec: Spec, case: Case) -> list[tuple[str, list[Case]]]:
@@ -48,11 +46,16 @@ def _root(specs: dict, name: str) -> str:
     return _root(specs, ref.split(" ", 1)[1]) if isinstance(ref, str) and ref.split(" ", 1)[1] in specs else name
 
 
-def locate(findings: list[Finding], spec: Spec, judge_cases: Callable[[list[Case]], list[Verdict]]) -> list[Finding]:
-    """Probe every finding's region, then give ids (findings that turn out the same are merged)."""
+Judge = Callable[[list[Case]], list[Verdict]]
+
+
+def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Optional[Judge]]) -> list[Finding]:
+    """Probe every finding's region with the judge `prober` gives for it (None: its check is not probed),
+    then give ids (findings that turn out the same are merged)."""
     for f in findings:
         head = f.head
-        if head.case is None or head.check in NOT_PROBED or head.verdict in NOT_CHASED:
+        judge_cases = None if head.case is None or head.verdict in NOT_CHASED else prober(f)
+        if judge_cases is None:
             continue
         probes = axes(spec, head.case)
         flat = [c for _, moved in probes for c in moved]

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from harness.judge import compare
-from harness.cases.case import Case, Outcome, describe_array, jsonable
+from harness.cases.case import Case, Outcome, brief, jsonable
 from harness.judge.verdicts import Verdict, explain
 
 NOT_RERUN = ("timeout", "memory")
@@ -108,8 +108,8 @@ def nondeterministic(j: Judged, runs: list[tuple[str, Outcome]], reasons: list[t
                     + (f" (case {j.previous.fingerprint()}: {_params(j.previous)})" if j.previous is not None else "")
                     + ": some frameworks raise a failed call's error on the next call")
     v = Verdict(first.binding, j.case, first.check, "nondeterministic", "nondeterministic", "nondeterministic",
-                message=message[:2000], expected={"first run": _brief(j.outcome)},
-                actual={label: _brief(o) for label, o in runs})
+                message=message[:2000], expected={"first run": brief(j.outcome)},
+                actual={label: brief(o) for label, o in runs})
     explain(v, None, None, [])
     return v
 
@@ -117,10 +117,3 @@ def nondeterministic(j: Judged, runs: list[tuple[str, Outcome]], reasons: list[t
 def _params(case: Case) -> str:
     shapes = {k: list(np.shape(a)) for k, a in case.arrays.items() if a is not None}
     return f"shapes {shapes}, params {jsonable(case.params)}"
-
-
-def _brief(o: Outcome) -> dict[str, object]:
-    if o.ok:
-        return {"value": describe_array(o.value), "dtype": o.dtype}
-    err = o.error or {}
-    return jsonable({"error": err.get("type"), "message": err.get("message", "")[:500], "kind": o.crash})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Literal, Optional, get_args
 
 import numpy as np
 
@@ -17,17 +17,20 @@ from harness.judge import compare
 from harness.spec import dtypes
 from harness.cases.case import Case, Outcome, describe_array, jsonable
 from harness.judge.reference import Reference, holds
+from harness.spec.names import CheckName
 from harness.spec.model import BindingView, Raise
 
-VERDICTS = ("match", "value", "dtype", "shape", "signature", "subgradient", "missing-error", "unexpected-error", "wrong-error",
-            "crash", "timeout", "memory", "nondeterministic")
+VerdictName = Literal["match", "value", "dtype", "shape", "signature", "subgradient", "missing-error", "unexpected-error",
+                      "wrong-error", "crash", "timeout", "memory", "nondeterministic"]
+VERDICTS: tuple[str, ...] = get_args(VerdictName)
+"""Every verdict, in order of precedence when findings that name the same discrepancy merge."""
 
 
 @dataclass
 class Verdict:
     binding: BindingView
     case: Optional[Case]
-    check: str
+    check: CheckName
     verdict: str  # vs peers when that differs, else vs own docs
     peer: str  # verdict against the common spec
     doc: str  # verdict against the binding's own documentation
@@ -60,7 +63,7 @@ def unsupported_dtypes(binding: BindingView, case: Case) -> list[str]:
     return out
 
 
-def _error_matches(rule: Raise, outcome: Outcome) -> bool:
+def error_matches(rule: Raise, outcome: Outcome) -> bool:
     err = outcome.error or {}
     if rule.error not in (err.get("mro") or [err.get("type")]):
         return False
@@ -73,7 +76,7 @@ def _against(rules: list[Raise], ref: Optional[Reference], outcome: Outcome, out
     if rules:
         if outcome.ok:
             return "missing-error", None
-        return ("match" if any(_error_matches(r, outcome) for r in rules) else "wrong-error"), None
+        return ("match" if any(error_matches(r, outcome) for r in rules) else "wrong-error"), None
     if not outcome.ok:
         return "unexpected-error", None
     if ref is None or ref.value is None:
@@ -95,56 +98,77 @@ def expected_dtype(binding: BindingView, case: Case) -> Optional[str]:
         return None
 
 
-def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference, own: Optional[Reference]) -> list[Verdict]:
-    """The verdicts of one call: one for its main check, and an output-dtype one when it returned."""
-    spec = binding.spec
-    common_rules = matching_rules(spec.raises, case)
-    own_rules = matching_rules(binding.raises, case)
-    # a case breaking the binding's rule and another common one may raise for either
-    own_rules = own_rules + [r for r in common_rules if r.when not in {o.when for o in own_rules}] if own_rules else common_rules
-    accepting = own_rules[0] if own_rules and own_rules[0].error == "none" else None
-    if accepting is not None:  # the binding documents that it accepts this case
-        own_rules = []
-        own = own or common
-    common_rule = common_rules[0] if common_rules else None
-    own_rule = own_rules[0] if own_rules else None
-    unsupported = unsupported_dtypes(binding, case)
-    if unsupported:
-        check = "dtypes"
-    elif case.origin == "invalid" or common_rule or own_rule:
-        check = "raises"
-    else:
-        check = "values"
-    out_dtype = (outcome.dtype or "float64") if outcome.ok else "float64"
-    peer, cmp = _against(common_rules, common, outcome, out_dtype)
-    if check == "dtypes" and not outcome.ok and not outcome.crash:
-        # the docs do not list this dtype: rejecting it is what they say, with any error type,
-        # unless a documented dtype rule names the type
-        dtype_rules = [r for r in own_rules if "dtype(" in r.when]
-        doc = "match" if not dtype_rules or any(_error_matches(r, outcome) for r in own_rules) else "wrong-error"
-        peer = "match" if common_rules else peer
-    elif own_rules is common_rules and own is None:  # the binding's docs add nothing for this case
-        doc = peer
-    else:
-        doc, own_cmp = _against(own_rules, own or common, outcome, out_dtype)
-        cmp = cmp or own_cmp
+@dataclass
+class CaseContext:
+    """One call of one case, with the rules and references that judge it (built once, read by the case checks)."""
+
+    binding: BindingView
+    case: Case
+    outcome: Outcome
+    common: Optional[Reference]
+    own: Optional[Reference]
+    common_rules: list[Raise] = field(default_factory=list)
+    own_rules: list[Raise] = field(default_factory=list)
+    accepting: Optional[Raise] = None  # the binding documents that it accepts this case
+    unsupported: list[str] = field(default_factory=list)  # inputs whose dtype the binding's docs do not list
+
+    @classmethod
+    def build(cls, binding: BindingView, case: Case, outcome: Outcome, common: Optional[Reference],
+              own: Optional[Reference]) -> "CaseContext":
+        common_rules = matching_rules(binding.spec.raises, case)
+        own_rules = matching_rules(binding.raises, case)
+        # a case breaking the binding's rule and another common one may raise for either
+        own_rules = own_rules + [r for r in common_rules if r.when not in {o.when for o in own_rules}] if own_rules else common_rules
+        accepting = own_rules[0] if own_rules and own_rules[0].error == "none" else None
+        if accepting is not None:
+            own_rules = []
+            own = own or common
+        return cls(binding, case, outcome, common, own, common_rules, own_rules, accepting, unsupported_dtypes(binding, case))
+
+    @property
+    def common_rule(self) -> Optional[Raise]:
+        return self.common_rules[0] if self.common_rules else None
+
+    @property
+    def own_rule(self) -> Optional[Raise]:
+        return self.own_rules[0] if self.own_rules else None
+
+    @property
+    def out_dtype(self) -> str:
+        return (self.outcome.dtype or "float64") if self.outcome.ok else "float64"
+
+    def against_peers(self) -> tuple[str, Optional[compare.Comparison]]:
+        """The verdict against the common spec (its raise rules, then its formula)."""
+        return _against(self.common_rules, self.common, self.outcome, self.out_dtype)
+
+    def against_docs(self, peer: str, cmp: Optional[compare.Comparison]) -> tuple[str, Optional[compare.Comparison]]:
+        """The verdict against the binding's own docs, given the peer verdict (reused where the docs add nothing)."""
+        if self.own_rules is self.common_rules and self.own is None:  # the binding's docs add nothing for this case
+            return peer, cmp
+        doc, own_cmp = _against(self.own_rules, self.own or self.common, self.outcome, self.out_dtype)
+        return doc, cmp or own_cmp
+
+
+def two_axes(ctx: CaseContext, check: CheckName) -> Verdict:
+    """The usual judgement of a case: against the peers, then against the binding's own docs."""
+    peer, cmp = ctx.against_peers()
+    doc, cmp = ctx.against_docs(peer, cmp)
+    return verdict_of(ctx, check, peer, doc, cmp)
+
+
+def verdict_of(ctx: CaseContext, check: CheckName, peer: str, doc: str, cmp: Optional[compare.Comparison]) -> Verdict:
+    """The verdict on both axes, with what was expected and shown when it is a discrepancy, and its documentation."""
     verdict = peer if peer != "match" else doc
-    v = Verdict(binding, case, check, verdict, peer, doc)
+    v = Verdict(ctx.binding, ctx.case, check, verdict, peer, doc)
     if not v.is_match:  # only discrepancies are ever shown: describing every match cost a third of judging
-        v.expected, v.actual, v.message = _show(common_rule if peer != "match" else own_rule, common if peer != "match" else (own or common), outcome)
+        v.expected, v.actual, v.message = _show(ctx.common_rule if peer != "match" else ctx.own_rule,
+                                                ctx.common if peer != "match" else (ctx.own or ctx.common), ctx.outcome)
         if cmp is not None:
             v.metrics = cmp.metrics()
             if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
                 v.metrics["differs_at"] = np.argwhere(cmp.mask).tolist()[:64]
-    explain(v, own_rule or accepting, own, unsupported)
-    out = [v]
-    want = expected_dtype(binding, case)
-    if outcome.ok and check == "values" and want and outcome.dtype != want:
-        d = Verdict(binding, case, "dtypes", "dtype", "dtype", "dtype", expected={"dtype": want},
-                    actual={"dtype": outcome.dtype}, message=f"output dtype {outcome.dtype}, documented {want}")
-        explain(d, None, None, [])
-        out.append(d)
-    return out
+    explain(v, ctx.own_rule or ctx.accepting, ctx.own, ctx.unsupported)
+    return v
 
 
 def _show(rule: Optional[Raise], ref: Optional[Reference], outcome: Outcome) -> tuple[Any, Any, str]:
@@ -186,40 +210,3 @@ def explain(v: Verdict, own_rule: Optional[Raise], own: Optional[Reference], uns
             v.source, v.why = b.docs, "follows the formula its own documentation gives"
         else:
             v.source = b.docs
-
-
-def signature_verdict(binding: BindingView, actual: dict[str, Any]) -> Verdict:
-    """Names, order and defaults of the documented signature against the introspected one."""
-    from harness.spec.model import parse_signature
-
-    problems = _signature_diff(parse_signature(binding.model.signature), actual.get("params") or [], "")
-    if binding.model.call and actual.get("call") is not None:
-        problems += _signature_diff(parse_signature(binding.model.call), actual["call"], "call ")
-    verdict = "signature" if problems else "match"
-    v = Verdict(binding, None, "signature", verdict, "match", verdict, message="; ".join(problems),
-                expected={"signature": binding.model.signature, "call": binding.model.call},
-                actual={"params": actual.get("params"), "call": actual.get("call")})
-    explain(v, None, None, [])
-    return v
-
-
-def _signature_diff(documented: list[tuple[str, Any, bool]], actual: list[list[Any]], prefix: str) -> list[str]:
-    problems = []
-    doc_names = [d[0] for d in documented]
-    act_names = [a[0] for a in actual]
-    missing = [n for n in doc_names if n not in act_names]
-    extra = [n for n in act_names if n not in doc_names]
-    if missing:
-        problems.append(f"{prefix}documented but absent: {', '.join(missing)}")
-    if extra:
-        problems.append(f"{prefix}present but undocumented: {', '.join(extra)}")
-    common = [n for n in doc_names if n in act_names]
-    if common != [n for n in act_names if n in doc_names]:
-        problems.append(f"{prefix}order differs: documented ({', '.join(common)}), actual ({', '.join(n for n in act_names if n in doc_names)})")
-    act = {a[0]: a for a in actual}
-    for name, default, has in documented:
-        if name in act and (has != act[name][2] or (has and default != act[name][1])):
-            shown = repr(act[name][1]) if act[name][2] else "required"
-            doc_shown = repr(default) if has else "required"
-            problems.append(f"{prefix}default of {name}: documented {doc_shown}, actual {shown}")
-    return problems

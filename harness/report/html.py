@@ -18,7 +18,8 @@ from harness.report import plots
 from harness.report import scripts as repro
 from harness.judge.coverage import untested
 from harness.files import write_atomic
-from harness.spec.model import CHECKS, FRAMEWORKS
+from harness.checks import registry
+from harness.spec.model import FRAMEWORKS
 
 _ENV = Environment(loader=PackageLoader("harness.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -33,7 +34,7 @@ def matrix(report: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for t in report["targets"]:
         cells = []
-        for check in CHECKS:
+        for check in registry.names():
             counts = t["counts"].get(check, {})
             found = [f for f in by_target[(t["api"], t["target"])] if f["check"] == check]
             status = "error" if t.get("error") else ("none" if not counts else "match")
@@ -163,7 +164,7 @@ def write_html(report: dict[str, Any], path: Path) -> float:
     rows = sorted(matrix(report), key=lambda r: (r["api"], order.get(r["framework"], 9), r["target"]))
     titles = {t["api"]: t.get("title", t["api"]) for t in report["targets"]}
     html = _ENV.get_template("report.html.j2").render(
-        r=report, rows=rows, checks=CHECKS, where=where, by_id={f["id"]: f for f in findings},
+        r=report, rows=rows, checks=registry.names(), where=where, by_id={f["id"]: f for f in findings},
         versions=sorted(report.get("frameworks", {}).items(), key=lambda kv: (order.get(kv[0], 9), kv[0])),
         frameworks=[f for f in FRAMEWORKS if any(t["framework"] == f for t in report["targets"])]
         + sorted({t["framework"] for t in report["targets"]} - set(FRAMEWORKS)),

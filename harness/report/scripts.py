@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from harness.checks import registry
 from harness.judge import compare
 from harness.spec import dtypes
 from harness.run import wire
@@ -71,15 +72,16 @@ def capture(v: Verdict) -> Optional[dict[str, Any]]:
     """What a reproducer of this verdict needs, JSON-ready; None when it cannot be written."""
     b = v.binding
     out: dict[str, Any] = {"framework": b.framework, "target": b.target, "kind": b.kind}
-    if v.check == "signature":
+    captures = registry.get(v.check).reproducer  # what the check says its reproducer shows
+    if captures == "signature":
         adapter = adapter_for(b.framework)
         return {**out, "expect": "signature", "call_method": adapter.call_method,
                 "documented": [list(p) for p in parse_signature(b.model.signature)],
                 "documented_call": [list(p) for p in parse_signature(b.model.call)] if b.model.call else None}
-    if v.check == "gradients":
-        return None  # a script of the forward call would not show a gradient difference (see write_all)
+    if captures == "none":
+        return None  # e.g. gradients: a script of the forward call would not show the difference (see write_all)
     if v.case is None:
-        if v.check != "defaults":
+        if captures != "default":
             return None
         for name, param in b.spec.model.params.items():  # the parameter whose documented default differs
             common = getattr(param, "default", None)
@@ -94,11 +96,11 @@ def capture(v: Verdict) -> Optional[dict[str, Any]]:
     if call is None:
         return None
     out["call"] = call
-    if v.check == "defaults":
+    if captures == "default":
         omitted = [n for n in v.case.omit]
         explicit = _call_json(b, v.case.with_(omit=()))
         return {**out, "expect": "same", "explicit": explicit, "omitted": [b.name_of(n) for n in omitted]}
-    if v.check == "examples" and v.case.expected is not None:
+    if captures == "example" and v.case.expected is not None:
         decimals = v.case.decimals if v.case.decimals is not None else 4
         want = np.asarray(v.case.expected, dtype=np.float64)
         tol = 0.5 * 10.0 ** -decimals + 4 * dtypes.eps((v.actual or {}).get("dtype") or "float64")

@@ -12,10 +12,12 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
+from harness.checks import registry
 from harness.spec.model import FRAMEWORKS, ArraySpec, Spec, parse_signature
 
 REFERENCE = "torch"  # the pages compare with PyTorch
-BEHAVIOUR = ("values", "dtypes", "raises", "defaults", "examples", "gradients")
+BEHAVIOUR = tuple(n for n in registry.names() if n != "signature")
+"""Checks of what a binding does (the signature check is about what it is called with)."""
 ABSENT = "—"
 
 
@@ -205,15 +207,14 @@ def _differences(fws: list[str], names: dict[str, set[str]], defaults: dict[str,
 
 def _behaviour_rows(api: dict[str, Any], run: _Run, fws: list[str]) -> list[dict[str, Any]]:
     rows = []
-    for label, check in (("formula (values)", "values"), ("dtypes", "dtypes"), ("errors raised", "raises"),
-                         ("signature as documented", "signature"), ("defaults as documented", "defaults"),
-                         ("documentation examples", "examples"), ("gradients", "gradients")):
+    for unit in registry.table_rows():
+        label, check = unit.table.label, unit.name  # type: ignore[union-attr]
         cells, diffs = {}, []
         if not any(run.ran(b["target"], check) for fw in fws for b in _bindings(api, fw)):
             continue
         for fw in fws:
             bs = _bindings(api, fw)
-            texts = [(b["target"], _behaviour_text(api, b, check)) for b in bs]
+            texts = [(b["target"], unit.table_text(api, b)) for b in bs]
             related = [f for b in bs for f in run.of(b["target"], (check,))]
             cells[fw] = _cell(run, bs, texts, related, []) if bs else {"text": "", "status": "missing", "findings": []}
             seen = set()
@@ -229,17 +230,6 @@ def _behaviour_rows(api: dict[str, Any], run: _Run, fws: list[str]) -> list[dict
         rows.append({"kind": "behaviour", "name": label, "check": check, "cells": cells,
                      "difference": diffs or [{"text": "—"}], "claims": []})
     return rows
-
-
-def _behaviour_text(api: dict[str, Any], b: dict[str, Any], check: str) -> str:
-    if check == "values":
-        return "own formula" if b["formula"] else "spec formula"
-    if check == "dtypes":
-        return "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(b["dtypes"].items())) or "as the spec"
-    if check == "raises":
-        own = [r for r in b["raises"]]
-        return f"{len(own)} own rule{'s' if len(own) != 1 else ''}" if own else "the spec's rules"
-    return "checked"
 
 
 def _place_claims(api: dict[str, Any], run: _Run, rows: list[dict[str, Any]]) -> None:

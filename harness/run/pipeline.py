@@ -4,20 +4,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from harness.cases import generate
-from harness.judge import stability
-from harness.run import wire
-from harness.checks.gradients import GradientCheck
 from harness.cases.case import Case, Outcome
 from harness.cases.examples import load_examples
-from harness.judge.findings import PARTITION, Finding, features, group, identify, partition
-from harness.judge.verdicts import Verdict, explain, judge, matching_rules, signature_verdict, unsupported_dtypes
+from harness.checks import registry
+from harness.checks.base import BindingCheck, CaseCheck
+from harness.checks.gradients import GradientCheck
+from harness.judge import stability
+from harness.judge.findings import Finding, features, group, partition
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
-from harness.spec.model import ArraySpec, BindingView, Spec
+from harness.judge.verdicts import CaseContext, Verdict
+from harness.run import wire
 from harness.run.pool import Pool, Worker, WorkerStartError
+from harness.spec.model import ArraySpec, BindingView, Spec
 
 
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
@@ -57,7 +59,12 @@ class TargetResult:
     calls: int = 0
     error: Optional[str] = None  # the binding could not be run at all
     notes: dict[str, str] = field(default_factory=dict)  # check -> why it has no cases
-    gradient_seconds: float = 0.0  # of `seconds`: the gradients check (cases, references, framework calls, probes)
+    check_seconds: dict[str, float] = field(default_factory=dict)  # of `seconds`: per check (its calls and its probes)
+
+    @property
+    def gradient_seconds(self) -> float:
+        """What the gradients check cost (cases, references, framework calls, probes)."""
+        return self.check_seconds.get("gradients", 0.0)
 
 
 class SpecRun:
@@ -140,25 +147,43 @@ def outcome_of(reply: dict[str, Any]) -> Outcome:
                    seconds=reply.get("seconds", 0.0))
 
 
+def judge(binding: BindingView, case: Case, outcome: Outcome, common: Optional[Reference],
+          own: Optional[Reference]) -> list[Verdict]:
+    """The verdicts of one call: the first case check (in run order) that owns the case judges it."""
+    ctx = CaseContext.build(binding, case, outcome, common, own)
+    owner = next(c for c in registry.case_checks() if c.owns(ctx))
+    return owner.judge(ctx)
+
+
 class TargetRunner:
+    """The pipeline of one binding: its checks in run order, then its findings grouped, shrunk and located.
+
+    Checks reach the framework through `call` (cases -> outcomes) and `send` (requests with extra fields)."""
+
     def __init__(self, run: SpecRun, binding: BindingView, pool: Pool) -> None:
-        self.run, self.binding, self.pool = run, binding, pool
+        self.spec_run, self.binding, self.pool = run, binding, pool
         self._ids = 0
         self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
+        self.replayed = [c for c in run.regressions if not c.targets or binding.target in c.targets]
 
-    def _call(self, cases: list[Case], worker: Optional[Worker] = None) -> list[Optional[Outcome]]:
+    def call(self, cases: list[Case], worker: Optional[Worker] = None) -> list[Optional[Outcome]]:
+        """Each case's outcome (None where the binding cannot express the case)."""
+        return [None if reply is None else outcome_of(reply) for reply in self.send([(c, {}) for c in cases], worker)]
+
+    def send(self, items: list[tuple[Case, dict[str, Any]]], worker: Optional[Worker] = None) -> list[Optional[dict[str, Any]]]:
+        """Each case's call, with extra request fields (e.g. a gradient's `op` and `wrt`), answered in one batch."""
         requests, index = [], []
-        for i, case in enumerate(cases):
+        for i, (case, extra) in enumerate(items):
             self._ids += 1
             req = build_request(self.binding, case, self._ids)
             if req is not None:
-                requests.append(req)
+                requests.append({**req, **extra})
                 index.append(i)
-        out: list[Optional[Outcome]] = [None] * len(cases)
+        out: list[Optional[dict[str, Any]]] = [None] * len(items)
         if requests:
             worker = worker or self.pool.get(self.binding.framework)
             for i, reply in zip(index, worker.run(requests)):
-                out[i] = outcome_of(reply)
+                out[i] = reply
         return out
 
     def _call_fresh(self, cases: list[Case]) -> list[Optional[Outcome]]:
@@ -168,72 +193,44 @@ class TargetRunner:
         except WorkerStartError:
             return [None] * len(cases)
         try:
-            return self._call(cases, worker)
+            return self.call(cases, worker)
         finally:
             worker.close()
 
     def judge_cases(self, cases: list[Case], recheck: bool = False) -> list[Verdict]:
+        """The case checks' verdicts of `cases`, one call each (with `recheck`, re-run for stability)."""
         judged: list[stability.Judged] = []
-        for case, outcome in zip(cases, self._call(cases)):
+        for case, outcome in zip(cases, self.call(cases)):
             if outcome is None:
                 continue
             if outcome.ok:
                 self.returned.add(case.fingerprint())
-            common = self.run.reference(case)
-            own = self.run.reference(case, self.binding)
-            verdicts = judge(self.binding, case, outcome, common, own)  # type: ignore[arg-type]
+            verdicts = judge(self.binding, case, outcome, self.spec_run.reference(case), self.spec_run.reference(case, self.binding))
             judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
-        if recheck and self.run.config.recheck:
-            config = self.run.config
-            judged = stability.recheck(judged, self._call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
+        if recheck and self.spec_run.config.recheck:
+            config = self.spec_run.config
+            judged = stability.recheck(judged, self.call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
         return [v for j in judged for v in j.verdicts]
-
-    def judge_gradients(self, cases: list[Case]) -> list[Verdict]:
-        return self.run.gradients.verdicts(self.binding, cases, self._send_gradients)
-
-    def _judge_gradient_probes(self, cases: list[Case]) -> list[Verdict]:
-        return self.judge_gradients([c for c in cases if self.run.gradients.eligible(c)])
-
-    def _send_gradients(self, pairs: list[tuple[Case, list[str]]]) -> list[Optional[dict[str, Any]]]:
-        inputs = list(self.run.spec.model.inputs)
-        requests, index = [], []
-        for i, (case, names) in enumerate(pairs):
-            self._ids += 1
-            req = build_request(self.binding, case, self._ids)
-            if req is not None:
-                requests.append({**req, "op": "grad", "wrt": [inputs.index(n) for n in names]})
-                index.append(i)
-        out: list[Optional[dict[str, Any]]] = [None] * len(pairs)
-        if requests:
-            for i, reply in zip(index, self.pool.get(self.binding.framework).run(requests)):
-                out[i] = reply
-        return out
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
         result = TargetResult(self.binding)
-        b = self.binding
-        worker = self.pool.get(b.framework)
-        sig = worker.run([{"op": "signature", "id": 0, "target": b.target, "kind": b.kind}])[0]
         verdicts: list[Verdict] = []
-        if sig.get("error") or sig.get("crash"):
-            err = sig.get("error") or {}
-            v = Verdict(b, None, "signature", "unexpected-error", "unexpected-error", "unexpected-error",
-                        message=f"{err.get('type')}: {err.get('message')}")
-            verdicts.append(v)
-        else:
-            verdicts.append(signature_verdict(b, sig))
-        replayed = [c for c in self.run.regressions if not c.targets or b.target in c.targets]
-        verdicts += self.judge_cases(self.run.cases + replayed, recheck=True)
-        grad_started = time.perf_counter()
-        grads = self.judge_gradients([c for c in self.run.gradients.cases + [r for r in replayed if self.run.gradients.eligible(r)]
-                                      if c.fingerprint() in self.returned])
-        result.gradient_seconds = time.perf_counter() - grad_started
-        if not grads:
-            result.notes["gradients"] = self.run.gradients.empty_reason()
-        verdicts += grads
-        verdicts += self._defaults()
-        verdicts += self._examples()
+        cases_judged = False
+        for check in registry.in_run_order():
+            check_started = time.perf_counter()
+            got: list[Verdict] = []
+            if isinstance(check, CaseCheck):  # the case checks share one call per case, judged by the owning check
+                if not cases_judged:
+                    got = self.judge_cases(self.spec_run.cases + self.replayed, recheck=True)
+                    cases_judged = True
+            elif isinstance(check, BindingCheck):
+                got = check.verdicts(self)
+                note = None if got else check.empty_note(self)
+                if note:
+                    result.notes[check.name] = note
+            verdicts += got
+            _add_time(result, check.name, check_started)
         result.calls = self._ids
         for v in verdicts:
             result.counts.setdefault(v.check, {}).setdefault(v.verdict, 0)
@@ -241,70 +238,35 @@ class TargetRunner:
         findings = group(verdicts)
         for finding in findings:
             self._shrink(finding)
-        # a finding's region is probed with the check that found it (ids differ by check, so the two never merge);
-        # a gradient crash or hang is not probed: each probe could cost a worker or a full timeout
-        grads = [f for f in findings if f.head.check == "gradients"]
-        located = locate([f for f in findings if f.head.check != "gradients"], self.run.spec, self.judge_cases)
-        probe_started = time.perf_counter()
-        located += locate([f for f in grads if f.head.verdict not in ("crash", "timeout")], self.run.spec, self._judge_gradient_probes)
-        result.gradient_seconds += time.perf_counter() - probe_started
-        located += identify([f for f in grads if f.head.verdict in ("crash", "timeout")])
+        # a finding's region is probed with the check that found it (ids differ by check, so the two never merge)
+        located = locate(findings, self.spec_run.spec, lambda f: self._prober(f.head.check, result))
         result.findings = sorted(located, key=lambda f: (f.head.check, f.head.verdict, f.id))
         result.seconds = time.perf_counter() - started
         return result
 
-    def _defaults(self) -> list[Verdict]:
-        """Omitting a parameter behaves like passing its documented default; and that default vs the common one."""
-        spec, b = self.run.spec, self.binding
-        verdicts: list[Verdict] = []
-        valid = [c for c in self.run.cases if c.origin == "generated" and not c.explored and not unsupported_dtypes(b, c)
-                 and not matching_rules(b.raises, c) and not matching_rules(spec.raises, c)]
-        for name, param in spec.model.params.items():
-            if b.name_of(name) is None or name not in b.defaults:
-                continue
-            default = b.defaults[name]
-            common = getattr(param, "default", None)
-            if default != common and not isinstance(param, ArraySpec):
-                v = Verdict(b, None, "defaults", "value", "value", "match", subject=name,
-                            message=f"default {name}={default!r}; the common spec's default is {common!r}",
-                            expected={"default": common}, actual={"default": default})
-                explain(v, None, None, [])
-                if not v.source:
-                    v.source, v.why = b.docs, f"documents {name}={default!r}"
-                verdicts.append(v)
-            explicit, omitted = [], []
-            for case in valid[:6]:
-                if isinstance(param, ArraySpec):
-                    if default is not None:
-                        continue
-                    explicit.append(case.with_(arrays={**case.arrays, name: None}))
-                    omitted.append(case.with_(arrays={**case.arrays, name: None}, omit=case.omit + (name,)))
-                else:
-                    explicit.append(case.with_(params={**case.params, name: default}))
-                    omitted.append(case.with_(params={**case.params, name: default}, omit=case.omit + (name,)))
-            for e_case, o_case, e_out, o_out in zip(explicit, omitted, self._call(explicit), self._call(omitted)):
-                if e_out is None or o_out is None:
-                    continue
-                same = _same_outcome(e_out, o_out)
-                verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
-                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
-                                        message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
-                                        expected={"explicit": _brief(e_out)}, actual={"omitted": _brief(o_out)}))
-        return verdicts
+    def _prober(self, name: str, result: TargetResult) -> Optional[Callable[[list[Case]], list[Verdict]]]:
+        """The check's own way to judge moved cases, timed as part of that check."""
+        judge_moved = registry.get(name).prober(self)
+        if judge_moved is None:
+            return None
 
-    def _examples(self) -> list[Verdict]:
-        from harness.cases.examples import judge_example
-
-        cases = [c for c in self.run.examples if not c.targets or self.binding.target in c.targets]
-        return [judge_example(self.binding, c, o) for c, o in zip(cases, self._call(cases)) if o is not None]
+        def timed(cases: list[Case]) -> list[Verdict]:
+            probe_started = time.perf_counter()
+            try:
+                return judge_moved(cases)
+            finally:
+                _add_time(result, name, probe_started)
+        return timed
 
     def _shrink(self, finding: Finding) -> None:
         head = finding.head
+        check = registry.get(head.check)
         # gradient cases are small by construction (GRAD_ELEMENTS): their smallest member is the minimal case
-        if (head.case is None or head.case.regression or head.check in ("examples", "defaults", "gradients")
+        if (head.case is None or head.case.regression or not (isinstance(check, CaseCheck) and check.shrunk)
                 or head.verdict in stability.NOT_CHASED):
             return  # a replayed case was shrunk when it was accepted
-        strategy = generate.all_cases(self.run.spec) if head.check == "raises" else generate.valid_cases(self.run.spec)
+        spec = self.spec_run.spec
+        strategy = generate.all_cases(spec) if check.shrink_space() == "all" else generate.valid_cases(spec)
         found: dict[str, Verdict] = {}
         want = (head.check, head.verdict, head.documented, head.why, partition(head))
 
@@ -317,32 +279,19 @@ class TargetRunner:
                     return True
             return False
 
-        case = generate.shrink(strategy, holds, CORE_SEED, self.run.config.shrink_budget)
+        case = generate.shrink(strategy, holds, CORE_SEED, self.spec_run.config.shrink_budget)
         if case is not None and case.fingerprint() in found and case.size <= (head.case.size if head.case else 0):
             finding.minimal, finding.shrunk = found[case.fingerprint()], True
 
 
+def _add_time(result: TargetResult, check: str, since: float) -> None:
+    result.check_seconds[check] = result.check_seconds.get(check, 0.0) + time.perf_counter() - since
+
+
 def _may_reproduce(head: Verdict, case: Case) -> bool:
-    """False when `case` cannot give `head`'s verdict whatever the framework does (see `judge`)."""
+    """False when `case` cannot give `head`'s verdict whatever the framework does: another partition, or
+    a case its check would not judge that way (see the check's `could_show`)."""
     found = features(case)
-    if {k: found[k] for k in PARTITION.get(head.check, ("variant",)) if k in found} != partition(head):
+    if {k: found[k] for k in registry.partition(head.check) if k in found} != partition(head):
         return False
-    dtype_check = head.check == "dtypes" and head.verdict != "dtype"  # an undocumented dtype was passed
-    if dtype_check != bool(unsupported_dtypes(head.binding, case)):
-        return False
-    return not (case.origin == "invalid" and (head.check == "values" or head.verdict == "dtype"))
-
-
-def _same_outcome(a: Outcome, b: Outcome) -> bool:
-    from harness.judge.compare import same_result
-
-    if a.ok and b.ok:
-        return a.dtype == b.dtype and same_result(a.value, b.value)  # type: ignore[arg-type]
-    return (a.error or {}).get("type") == (b.error or {}).get("type") and a.crash == b.crash
-
-
-def _brief(o: Outcome) -> Any:
-    from harness.cases.case import describe_array
-
-    return {"value": describe_array(o.value), "dtype": o.dtype} if o.ok else {"error": (o.error or {}).get("type"),
-                                                                            "message": (o.error or {}).get("message", "")[:500]}
+    return registry.get(head.check).could_show(head, case)

@@ -53,6 +53,12 @@ def to_float64(a: Any) -> np.ndarray:
     return np.asarray(a).astype(np.float64)
 
 
+def widened(env: dict[str, Any]) -> dict[str, Any]:
+    """The env with every float array in float64: references are evaluated on the very values the framework
+    received, without the input dtype's rounding in the arithmetic."""
+    return {k: (to_float64(v) if isinstance(v, np.ndarray) and is_float(name(v)) else v) for k, v in env.items()}
+
+
 def cast(values: Any, name_: str) -> np.ndarray:
     """Round float64 values to a dtype (overflow gives inf, as a framework would)."""
     with np.errstate(all="ignore"):

@@ -14,13 +14,13 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.spec.names import CheckName
 from harness.spec import formula as formula_mod
 from harness.spec.source import Located, SourceError, load
 
 FRAMEWORKS = ("torch", "mindspore", "paddle")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 ALL_DTYPES = FLOAT_DTYPES + ("int8", "uint8", "int16", "int32", "int64", "bool")
-CHECKS = ("signature", "defaults", "values", "dtypes", "raises", "examples", "gradients")
 PLOT_HELPERS = frozenset({"linspace", "uniform", "randint"})  # seeded helpers a plot's input expressions may call
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -101,7 +101,7 @@ class Raise(_Model):
 class Difference(_Model):
     """A documented way a binding differs from the common spec."""
 
-    check: Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients"]
+    check: CheckName
     what: str
     source: str
     when: Optional[str] = None

@@ -1,0 +1,101 @@
+"""What a check is: one registered unit that turns a binding's cases into verdicts.
+
+A check declares everything the rest of the pipeline needs to know about it, so adding one is
+adding a module under `harness/checks/` (the registry finds it) and its name to `CheckName`
+(`harness/spec/names.py`, what a spec may name):
+- how it produces verdicts for a binding: `verdicts(run)`, or `owns` and `judge` for a case check;
+- `partition`: the case features that split its findings into separate causes;
+- `probed` / `shrunk`: whether its findings' regions are probed and their cases shrunk;
+- `reproducer`: what a reproducer script of its findings captures;
+- `table`: its row in the API-difference table (position and label), or None.
+
+Two kinds: a `BindingCheck` makes its own calls (`verdicts(run)`); the `CaseCheck`s (values, dtypes,
+raises) share one call per case: each case goes to the first case check, in run order, that `owns`
+it, and that check judges the framework's outcome.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, ClassVar, Literal, Optional
+
+from harness.spec.names import CheckName
+
+if TYPE_CHECKING:
+    from harness.cases.case import Case
+    from harness.judge.verdicts import CaseContext, Verdict
+    from harness.run.pipeline import TargetRunner
+
+__all__ = ["BindingCheck", "CaseCheck", "Check", "CheckName", "Reproducer", "TableRow"]
+
+Reproducer = Literal["call", "signature", "default", "example", "none"]
+"""What a reproducer script of a finding captures: the call and its expected outcome, the introspected
+signature, a documented default, a documented example's printed output, or nothing (not scriptable yet)."""
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """A check's row in the API-difference table: rows are sorted by `position`."""
+
+    position: int
+    label: str
+
+
+class Check:
+    """Base of every check; subclasses set the class attributes and `verdicts`."""
+
+    name: ClassVar[CheckName]
+    order: ClassVar[int]
+    """When it runs on a binding (ascending). Framework state can depend on earlier calls (MindSpore's
+    uninitialised memory), so the order is part of what a run is."""
+    column: ClassVar[int]
+    """Its place among the checks in the report's matrix and the pytest items of a binding."""
+    partition: ClassVar[tuple[str, ...]] = ("variant",)
+    probed: ClassVar[bool] = False
+    shrunk: ClassVar[bool] = False
+    reproducer: ClassVar[Reproducer] = "none"
+    table: ClassVar[Optional[TableRow]] = None
+    skip_when_empty: ClassVar[bool] = True
+    """A binding with no verdict of this check skips its item (examples: no example is no test, and passes)."""
+
+    def table_text(self, api: dict[str, object], binding: dict[str, object]) -> str:
+        """What a binding's cell in this check's table row says before the run's evidence."""
+        return "checked"
+
+    def prober(self, run: TargetRunner) -> Optional[Callable[[list[Case]], list[Verdict]]]:
+        """How region probes judge moved cases for this check's findings (None: not probed)."""
+        return run.judge_cases if self.probed else None
+
+    def could_show(self, head: Verdict, case: Case) -> bool:
+        """False when `case` cannot give `head`'s verdict whatever the framework does (shrinking skips it)."""
+        return True
+
+
+class BindingCheck(Check):
+    """A check that makes its own calls for a binding (its signature, its defaults, its examples, its gradients)."""
+
+    def verdicts(self, run: TargetRunner) -> list[Verdict]:
+        raise NotImplementedError
+
+    def empty_note(self, run: TargetRunner) -> Optional[str]:
+        """Why the binding got no verdict of this check, when the reason is worth more than "no cases applied"."""
+        return None
+
+
+class CaseCheck(Check):
+    """A check judged on the generated and replayed cases, with one framework call per case shared by every
+    case check: the pipeline calls each case once and the first case check that `owns` it judges the outcome."""
+
+    probed = True
+    shrunk = True
+    reproducer = "call"
+
+    def owns(self, ctx: CaseContext) -> bool:
+        """Whether this check judges the case (the first owning case check in run order does)."""
+        raise NotImplementedError
+
+    def judge(self, ctx: CaseContext) -> list[Verdict]:
+        raise NotImplementedError
+
+    def shrink_space(self) -> Literal["valid", "all"]:
+        """Which cases the shrinker searches: valid ones, or valid and invalid (raise probes)."""
+        return "valid"

@@ -1,0 +1,71 @@
+"""The defaults check: omitting a parameter behaves like passing its documented default, and a
+documented default that differs from the common spec's is reported (documented)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.cases.case import Outcome, brief
+from harness.checks.base import BindingCheck, TableRow
+from harness.judge.compare import same_result
+from harness.judge.verdicts import Verdict, explain, matching_rules, unsupported_dtypes
+from harness.spec.model import ArraySpec
+
+if TYPE_CHECKING:
+    from harness.run.pipeline import TargetRunner
+
+CASES_PER_PARAM = 6  # valid core cases each default is tried on
+
+
+class DefaultsCheck(BindingCheck):
+    name = "defaults"
+    order = 50
+    column = 1
+    reproducer = "default"
+    table = TableRow(4, "defaults as documented")
+
+    def verdicts(self, run: TargetRunner) -> list[Verdict]:
+        spec, b = run.spec_run.spec, run.binding
+        verdicts: list[Verdict] = []
+        valid = [c for c in run.spec_run.cases if c.origin == "generated" and not c.explored and not unsupported_dtypes(b, c)
+                 and not matching_rules(b.raises, c) and not matching_rules(spec.raises, c)]
+        for name, param in spec.model.params.items():
+            if b.name_of(name) is None or name not in b.defaults:
+                continue
+            default = b.defaults[name]
+            common = getattr(param, "default", None)
+            if default != common and not isinstance(param, ArraySpec):
+                v = Verdict(b, None, "defaults", "value", "value", "match", subject=name,
+                            message=f"default {name}={default!r}; the common spec's default is {common!r}",
+                            expected={"default": common}, actual={"default": default})
+                explain(v, None, None, [])
+                if not v.source:
+                    v.source, v.why = b.docs, f"documents {name}={default!r}"
+                verdicts.append(v)
+            explicit, omitted = [], []
+            for case in valid[:CASES_PER_PARAM]:
+                if isinstance(param, ArraySpec):
+                    if default is not None:
+                        continue
+                    explicit.append(case.with_(arrays={**case.arrays, name: None}))
+                    omitted.append(case.with_(arrays={**case.arrays, name: None}, omit=case.omit + (name,)))
+                else:
+                    explicit.append(case.with_(params={**case.params, name: default}))
+                    omitted.append(case.with_(params={**case.params, name: default}, omit=case.omit + (name,)))
+            for e_case, o_case, e_out, o_out in zip(explicit, omitted, run.call(explicit), run.call(omitted)):
+                if e_out is None or o_out is None:
+                    continue
+                same = _same_outcome(e_out, o_out)
+                verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
+                verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
+                                        message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
+                                        expected={"explicit": brief(e_out, kind=False)}, actual={"omitted": brief(o_out, kind=False)}))
+        return verdicts
+
+
+def _same_outcome(a: Outcome, b: Outcome) -> bool:
+    if a.ok and b.ok:
+        return a.dtype == b.dtype and same_result(a.value, b.value)  # type: ignore[arg-type]
+    return (a.error or {}).get("type") == (b.error or {}).get("type") and a.crash == b.crash
+
+
+CHECK = DefaultsCheck()

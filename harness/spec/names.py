@@ -1,0 +1,10 @@
+"""Names the spec language shares with the pipeline: the checks a spec's `known_differences` may name.
+
+The check registry (`harness/checks/registry.py`) refuses to start unless its modules register exactly
+these names, so the type and the registered units cannot drift apart.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+CheckName = Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients"]
