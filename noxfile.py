@@ -1,7 +1,8 @@
 """Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `tests`, `bench` (speed figures).
 
-Each framework runs in its own virtualenv, so each can pin its own numpy. FRAMEWORKS below is the
-one place default framework versions are chosen; the command line can choose others:
+Each framework runs in its own virtualenv, so each can pin its own numpy. The default framework
+versions are chosen in one place, the framework registry (harness/run/frameworks/registry.py, read
+into FRAMEWORKS below); the command line can choose others:
 
     nox -s conformance                                  # default pins, gated against reports/baselines/
     nox -s conformance -- paddlepaddle==3.2.2           # another version of one framework
@@ -18,9 +19,11 @@ not run everything (bad spec, a framework that failed to install or start).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -29,12 +32,23 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
 
 ROOT = Path(__file__).parent
-PACKAGES = {"torch": "torch", "mindspore": "mindspore", "paddle": "paddlepaddle"}
-FRAMEWORKS = {
-    "torch": ["torch==2.13.0", "numpy<3"],
-    "mindspore": ["mindspore==2.10.0", "numpy<2"],  # MindSpore 2.x is built against numpy 1.x
-    "paddle": ["paddlepaddle==3.3.1", "numpy<3"],
-}
+
+
+def _registry():
+    """harness/run/frameworks/registry.py, loaded by its path: it needs only the standard library, while
+    importing it through the harness package would need numpy (and the harness installed)."""
+    name = "harness_framework_registry"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "harness" / "run" / "frameworks" / "registry.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before running it: its dataclass looks its own module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+REGISTRY = _registry()
+PACKAGES = {f.name: f.pip for f in REGISTRY.FRAMEWORKS}  # framework -> the pip package its pin names
+FRAMEWORKS = {f.name: list(f.pins) for f in REGISTRY.FRAMEWORKS}  # framework -> default pins, in display order
 PYTHON = "3.11"
 REPORTS = ROOT / "reports"
 HARNESS_ERROR = 2

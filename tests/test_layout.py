@@ -11,9 +11,10 @@ from harness.checks.base import CaseCheck, Check, CheckName
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "harness"
-LAYERS = ["files", "spec", "cases", "run.wire", "run.floor", "run.frameworks", "run.worker", "run.pool", "judge",
+LAYERS = ["files", "run.frameworks.registry", "spec", "cases", "run.wire", "run.floor", "run.frameworks", "run.worker", "run.pool", "judge",
           "checks", "judge.findings", "judge.region", "run.pipeline", "report", "gate", "bench", "plugin", "cli", "__main__"]
-"""Each module's layer, by the longest prefix of its dotted name; a module may import its own layer and earlier ones."""
+"""Each module's layer, by the longest prefix of its dotted name; a module may import its own layer and earlier ones.
+The framework registry is plain data every layer reads."""
 
 
 def _modules() -> dict[str, Path]:

@@ -19,7 +19,7 @@ from harness.report import scripts as repro
 from harness.judge.coverage import untested
 from harness.files import write_atomic
 from harness.checks import registry
-from harness.spec.model import FRAMEWORKS
+from harness.run.frameworks import registry as frameworks
 
 _ENV = Environment(loader=PackageLoader("harness.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -158,16 +158,16 @@ def write_html(report: dict[str, Any], path: Path) -> float:
     shown = {**report, "apis": apis}
     tables = apitable.tables(shown)
     apitable.write_markdown(shown, path.parent / "differences", tables)
-    order = {fw: i for i, fw in enumerate(FRAMEWORKS)}
-    findings = sorted(report["findings"], key=lambda f: (f["documented"], f["api"], order.get(f["framework"], 9),
+    rank = frameworks.rank
+    findings = sorted(report["findings"], key=lambda f: (f["documented"], f["api"], rank(f["framework"]),
                                                           f["target"], f["check"], f["id"]))
-    rows = sorted(matrix(report), key=lambda r: (r["api"], order.get(r["framework"], 9), r["target"]))
+    rows = sorted(matrix(report), key=lambda r: (r["api"], rank(r["framework"]), r["target"]))
     titles = {t["api"]: t.get("title", t["api"]) for t in report["targets"]}
     html = _ENV.get_template("report.html.j2").render(
         r=report, rows=rows, checks=registry.names(), where=where, by_id={f["id"]: f for f in findings},
-        versions=sorted(report.get("frameworks", {}).items(), key=lambda kv: (order.get(kv[0], 9), kv[0])),
-        frameworks=[f for f in FRAMEWORKS if any(t["framework"] == f for t in report["targets"])]
-        + sorted({t["framework"] for t in report["targets"]} - set(FRAMEWORKS)),
+        versions=sorted(report.get("frameworks", {}).items(), key=lambda kv: (rank(kv[0]), kv[0])),
+        frameworks=[f for f in frameworks.names() if any(t["framework"] == f for t in report["targets"])]
+        + sorted({t["framework"] for t in report["targets"]} - set(frameworks.names())),
         apis=sorted({t["api"] for t in report["targets"]}), titles=titles,
         api_info=apis, tables={t["api"]: t for t in tables}, plots=_plots(shown),
         formulas={k: formulas(v) for k, v in apis.items()},
@@ -175,7 +175,7 @@ def write_html(report: dict[str, Any], path: Path) -> float:
         started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(report["started"])) if report.get("started") else None,
         dumps=lambda v: json.dumps(v, sort_keys=True, default=str, separators=(", ", ": ")),
         short=lambda v: _short_value(v), isnum=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        untested=untested)
+        untested=untested, known_frameworks=frameworks.FRAMEWORKS)
     write_atomic(path, html)
     return time.perf_counter() - started
 

@@ -18,10 +18,11 @@ import numpy as np
 from harness.spec import dtypes
 from harness.cases.case import Case
 from harness.judge.reference import evaluate
+from harness.run.frameworks import registry
 from harness.spec.model import ArraySpec, BindingView, Plot, Spec
 
-COLORS = {"torch": "#d1495b", "mindspore": "#2e86ab", "paddle": "#3a9d23"}
-DASHES = {"torch": (None, None), "mindspore": (6, 3), "paddle": (2, 2)}
+COLORS = {f.name: f.color for f in registry.FRAMEWORKS}
+DASHES = {f.name: f.dashes for f in registry.FRAMEWORKS}
 
 
 def _helpers(seed: int, *key: int) -> dict[str, Any]:
@@ -209,9 +210,8 @@ def _lines(panel_index: int, plot_index: int, targets: list[dict[str, Any]], key
         k = (t["framework"], repr(p[key]))
         groups.setdefault(k, []).append(_short(t["target"], t["framework"]))
         series[k] = p[key]
-    order = {f: i for i, f in enumerate(("torch", "mindspore", "paddle"))}
     out = [(fw, f"{fw}: {', '.join(names)}", series[(fw, s)]) for (fw, s), names in groups.items()]
-    return sorted(out, key=lambda x: (order.get(x[0], 9), x[1])) + failures
+    return sorted(out, key=lambda x: (registry.rank(x[0]), x[1])) + failures
 
 
 def render(api: dict[str, Any], targets: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from harness.judge import compare
 from harness.spec import dtypes
 from harness.run import wire
 from harness.run.frameworks import adapter_for
+from harness.run.frameworks import registry as frameworks
 from harness.judge.verdicts import Verdict
 from harness.judge.reference import evaluate
 from harness.spec.model import ArraySpec, BindingView, parse_signature
@@ -32,7 +33,7 @@ REPEAT = 20  # identical calls before a script says the discrepancy is gone (som
 INLINE_ELEMENTS = 64  # larger arrays go to an .npz file next to the script
 MAX_ELEMENTS = 1_000_000  # beyond this a finding gets no reproducer (the report says so)
 RESERVED = {"np", "sys", "out", "actual", "actual_dtype", "expected", "atol", "rtol", "limit", "data", "differs",
-            "exc", "inspect", "torch", "mindspore", "paddle"}
+            "exc", "inspect"} | {f.package for f in frameworks.FRAMEWORKS}
 
 
 # capture (orchestrator side, while the run still holds the case) ---------------------------------

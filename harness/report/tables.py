@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from harness.checks import registry
-from harness.spec.model import FRAMEWORKS, ArraySpec, Spec, parse_signature
+from harness.run.frameworks import registry as frameworks
+from harness.spec.model import ArraySpec, Spec, parse_signature
 
-REFERENCE = "torch"  # the pages compare with PyTorch
+REFERENCE = frameworks.REFERENCE  # the framework the pages compare with
+_REF = frameworks.get(REFERENCE).display
 BEHAVIOUR = tuple(n for n in registry.names() if n != "signature")
 """Checks of what a binding does (the signature check is about what it is called with)."""
 ABSENT = "—"
@@ -103,7 +105,7 @@ def _fmt(v: Any) -> str:
 def build(api: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
     """The table of one API: rows with a cell per framework, the differences, and the checked claims."""
     run = _Run(api["api"], report)
-    fws = [f for f in FRAMEWORKS if f in api["frameworks"]]
+    fws = [f for f in frameworks.names() if f in api["frameworks"]]
     rows: list[dict[str, Any]] = []
     spec_names = list(api["inputs"]) + list(api["params"])
     mapped: dict[str, set[str]] = {fw: set() for fw in fws}
@@ -292,7 +294,7 @@ def verify(api: dict[str, Any], run: _Run, fw: str, b: dict[str, Any], claim: di
         return _result(out, problems, evidence, f"{confirmed_by} has no {param}")
     if kind == "only":
         if ref is None:
-            return {**out, "status": "not run", "reasons": ["PyTorch is not in this spec"]}
+            return {**out, "status": "not run", "reasons": [f"{_REF} is not in this spec"]}
         ref_bad = run.signature_problem(ref["target"], param)
         if theirs is not None and not ref_bad and run.ran(ref["target"], "signature"):
             version = run.versions.get(REFERENCE, "")
@@ -311,17 +313,17 @@ def verify(api: dict[str, Any], run: _Run, fw: str, b: dict[str, Any], claim: di
             if kind == "name" and same_name:
                 problems.append(f"the name is the same ({mine})")
             if kind != "name" and not same_name:
-                problems.append(f"named {mine}, PyTorch {theirs}")
+                problems.append(f"named {mine}, {_REF} {theirs}")
             if kind == "default" and same_default:
                 problems.append(f"the default is the same ({_fmt(_default_in(b, mine))})")
             if kind != "default" and not same_default and param in api["params"]:
-                problems.append(f"default {_fmt(_default_in(b, mine))}, PyTorch {_fmt(_default_in(ref, theirs))}")
+                problems.append(f"default {_fmt(_default_in(b, mine))}, {_REF} {_fmt(_default_in(ref, theirs))}")
         if mine is None:
             problems.append(f"{target} has no {param}")
         evidence += [f for f in behaviour if f["documented"]]
         detail = {"same": "same name and default, no undocumented discrepancy involving it",
-                  "name": f"named {mine} (PyTorch: {theirs}), no undocumented discrepancy involving it",
-                  "default": f"default {_fmt(_default_in(b, mine))} (PyTorch: {_fmt(_default_in(ref, theirs)) if ref else '?'})"}[kind]
+                  "name": f"named {mine} ({_REF}: {theirs}), no undocumented discrepancy involving it",
+                  "default": f"default {_fmt(_default_in(b, mine))} ({_REF}: {_fmt(_default_in(ref, theirs)) if ref else '?'})"}[kind]
         return _result(out, problems, evidence, f"{confirmed_by}: {detail}")
     evidence += behaviour  # differs: a discrepancy involving the parameter must show
     if not behaviour:

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Optional
 
 from harness.run import wire
 from harness.files import inside
-from harness.run.frameworks import KNOWN
+from harness.run.frameworks import registry
 from harness.run.frameworks.base import Adapter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,8 +45,8 @@ def parse_pythons(spec: str | Iterable[str] | None) -> dict[str, str]:
         name = name.strip()
         if not sep or not python.strip():
             raise ValueError(f"worker setting {item!r} is not NAME=PYTHON (e.g. torch=.nox/fw-torch/bin/python)")
-        if name not in KNOWN and not name.startswith("fake:"):
-            raise ValueError(f"unknown framework {name!r} in worker setting {item!r}; known: {sorted(KNOWN)}")
+        if name not in registry.names() and not name.startswith("fake:"):
+            raise ValueError(f"unknown framework {name!r} in worker setting {item!r}; known: {sorted(registry.names())}")
         out[name] = python.strip()
     return out
 
@@ -71,13 +71,13 @@ def machine_memory() -> int:
 def discover(configured: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Frameworks to run (name -> python) and the known ones that are missing here."""
     if configured:
-        return dict(configured), [f for f in KNOWN if f not in configured]
+        return dict(configured), [f for f in registry.names() if f not in configured]
     found, missing = {}, []
-    for name, package in KNOWN.items():
-        if importlib.util.find_spec(package) is not None:
-            found[name] = sys.executable
+    for fw in registry.FRAMEWORKS:
+        if importlib.util.find_spec(fw.package) is not None:
+            found[fw.name] = sys.executable
         else:
-            missing.append(name)
+            missing.append(fw.name)
     return found, missing
 
 

@@ -14,11 +14,12 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.run.frameworks import registry
 from harness.spec.names import CheckName
 from harness.spec import formula as formula_mod
 from harness.spec.source import Located, SourceError, load
 
-FRAMEWORKS = ("torch", "mindspore", "paddle")
+FRAMEWORKS = registry.names()  # a spec's `frameworks:` keys; display order
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 ALL_DTYPES = FLOAT_DTYPES + ("int8", "uint8", "int16", "int32", "int64", "bool")
 PLOT_HELPERS = frozenset({"linspace", "uniform", "randint"})  # seeded helpers a plot's input expressions may call
