@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import random
 from functools import cached_property, lru_cache
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Literal, Optional
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings, strategies as st
@@ -92,7 +92,7 @@ def _in_range(p: Param, v: Any) -> bool:
 
 @lru_cache(maxsize=None)
 def _elements(dtype: str, values: str, specials: bool) -> st.SearchStrategy[float]:
-    width = {"float16": 16, "float32": 32}.get(dtype, 64)
+    width: Literal[16, 32, 64] = 16 if dtype == "float16" else (32 if dtype == "float32" else 64)
     if values == "positive":
         base = st.floats(0.0625, 4.0, width=width)
     elif values == "unit":
@@ -189,7 +189,7 @@ def _numpy_array(rng: np.random.Generator, a: ArraySpec, dtype: str, shape: tupl
         return _padded_index(lambda lo, hi, at: rng.integers(lo, hi + 1, at), shape, n_classes).astype(
             dtypes.numpy_dtype(dtype))
     if a.values == "lengths":
-        return _lengths(rng, a, shape, env, dims, raise_low=rng.integers(0, 4) > 0).astype(dtypes.numpy_dtype(dtype))
+        return _lengths(rng, a, shape, env, dims, raise_low=bool(rng.integers(0, 4) > 0)).astype(dtypes.numpy_dtype(dtype))
     if dtype not in ("float16", "bfloat16", "float32", "float64"):
         return rng.integers(-3, 4, shape).astype(dtypes.numpy_dtype(dtype))
     if size > SMALL_ELEMENTS:
@@ -436,7 +436,7 @@ def iter_cases(strategy: st.SearchStrategy[Any], seed: int, start: int = 0) -> I
         data = ConjectureData(random=random.Random(f"{seed}:{index}"), provider=_Provider, max_choices=MAX_CHOICES)
         index += 1
         try:
-            with BuildContext(data, is_final=False, wrapped_test=None):
+            with BuildContext(data, is_final=False, wrapped_test=None):  # type: ignore[arg-type]
                 value = data.draw(strategy)
         except StopTest:
             rejected += 1

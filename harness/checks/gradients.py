@@ -62,7 +62,8 @@ def why_none(spec: Spec) -> Optional[str]:
     """Why a spec has no gradient check at all, or None."""
     if spec.model.gradients.skip:
         return f"the spec skips gradients: {spec.model.gradients.skip}"
-    forms = [array_specs(spec, v) for v in (sorted(spec.model.variants) or [None])]
+    variants: list[Optional[str]] = [*sorted(spec.model.variants)] or [None]
+    forms = [array_specs(spec, v) for v in variants]
     if not any(a.grad or (a.grad is None and a.values in CONTINUOUS and
                           (not isinstance(a.dtypes, list) or any(dtypes.is_float(d) for d in a.dtypes)))
                for f in forms for n, a in f.items() if n in spec.model.inputs):

@@ -106,7 +106,7 @@ def _domain(spec: Spec, valid: list[Case]) -> list[dict[str, Any]]:
     for name, p in spec.model.params.items():
         if isinstance(p, Param) and (p.enum is not None or p.type == "bool"):
             values = [repr(v) for v in (p.enum if p.enum is not None else [False, True])]
-            got = defaultdict(int)
+            got: defaultdict[str, int] = defaultdict(int)
             for c in valid:
                 got[repr(c.params.get(name))] += 1
             out.append(_entry(f"{name} =", values, got))

@@ -142,9 +142,9 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
         if i >= MAX_KINKS:
             unjudged.reshape(-1)[k] = True
             continue
-        one = np.zeros(x.size)
-        one[k] = delta.reshape(-1)[k]
-        one = one.reshape(x.shape)
+        flat = np.zeros(x.size)
+        flat[k] = delta.reshape(-1)[k]
+        one = flat.reshape(x.shape)
         sides = [_grad(formula, wide, name, x + s * one, Context(), only=int(k)).reshape(-1)[k]
                  for s in (-1.0, -2.0, 1.0, 2.0)]
         lo, lo2, hi, hi2 = sides

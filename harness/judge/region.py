@@ -54,7 +54,9 @@ def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Opti
     then give ids (findings that turn out the same are merged)."""
     for f in findings:
         head = f.head
-        judge_cases = None if head.case is None or head.verdict in NOT_CHASED else prober(f)
+        if head.case is None or head.verdict in NOT_CHASED:
+            continue
+        judge_cases = prober(f)
         if judge_cases is None:
             continue
         probes = axes(spec, head.case)

@@ -59,7 +59,7 @@ def differs(first: Outcome, again: Outcome) -> Optional[str]:
         if (first.error or {}).get("type") != (again.error or {}).get("type"):
             return f"{describe(first)}, then {describe(again)}"
         return None
-    if first.dtype != again.dtype or np.shape(first.value) != np.shape(again.value):
+    if first.dtype != again.dtype or np.shape(first.value) != np.shape(again.value):  # type: ignore[arg-type]
         return f"{describe(first)}, then {describe(again)}"
     cmp = compare.compare(again.value, first.value, first.dtype or "float64")  # type: ignore[arg-type]
     if cmp.verdict != "match":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from html import escape
+from typing import Sequence
 
 GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "lambda": "λ", "sigma": "σ",
          "pi": "π", "mu": "μ", "tau": "τ", "theta": "θ"}
@@ -36,7 +37,7 @@ def _cases(rows: list[tuple[str, str]]) -> str:
     return f"<mrow><mo>{{</mo><mtable>{trs}</mtable></mrow>"
 
 
-def _args(nodes: list[ast.AST], keywords: list[ast.keyword]) -> str:
+def _args(nodes: Sequence[ast.AST], keywords: list[ast.keyword]) -> str:
     parts = [_expr(n)[0] for n in nodes] + [f"<mrow><mi>{escape(k.arg or '')}</mi><mo>=</mo>{_expr(k.value)[0]}</mrow>"
                                              for k in keywords]
     return "<mo>,</mo>".join(parts)
@@ -79,8 +80,8 @@ def _expr(node: ast.AST) -> tuple[str, int]:
         return f"<mrow>{f'<mo>{op}</mo>'.join(parts)}</mrow>", prec
     if isinstance(node, ast.Compare):
         parts = [_expr(node.left)[0]]
-        for op, right in zip(node.ops, node.comparators):
-            parts.append(f"<mo>{_CMP[type(op)]}</mo>{_expr(right)[0]}")
+        for cmp_op, rhs in zip(node.ops, node.comparators):
+            parts.append(f"<mo>{_CMP[type(cmp_op)]}</mo>{_expr(rhs)[0]}")
         return f"<mrow>{''.join(parts)}</mrow>", 4
     if isinstance(node, ast.IfExp):
         return _cases(_branches(node.body, node.test, node.orelse)), ATOM

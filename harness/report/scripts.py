@@ -413,7 +413,7 @@ def write_all(report: dict[str, Any], directory: Path) -> dict[str, dict[str, An
         write_atomic(path, code)
         if data:
             buf = io.BytesIO()
-            np.savez_compressed(buf, **data)
+            np.savez_compressed(buf, **data)  # type: ignore[arg-type]
             (directory / f"{f['id']}.npz").write_bytes(buf.getvalue())
         out[f["id"]] = {"path": f"repro/{path.name}", "code": code, "data": f"repro/{f['id']}.npz" if data else None}
     return out

@@ -69,7 +69,7 @@ def _short(target: str) -> str:
 
 
 def _mentions(text: str, name: Optional[str]) -> bool:
-    return bool(name) and re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text or "") is not None
+    return bool(name) and re.search(rf"(?<![\w.]){re.escape(name or '')}(?!\w)", text or "") is not None
 
 
 def _related(f: dict[str, Any], name: str) -> bool:
@@ -150,7 +150,9 @@ def _cell(run: _Run, bindings: list[dict[str, Any]], texts: list[tuple[str, str]
 
 def _spec_row(api: dict[str, Any], run: _Run, fws: list[str], name: str) -> dict[str, Any]:
     is_input = name in api["inputs"]
-    cells, names, defaults = {}, {}, {}
+    cells: dict[str, Any] = {}
+    names: dict[str, set[str]] = {}
+    defaults: dict[str, set[str]] = {}
     for fw in fws:
         bs = _bindings(api, fw)
         texts, sig_names, related = [], [], []
@@ -211,7 +213,8 @@ def _behaviour_rows(api: dict[str, Any], run: _Run, fws: list[str]) -> list[dict
     rows = []
     for unit in registry.table_rows():
         label, check = unit.table.label, unit.name  # type: ignore[union-attr]
-        cells, diffs = {}, []
+        cells: dict[str, Any] = {}
+        diffs: list[dict[str, Any]] = []
         if not any(run.ran(b["target"], check) for fw in fws for b in _bindings(api, fw)):
             continue
         for fw in fws:
@@ -219,7 +222,7 @@ def _behaviour_rows(api: dict[str, Any], run: _Run, fws: list[str]) -> list[dict
             texts = [(b["target"], unit.table_text(api, b)) for b in bs]
             related = [f for b in bs for f in run.of(b["target"], (check,))]
             cells[fw] = _cell(run, bs, texts, related, []) if bs else {"text": "", "status": "missing", "findings": []}
-            seen = set()
+            seen: set[object] = set()
             for b in bs:
                 for d in b["differences"]:
                     key = (d["what"], d["source"])
@@ -236,7 +239,7 @@ def _behaviour_rows(api: dict[str, Any], run: _Run, fws: list[str]) -> list[dict
 
 def _place_claims(api: dict[str, Any], run: _Run, rows: list[dict[str, Any]]) -> None:
     by_name = {r["name"]: r for r in rows if r["kind"] != "behaviour"}
-    overall = {"kind": "behaviour", "name": "whole API", "check": None, "cells": {}, "difference": [{"text": "—"}], "claims": []}
+    overall: dict[str, Any] = {"kind": "behaviour", "name": "whole API", "check": None, "cells": {}, "difference": [{"text": "—"}], "claims": []}
     for fw in api["frameworks"]:
         for b in _bindings(api, fw):
             for c in b["claims"]:

@@ -196,7 +196,7 @@ class Worker:
             batch, pending = pending[:1 if alone else BATCH], pending[1 if alone else BATCH:]
             alone = max(0, alone - len(batch))
             try:
-                wire.send(self._proc.stdin, {"op": "batch", "calls": batch})  # type: ignore[arg-type]
+                wire.send(self._proc.stdin, {"op": "batch", "calls": batch})  # type: ignore[arg-type,union-attr]
             except (BrokenPipeError, OSError):
                 pass  # the reply below sees the dead worker
             answer = self._next(self.timeout)

@@ -35,7 +35,7 @@ _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 _COMPARE = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
@@ -256,8 +256,8 @@ Program = Callable[[dict[str, Any], _Work], Any]
 def _compile(node: ast.AST) -> Program:
     """A closure computing `node` from a scope under `_Work`'s bounds; only the node kinds `_check` admits exist here."""
     if isinstance(node, ast.Constant):
-        value = node.value
-        return lambda scope, work: value
+        constant = node.value
+        return lambda scope, work: constant
     if isinstance(node, ast.Name):
         key = node.id
         return lambda scope, work: scope[key]
@@ -327,11 +327,11 @@ def _compile(node: ast.AST) -> Program:
 
         def call(scope: dict[str, Any], work: _Work) -> Any:
             values = [a(scope, work) for a in args]
-            kwargs = {k: v(scope, work) for k, v in keywords}
+            kwargs = {k: v(scope, work) for k, v in keywords}  # _check admits no **kwargs: every k is a name
             if name == "where" and values and TRACE in scope:
                 scope[TRACE].condition(node.args[0], values[0])  # type: ignore[attr-defined]
             work.before(node, *values, *kwargs.values())
-            return work.after(node, scope[name](*values, **kwargs))
+            return work.after(node, scope[name](*values, **kwargs))  # type: ignore[arg-type]
         return call
     if isinstance(node, ast.Tuple):
         items = [_compile(e) for e in node.elts]
@@ -340,10 +340,10 @@ def _compile(node: ast.AST) -> Program:
         items = [_compile(e) for e in node.elts]
         return lambda scope, work: [e(scope, work) for e in items]
     if isinstance(node, ast.Subscript):
-        value, index = _compile(node.value), _compile(node.slice)
+        base, index = _compile(node.value), _compile(node.slice)
 
         def subscript(scope: dict[str, Any], work: _Work) -> Any:
-            v, i = value(scope, work), index(scope, work)
+            v, i = base(scope, work), index(scope, work)
             work.before(node, *(i if isinstance(i, tuple) else (i,)))  # fancy indices broadcast together
             return work.after(node, v[i])
         return subscript
