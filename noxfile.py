@@ -1,4 +1,4 @@
-"""Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `tests`, `bench` (speed figures).
+"""Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `tests` (after `lint`), `lint`, `bench` (speed figures).
 
 Each framework runs in its own virtualenv, so each can pin its own numpy. The default framework
 versions are chosen in one place, the framework registry (harness/run/frameworks/registry.py, read
@@ -168,11 +168,27 @@ def system_chromium(session: nox.Session) -> None:
                 env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
+LINTED = ["harness", "tests", "noxfile.py", "conftest.py"]
+
+
+def _lint(session: nox.Session) -> None:
+    session.run("ruff", "check", *LINTED)
+    session.run("mypy")  # files and strictness: [tool.mypy] in pyproject.toml
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy as configured in pyproject.toml (`nox -s tests` runs them first)."""
+    session.install("--quiet", "-e", ".[lint]")
+    _lint(session)
+
+
 @nox.session(python=PYTHON, reuse_venv=True)
 def tests(session: nox.Session) -> None:
-    """The harness's own tests, including integration tests against the real frameworks and browser tests."""
+    """Lint, then the harness's own tests, including integration tests against the real frameworks and browser tests."""
     system_chromium(session)
     session.install("--quiet", "-e", ".[test]")
+    _lint(session)
     workers = framework_pythons(session)
     session.run("pytest", "tests", "-q", *session.posargs, env={"HARNESS_WORKERS": workers})
 

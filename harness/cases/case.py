@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -120,6 +120,10 @@ def _jsonable(v: Any) -> Any:
 jsonable = _jsonable
 
 
+Crash = Literal["crash", "timeout", "memory"]
+"""How a call can fail without an answer: the worker died, stopped answering, or went over its memory limit."""
+
+
 @dataclass
 class Outcome:
     """What one binding did with one case: a value or an error, as received from its worker."""
@@ -127,7 +131,7 @@ class Outcome:
     value: Optional[np.ndarray] = None
     dtype: Optional[str] = None  # the framework's own dtype name for the value
     error: Optional[dict[str, Any]] = None  # {type, mro, message}
-    crash: Optional[str] = None  # crash | timeout | memory, with detail in `error`
+    crash: Optional[Crash] = None  # with detail in `error`
     seconds: float = 0.0
 
     @property

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from harness.cases.case import Outcome, brief
 from harness.checks.base import BindingCheck, TableRow
 from harness.judge.compare import same_result
-from harness.judge.verdicts import Verdict, explain, matching_rules, unsupported_dtypes
+from harness.judge.verdicts import Verdict, VerdictName, explain, matching_rules, unsupported_dtypes
 from harness.spec.model import ArraySpec
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class DefaultsCheck(BindingCheck):
                 if e_out is None or o_out is None:
                     continue
                 same = _same_outcome(e_out, o_out)
-                verdict = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
+                verdict: VerdictName = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
                 verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
                                         message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
                                         expected={"explicit": brief(e_out, kind=False)}, actual={"omitted": brief(o_out, kind=False)}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.checks.base import CaseCheck, TableRow
-from harness.judge.verdicts import unsupported_dtypes, CaseContext, Verdict, error_matches, two_axes, verdict_of
+from harness.judge.verdicts import VerdictName, unsupported_dtypes, CaseContext, Verdict, error_matches, two_axes, verdict_of
 
 if TYPE_CHECKING:
     from harness.cases.case import Case
@@ -30,7 +30,7 @@ class DtypesCheck(CaseCheck):
             return [two_axes(ctx, "dtypes")]
         peer, cmp = ctx.against_peers()
         dtype_rules = [r for r in ctx.own_rules if "dtype(" in r.when]
-        doc = "match" if not dtype_rules or any(error_matches(r, ctx.outcome) for r in ctx.own_rules) else "wrong-error"
+        doc: VerdictName = "match" if not dtype_rules or any(error_matches(r, ctx.outcome) for r in ctx.own_rules) else "wrong-error"
         return [verdict_of(ctx, "dtypes", "match" if ctx.common_rules else peer, doc, cmp)]
 
     def table_text(self, api: dict[str, object], binding: dict[str, object]) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, brief, jsonable
 from harness.checks.base import BindingCheck, TableRow
-from harness.judge.verdicts import Verdict
+from harness.judge.verdicts import Verdict, VerdictName
 from harness.spec import dtypes
 from harness.spec.model import BindingView
 
@@ -34,7 +34,8 @@ CHECK = ExamplesCheck()
 def judge_example(binding: BindingView, case: Case, outcome: Outcome) -> Verdict:
     """A documented example: the binding's output against the documented output at its printed precision."""
     expected = np.asarray(case.expected, dtype=np.float64) if case.expected is not None else None
-    verdict, message = "match", ""
+    verdict: VerdictName = "match"
+    message = ""
     if outcome.crash:
         verdict = outcome.crash
     elif not outcome.ok:

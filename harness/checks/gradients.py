@@ -29,7 +29,7 @@ from harness.cases.case import Case, describe_array, jsonable
 from harness.spec.formula import Formula
 from harness.cases.generate import array_specs
 from harness.judge.gradref import GradientReference, InputGradient, derive
-from harness.judge.verdicts import Verdict, explain, matching_rules, unsupported_dtypes
+from harness.judge.verdicts import VerdictName, Verdict, explain, matching_rules, unsupported_dtypes
 from harness.checks.base import BindingCheck, TableRow
 from harness.spec.model import BindingView, Spec, Subgradient
 
@@ -199,7 +199,7 @@ def judge_reply(binding: BindingView, case: Case, names: list[str], reply: dict[
                 common: GradientReference, own: Optional[GradientReference]) -> list[Verdict]:
     if reply.get("crash") or reply.get("error"):
         err = reply.get("error") or {}
-        verdict = reply.get("crash") or "unexpected-error"
+        verdict: VerdictName = reply.get("crash") or "unexpected-error"
         v = Verdict(binding, case, "gradients", verdict, verdict, verdict, message=f"{err.get('type')}: {err.get('message', '')}"[:500],
                     expected={"gradients": names}, actual={"error": err.get("type"), "message": err.get("message", "")[:2000]})
         v.metrics, v.subject = {"wrt": ",".join(names)}, ",".join(names)
@@ -220,7 +220,7 @@ def _decode(enc: Optional[dict[str, Any]]) -> Optional[np.ndarray]:
     return None if enc is None else np.asarray(wire.decode_array(enc), dtype=np.float64)
 
 
-def _verdict(binding: BindingView, case: Case, name: str, peer: str, doc: str, expected: np.ndarray,
+def _verdict(binding: BindingView, case: Case, name: str, peer: VerdictName, doc: VerdictName, expected: np.ndarray,
              actual: Optional[np.ndarray], gdtype: str, cmp: Optional[compare.Comparison], message: str = "") -> Verdict:
     verdict = peer if peer != "match" else doc
     v = Verdict(binding, case, "gradients", verdict, peer, doc, message=message, subject=name,
@@ -333,8 +333,8 @@ def _kinks(binding: BindingView, case: Case, name: str, actual: np.ndarray, gdty
     for i, sg in enumerate(own_list):
         sourced |= (own_which == i) & bool(sg and sg.source)
     silent = doc_ref.kinks & ~sourced
-    peer = "match" if peer_ok.all() else "value"
-    doc = "value" if not doc_ok.all() else ("subgradient" if silent.any() else "match")
+    peer: VerdictName = "match" if peer_ok.all() else "value"
+    doc: VerdictName = "value" if not doc_ok.all() else ("subgradient" if silent.any() else "match")
     kinks = peer_ref.kinks | doc_ref.kinks
     idx = [tuple(int(j) for j in i) for i in np.argwhere(kinks)]
     said = "; ".join(f"{list(i)}: {_named(float(actual[i]), peer_ref if peer_ref.kinks[i] else doc_ref, i)}" for i in idx[:8])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.checks.base import BindingCheck, TableRow
-from harness.judge.verdicts import Verdict, explain
+from harness.judge.verdicts import Verdict, VerdictName, explain
 from harness.spec.model import BindingView, parse_signature
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def signature_verdict(binding: BindingView, actual: dict[str, Any]) -> Verdict:
     problems = _signature_diff(parse_signature(binding.model.signature), actual.get("params") or [], "")
     if binding.model.call and actual.get("call") is not None:
         problems += _signature_diff(parse_signature(binding.model.call), actual["call"], "call ")
-    verdict = "signature" if problems else "match"
+    verdict: VerdictName = "signature" if problems else "match"
     v = Verdict(binding, None, "signature", verdict, "match", verdict, message="; ".join(problems),
                 expected={"signature": binding.model.signature, "call": binding.model.call},
                 actual={"params": actual.get("params"), "call": actual.get("call")})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Literal
 
 import numpy as np
 
@@ -35,7 +35,7 @@ SCALE_FACTOR = 4.0
 
 @dataclass
 class Comparison:
-    verdict: str  # match | value | shape
+    verdict: Literal["match", "value", "shape"]
     mismatched: int = 0
     total: int = 0
     max_abs: float = 0.0

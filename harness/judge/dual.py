@@ -111,10 +111,10 @@ class Dual:
     def __ge__(self, o: Any) -> Any:
         return self.v >= value(o)
 
-    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, o: Any) -> Any:
         return self.v == value(o)
 
-    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any:
         return self.v != value(o)
 
     def __bool__(self) -> bool:

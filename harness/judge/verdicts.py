@@ -31,9 +31,9 @@ class Verdict:
     binding: BindingView
     case: Optional[Case]
     check: CheckName
-    verdict: str  # vs peers when that differs, else vs own docs
-    peer: str  # verdict against the common spec
-    doc: str  # verdict against the binding's own documentation
+    verdict: VerdictName  # vs peers when that differs, else vs own docs
+    peer: VerdictName  # verdict against the common spec
+    doc: VerdictName  # verdict against the binding's own documentation
     documented: bool = False
     source: Optional[str] = None
     why: str = ""  # which documentation explains a documented discrepancy
@@ -70,7 +70,8 @@ def error_matches(rule: Raise, outcome: Outcome) -> bool:
     return not rule.match or re.search(rule.match, err.get("message", ""), re.S | re.I) is not None
 
 
-def _against(rules: list[Raise], ref: Optional[Reference], outcome: Outcome, out_dtype: str) -> tuple[str, Optional[compare.Comparison]]:
+def _against(rules: list[Raise], ref: Optional[Reference], outcome: Outcome,
+             out_dtype: str) -> tuple[VerdictName, Optional[compare.Comparison]]:
     if outcome.crash:
         return outcome.crash, None
     if rules:
@@ -137,11 +138,12 @@ class CaseContext:
     def out_dtype(self) -> str:
         return (self.outcome.dtype or "float64") if self.outcome.ok else "float64"
 
-    def against_peers(self) -> tuple[str, Optional[compare.Comparison]]:
+    def against_peers(self) -> tuple[VerdictName, Optional[compare.Comparison]]:
         """The verdict against the common spec (its raise rules, then its formula)."""
         return _against(self.common_rules, self.common, self.outcome, self.out_dtype)
 
-    def against_docs(self, peer: str, cmp: Optional[compare.Comparison]) -> tuple[str, Optional[compare.Comparison]]:
+    def against_docs(self, peer: VerdictName,
+                     cmp: Optional[compare.Comparison]) -> tuple[VerdictName, Optional[compare.Comparison]]:
         """The verdict against the binding's own docs, given the peer verdict (reused where the docs add nothing)."""
         if self.own_rules is self.common_rules and self.own is None:  # the binding's docs add nothing for this case
             return peer, cmp
@@ -156,7 +158,7 @@ def two_axes(ctx: CaseContext, check: CheckName) -> Verdict:
     return verdict_of(ctx, check, peer, doc, cmp)
 
 
-def verdict_of(ctx: CaseContext, check: CheckName, peer: str, doc: str, cmp: Optional[compare.Comparison]) -> Verdict:
+def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: VerdictName, cmp: Optional[compare.Comparison]) -> Verdict:
     """The verdict on both axes, with what was expected and shown when it is a discrepancy, and its documentation."""
     verdict = peer if peer != "match" else doc
     v = Verdict(ctx.binding, ctx.case, check, verdict, peer, doc)

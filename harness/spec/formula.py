@@ -267,8 +267,8 @@ def _compile(node: ast.AST) -> Program:
         def binop(scope: dict[str, Any], work: _Work) -> Any:
             a, b = left(scope, work), right(scope, work)
             if isinstance(a, _SEQUENCES) or isinstance(b, _SEQUENCES):
-                _check_sequence_op(node, a, b)  # type: ignore[arg-type]
-            _check_int_op(node, a, b)  # type: ignore[arg-type]
+                _check_sequence_op(node, a, b)
+            _check_int_op(node, a, b)
             work.before(node, a, b)
             return work.after(node, op(a, b))
         return binop
@@ -317,7 +317,7 @@ def _compile(node: ast.AST) -> Program:
         def ifexp(scope: dict[str, Any], work: _Work) -> Any:
             taken = test(scope, work)
             if TRACE in scope:
-                scope[TRACE].condition(node.test, taken)  # type: ignore[attr-defined]
+                scope[TRACE].condition(node.test, taken)
             return body(scope, work) if taken else orelse(scope, work)
         return ifexp
     if isinstance(node, ast.Call):
@@ -329,7 +329,7 @@ def _compile(node: ast.AST) -> Program:
             values = [a(scope, work) for a in args]
             kwargs = {k: v(scope, work) for k, v in keywords}  # _check admits no **kwargs: every k is a name
             if name == "where" and values and TRACE in scope:
-                scope[TRACE].condition(node.args[0], values[0])  # type: ignore[attr-defined]
+                scope[TRACE].condition(node.args[0], values[0])
             work.before(node, *values, *kwargs.values())
             return work.after(node, scope[name](*values, **kwargs))  # type: ignore[arg-type]
         return call
