@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from harness.cases.case import Case
+from harness.checks.gradients import CHECK as GRADIENTS
 from harness.run.pipeline import Config, SpecRun, TargetRunner
 from harness.spec.model import load_spec
 from harness.run.pool import Pool
@@ -36,7 +37,7 @@ def gradient_verdicts(spec, target, pool):
     run = RUNS[spec.api]
     runner = TargetRunner(run, spec.binding(target), pool)
     runner.judge_cases(run.cases)
-    verdicts = runner.judge_gradients([c for c in run.gradients.cases if c.fingerprint() in runner.returned])
+    verdicts = GRADIENTS.judge(runner, [c for c in run.gradients.cases if c.fingerprint() in runner.returned])
     assert verdicts, f"no gradient verdicts for {target}"
     return verdicts
 
@@ -64,7 +65,7 @@ def test_mindspore_smooth_l1_float64_gradient_uses_beta_rounded_to_float32(pytho
     x = np.array([0.0625, 0.5])
     case = Case("smooth_l1_loss", {"input": x, "target": np.zeros(2)}, {"beta": 9.189, "reduction": "sum"})
     runner = TargetRunner(RUNS[SMOOTH.api], SMOOTH.binding("mindspore.ops.smooth_l1_loss"), pool)
-    v = {v.metrics["wrt"]: v for v in runner.judge_gradients([case])}["input"]
+    v = {v.metrics["wrt"]: v for v in GRADIENTS.judge(runner, [case])}["input"]
     assert v.verdict == "value"
     got = np.array(v.actual["gradient"]["values"])
     np.testing.assert_allclose(got, x / float(np.float32(9.189)), rtol=1e-15)  # d / float32(beta), not d / beta
@@ -114,7 +115,7 @@ def test_nan_and_inf_propagation_differences_are_reported(pythons, pool):
 
     def judged(target, x, t):
         case = Case("l1_loss", {"input": np.array(x), "target": np.array(t)}, {"reduction": "sum"})
-        return {v.metrics["wrt"]: v for v in TargetRunner(run, L1.binding(target), pool).judge_gradients([case])}
+        return {v.metrics["wrt"]: v for v in GRADIENTS.judge(TargetRunner(run, L1.binding(target), pool), [case])}
 
     torch_v = judged("torch.nn.functional.l1_loss", [-np.inf, 2.0], [-np.inf, 0.5])["input"]
     assert torch_v.verdict == "value" and torch_v.metrics["differs_at"] == [[0]]
