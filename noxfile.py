@@ -94,7 +94,7 @@ def framework_pythons(session: nox.Session, pins: dict[str, list[str]] | None = 
                             external=True)
             except nox.command.CommandFailed:
                 session.log(f"could not install {' '.join(wanted)}: the harness cannot run {name} (exit 2)")
-                raise SystemExit(HARNESS_ERROR)
+                raise SystemExit(HARNESS_ERROR) from None
             stamp.write_text(json.dumps(wanted))
         pythons.append(f"{name}={python}")
     return ",".join(pythons)

@@ -24,8 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,8 @@ from harness.cases import generate
 from harness.cases.case import Case
 from harness.files import write_atomic
 from harness.run.pipeline import Config, SpecRun, TargetRunner, build_request
-from harness.spec.model import BindingView, Spec, load_all
 from harness.run.pool import ENV_VAR, Pool, discover, parse_pythons
+from harness.spec.model import BindingView, Spec, load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "harness-bench/1"
@@ -57,7 +58,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def _function_binding(spec: Spec, framework: str) -> Optional[BindingView]:
+def _function_binding(spec: Spec, framework: str) -> BindingView | None:
     bindings = [b for b in spec.bindings if b.framework == framework]
     return next((b for b in bindings if b.kind == "function"), bindings[0] if bindings else None)
 
@@ -191,7 +192,7 @@ def _row(fw: str, calls: int, raw: float, harness: float) -> dict[str, Any]:
             "raw_cases_per_second": calls / raw if raw else None}
 
 
-def _peak_rss_mb(pid: Optional[int]) -> Optional[float]:
+def _peak_rss_mb(pid: int | None) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -274,7 +275,7 @@ def table(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.split("\n", 1)[0])
     p.add_argument("--workers", action="append", default=[], help=f"NAME=PYTHON[,...] (default: ${ENV_VAR})")
     p.add_argument("--frameworks", help="only these, comma-separated")

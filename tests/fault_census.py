@@ -16,9 +16,9 @@ import numpy as np
 
 from harness.cases.case import Case
 from harness.run.pipeline import Config, SpecRun
+from harness.run.pool import Pool
 
 from .test_faults import EXPECTED, FAKE, MEMORY, SPEC, _by_case, _runner, injected
-from harness.run.pool import Pool
 
 EXPECTED_ALL = {**EXPECTED, "wrong_dtype": ("dtype", ""), "deferred": ("nondeterministic", "")}
 

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.report import mathml, plots
 from harness.report import tables as apitable
-from harness.report import mathml
-from harness.report import plots
 from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from harness.cases import generate
-from harness.run import wire
 from harness.files import inside, safe_name
-from harness.spec.model import MAX_CASE_ELEMENTS, load_spec
+from harness.run import wire
 from harness.run.pool import Worker, machine_memory, parse_memory
+from harness.spec.model import MAX_CASE_ELEMENTS, load_spec
 
 FAKE = "fake:tests.fake_framework"
 HUGE_DIMS = """

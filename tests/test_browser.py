@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.files import write_atomic
 from harness.report import html as report
 from harness.report.results import merge
-from harness.files import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("HARNESS_CHROMIUM", "/usr/bin/chromium")

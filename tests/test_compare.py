@@ -1,7 +1,7 @@
 import numpy as np
 
-from harness.spec import dtypes
 from harness.judge.compare import compare, same_result
+from harness.spec import dtypes
 from harness.spec.vocabulary import Accumulation
 
 

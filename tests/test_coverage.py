@@ -3,8 +3,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.judge import coverage
 from harness.cases.case import Case
+from harness.judge import coverage
 from harness.report.html import coverage_lines
 from harness.spec.model import load_spec
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.report import html as report
 from harness.cases.case import Case
-from harness.report.results import merge, target_json
 from harness.files import write_atomic
+from harness.report import html as report
+from harness.report.results import merge, target_json
 from harness.run.pipeline import Config, SpecRun, TargetRunner
-from harness.spec.model import load_spec
 from harness.run.pool import Pool
+from harness.spec.model import load_spec
 
 from .fake_framework import faulty
 
@@ -105,17 +105,17 @@ def test_fault_gets_its_verdict_and_other_cases_are_intact(pool, fault):
     by_case = _by_case(_runner(pool, fault))
     assert all(vs for _, vs in by_case), "every case drawn has a verdict"
     bad, good = _split(by_case, fault)
-    for case, vs in bad:
+    for _case, vs in bad:
         main = _main(vs)
         assert main.verdict == verdict, (fault, main.verdict, main.message[:300])
         assert needle in main.message or needle in json.dumps(main.actual) + json.dumps(main.expected), main.message[:300]
-    for case, vs in good:
+    for _case, vs in good:
         assert [v.verdict for v in vs] == ["match"], (fault, [(v.verdict, v.message[:200]) for v in vs])
 
 
 def test_wrong_dtype_is_a_dtype_verdict(pool):
     bad, good = _split(_by_case(_runner(pool, "wrong_dtype")))
-    for case, vs in bad:
+    for _case, vs in bad:
         (d,) = [v for v in vs if v.check == "dtypes"]
         assert d.verdict == "dtype" and d.actual == {"dtype": "float16"}
     assert all([v.verdict for v in vs] == ["match"] for _, vs in good)

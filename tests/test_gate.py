@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.cli import main
 from harness.gate import baselines as baseline
 from harness.gate import delta
-from harness.cli import main
 from harness.run.frameworks import registry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.spec import dtypes
 from harness.cases import generate
+from harness.spec import dtypes
 from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +94,7 @@ frameworks:
 """
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kinds_cases(n=200):
     spec = load_spec(Path("value_kinds.yaml"), _KINDS_SPEC)
     return generate.draw(generate.valid_cases(spec), n, seed=11)
@@ -152,8 +152,9 @@ def test_lengths_stay_within_their_bound_and_mostly_above_the_named_input():
 
 
 def test_value_kind_references_are_checked_on_load():
-    from harness.spec.source import SourceError
     import pytest
+
+    from harness.spec.source import SourceError
 
     bad = _KINDS_SPEC.replace("bound: T, above", "bound: Q, above")
     with pytest.raises(SourceError, match="bound of 'input_lengths' names 'Q'"):

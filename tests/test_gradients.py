@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from harness.cases.case import Case
 from harness.checks import gradients
 from harness.run import wire
-from harness.cases.case import Case
 from harness.run.pipeline import Config, SpecRun
 from harness.spec.model import load_spec
 from harness.spec.source import SourceError

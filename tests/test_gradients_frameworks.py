@@ -12,8 +12,8 @@ import pytest
 from harness.cases.case import Case
 from harness.checks.gradients import CHECK as GRADIENTS
 from harness.run.pipeline import Config, SpecRun, TargetRunner
-from harness.spec.model import load_spec
 from harness.run.pool import Pool
+from harness.spec.model import load_spec
 
 from .conftest import need
 

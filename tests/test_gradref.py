@@ -4,10 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.judge import dual
-from harness.spec import formula
-from harness.judge import gradref
 from harness.cases.case import Case
+from harness.judge import dual, gradref
+from harness.spec import formula
 from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +109,7 @@ def test_an_operation_without_a_rule_falls_back_to_central_differences():
 
 def test_every_vocabulary_name_has_a_rule_or_a_guard():
     rules = dual.rules(__import__("harness.spec.vocabulary", fromlist=["Context"]).Context())
-    from harness.spec.vocabulary import NAMES, CONSTANTS
+    from harness.spec.vocabulary import CONSTANTS, NAMES
 
     assert set(rules) == set(NAMES) - set(CONSTANTS)
     with pytest.raises(dual.NoRule):

@@ -10,8 +10,8 @@ import pytest
 from harness.cases.examples import load_examples
 from harness.report.results import strip_timings, target_json
 from harness.run.pipeline import Config, SpecRun, TargetRunner
-from harness.spec.model import load_spec
 from harness.run.pool import Pool
+from harness.spec.model import load_spec
 
 from .conftest import need
 

@@ -5,8 +5,8 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome
 from harness.checks.signature import signature_verdict
-from harness.run.pipeline import judge
 from harness.judge.reference import evaluate
+from harness.run.pipeline import judge
 from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

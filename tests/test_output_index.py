@@ -1,12 +1,13 @@
 """A binding documented to return a tuple names the position of its result (`output_index`)."""
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from harness.run import wire
 from harness.cases.case import Case
+from harness.run import wire
 from harness.run.pipeline import build_request
 from harness.spec.model import load_spec
 
@@ -66,8 +67,7 @@ def test_a_reproducer_of_a_tuple_result_indexes_the_call():
     assert expr == "m.f(x)[0]"
 
 
-def _run_dies_body(tmp_path, expr: str) -> "subprocess.CompletedProcess[str]":
-    import subprocess
+def _run_dies_body(tmp_path, expr: str) -> subprocess.CompletedProcess[str]:
     import sys
 
     from harness.report import scripts as repro

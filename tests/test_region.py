@@ -3,11 +3,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.spec import dtypes
 from harness.cases import generate
 from harness.judge.findings import Finding, group
-from harness.judge.verdicts import Verdict
 from harness.judge.region import axes, locate
+from harness.judge.verdicts import Verdict
+from harness.spec import dtypes
 from harness.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +74,9 @@ def test_findings_with_the_same_region_merge_and_keep_every_verdict():
 def test_replayed_case_comes_back_bit_for_bit_and_leads_its_finding(tmp_path):
     import json
 
-    from harness.gate import replay
     from harness.cases.case import replayable
     from harness.cases.examples import load_examples
+    from harness.gate import replay
 
     case = _case("bfloat16").with_(arrays={"input": dtypes.cast(np.array([np.nan, -np.inf, 1e-3]), "bfloat16"),
                                            "target": dtypes.cast(np.array([0.1, 2.0, 3.0]), "bfloat16")},

@@ -1,10 +1,10 @@
 import json
 from pathlib import Path
 
-from harness.report import html as report
 from harness.cli import _names_specs, main
-from harness.report.results import merge, strip_timings
 from harness.files import write_atomic
+from harness.report import html as report
+from harness.report.results import merge, strip_timings
 
 ROOT = Path(__file__).resolve().parent.parent
 

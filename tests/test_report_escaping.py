@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import re
 
+from harness.files import write_atomic
 from harness.report import html as report
 from harness.report.results import merge
-from harness.files import write_atomic
 
 ATTACK = '<script>alert({n})</script><img src=x onerror=alert({n})>"\'&<!--'
 KNOWN = {"api", "framework", "target", "kind", "check", "verdict", "peer_verdict", "doc_verdict", "id", "documented",

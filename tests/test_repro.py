@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.spec import dtypes
 from harness.report import scripts as repro
+from harness.spec import dtypes
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).with_name("repro_driver.py")

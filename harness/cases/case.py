@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 
@@ -16,14 +16,14 @@ SUMMARY_ELEMENTS = 16  # arrays larger than this are summarized in reports
 @dataclass(frozen=True, eq=False)
 class Case:
     api: str
-    arrays: dict[str, Optional[np.ndarray]]  # inputs and tensor parameters, in spec names
+    arrays: dict[str, np.ndarray | None]  # inputs and tensor parameters, in spec names
     params: dict[str, Any]  # scalar parameters, in spec names
-    variant: Optional[str] = None
+    variant: str | None = None
     omit: tuple[str, ...] = ()  # parameters left out of the call, so the binding's default applies
     origin: str = "generated"  # generated | invalid | example:<name> | regression:<name>
     expected: Any = None  # documented output, for doc examples
-    decimals: Optional[int] = None  # precision the documented output was printed with
-    targets: Optional[tuple[str, ...]] = None  # for checked-in cases: the targets they are about
+    decimals: int | None = None  # precision the documented output was printed with
+    targets: tuple[str, ...] | None = None  # for checked-in cases: the targets they are about
     note: str = ""  # what an invalid case breaks, or a checked-in case's source
     regression: str = ""  # for a replayed case: the id of the accepted finding it reproduces
     explored: bool = False  # drawn with the run's seed (exploration), not from the fixed core
@@ -33,7 +33,7 @@ class Case:
         env: dict[str, Any] = {**self.params, **self.arrays, "variant": self.variant}
         return env
 
-    def with_(self, **changes: Any) -> "Case":
+    def with_(self, **changes: Any) -> Case:
         return replace(self, **changes)
 
     @property
@@ -67,7 +67,7 @@ class Case:
         }
 
 
-def replayable(case: "Case", target: str, finding: str, limit: int = 4096) -> Optional[dict[str, Any]]:
+def replayable(case: Case, target: str, finding: str, limit: int = 4096) -> dict[str, Any] | None:
     """The case, losslessly, in the `cases/` file format (kind: regression); None when too large to keep."""
     if case.size > limit or case.origin not in ("generated", "invalid"):
         return None
@@ -80,7 +80,7 @@ def replayable(case: "Case", target: str, finding: str, limit: int = 4096) -> Op
             "variant": case.variant, "params": _jsonable(dict(case.params)), "omit": list(case.omit), "inputs": inputs}
 
 
-def describe_array(a: Optional[np.ndarray]) -> Optional[dict[str, Any]]:
+def describe_array(a: np.ndarray | None) -> dict[str, Any] | None:
     if a is None:
         return None
     out: dict[str, Any] = {"dtype": dtypes.name(a), "shape": list(a.shape)}
@@ -128,10 +128,10 @@ Crash = Literal["crash", "timeout", "memory"]
 class Outcome:
     """What one binding did with one case: a value or an error, as received from its worker."""
 
-    value: Optional[np.ndarray] = None
-    dtype: Optional[str] = None  # the framework's own dtype name for the value
-    error: Optional[dict[str, Any]] = None  # {type, mro, message}
-    crash: Optional[Crash] = None  # with detail in `error`
+    value: np.ndarray | None = None
+    dtype: str | None = None  # the framework's own dtype name for the value
+    error: dict[str, Any] | None = None  # {type, mro, message}
+    crash: Crash | None = None  # with detail in `error`
     seconds: float = 0.0
 
     @property

@@ -16,13 +16,13 @@ A file under `cases/` holds a list of cases for one api:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.spec import dtypes
 from harness.cases.case import Case
+from harness.spec import dtypes
 from harness.spec.model import Spec
 from harness.spec.source import SourceError, load
 
@@ -31,19 +31,19 @@ class _ArrayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dtype: str
     value: Any = None
-    shape: Optional[list[int]] = None
+    shape: list[int] | None = None
 
 
 class _CaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    source: Optional[str] = None
-    targets: Optional[list[str]] = None
-    variant: Optional[str] = None
+    source: str | None = None
+    targets: list[str] | None = None
+    variant: str | None = None
     params: dict[str, Any] = {}
-    inputs: dict[str, Optional[_ArrayIn]]
+    inputs: dict[str, _ArrayIn | None]
     expected: Any = None
-    decimals: Optional[int] = None
+    decimals: int | None = None
     kind: Literal["example", "regression"] = "example"
     origin: Literal["generated", "invalid"] = "generated"  # regression: how the replayed case was made
     note: str = ""  # regression: what an invalid case breaks
@@ -56,7 +56,7 @@ class _FileIn(BaseModel):
     cases: list[_CaseIn]
 
 
-def load_examples(root: Optional[Path], spec: Spec) -> list[Case]:
+def load_examples(root: Path | None, spec: Spec) -> list[Case]:
     """The checked-in cases of one spec. A malformed file raises SourceError with its line."""
     if root is None or not Path(root).exists():
         return []

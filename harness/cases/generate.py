@@ -7,26 +7,28 @@ from __future__ import annotations
 
 import itertools
 import random
-from functools import cached_property, lru_cache
-from typing import Any, Callable, Iterator, Literal, Optional
+from collections.abc import Callable, Iterator
+from functools import cache, cached_property
+from typing import Any, Literal
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, find, settings, strategies as st
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
 from hypothesis.control import BuildContext
 from hypothesis.errors import NoSuchExample, StopTest
 from hypothesis.extra import numpy as hnp
 from hypothesis.internal.conjecture.data import ConjectureData
 from hypothesis.internal.conjecture.providers import Constants, HypothesisProvider
 
-from harness.spec import dtypes
 from harness.cases.case import Case
+from harness.spec import dtypes
 from harness.spec.model import MAX_CASE_ELEMENTS, ArraySpec, Param, Spec
 
 SMALL_ELEMENTS = 64  # arrays up to this size get element-by-element hypothesis values
 LARGE_ELEMENTS = (2_000, 40_000)  # the rare large case, to reach vectorized and accumulating paths
 
 
-def array_specs(spec: Spec, variant: Optional[str]) -> dict[str, ArraySpec]:
+def array_specs(spec: Spec, variant: str | None) -> dict[str, ArraySpec]:
     """Inputs (as the variant shapes them) and tensor parameters, in dependency order."""
     specs: dict[str, ArraySpec] = dict(spec.model.inputs)
     if variant:
@@ -90,7 +92,7 @@ def _in_range(p: Param, v: Any) -> bool:
     return p.max is None or v <= p.max
 
 
-@lru_cache(maxsize=None)
+@cache
 def _elements(dtype: str, values: str, specials: bool) -> st.SearchStrategy[float]:
     width: Literal[16, 32, 64] = 16 if dtype == "float16" else (32 if dtype == "float32" else 64)
     if values == "positive":
@@ -288,7 +290,7 @@ def _valid(draw: Callable, spec: Spec, elementwise: int) -> Case:
         _make_large(spec, variant, dims, draw)
     _cap(spec, variant, dims)
     params = {k: draw(s) for k, s in _param_strategies(spec).items()}
-    arrays: dict[str, Optional[np.ndarray]] = {}
+    arrays: dict[str, np.ndarray | None] = {}
     shapes: dict[str, tuple[int, ...]] = {}
     chosen: dict[str, str] = {}
     for name, a in array_specs(spec, variant).items():
@@ -304,7 +306,7 @@ def _valid(draw: Callable, spec: Spec, elementwise: int) -> Case:
     return Case(spec.api, arrays, params, variant)
 
 
-def _make_large(spec: Spec, variant: Optional[str], dims: dict[str, Any], draw: Callable) -> None:
+def _make_large(spec: Spec, variant: str | None, dims: dict[str, Any], draw: Callable) -> None:
     """Grow the first dim of the first input so the case has thousands of elements."""
     first = next(iter(array_specs(spec, variant).values()))
     if not isinstance(first.shape, list):
@@ -321,7 +323,7 @@ def _make_large(spec: Spec, variant: Optional[str], dims: dict[str, Any], draw: 
             return
 
 
-def case_elements(spec: Spec, variant: Optional[str], dims: dict[str, Any]) -> int:
+def case_elements(spec: Spec, variant: str | None, dims: dict[str, Any]) -> int:
     """Elements of all the arrays a case with these dims holds, a 0 dim counted as 1: an empty array
     whose other dims multiply past any memory is no more representable (numpy refuses its shape)."""
     shapes: dict[str, tuple[int, ...]] = {}
@@ -330,7 +332,7 @@ def case_elements(spec: Spec, variant: Optional[str], dims: dict[str, Any]) -> i
     return sum(int(np.prod([max(1, d) for d in s], dtype=np.float64)) for s in shapes.values())
 
 
-def _cap(spec: Spec, variant: Optional[str], dims: dict[str, Any]) -> None:
+def _cap(spec: Spec, variant: str | None, dims: dict[str, Any]) -> None:
     """Halve the largest dim until the case fits MAX_CASE_ELEMENTS (a spec's dims may allow far more).
 
     A rule of the dims alone, so the same seed still gives the same cases on every machine.
@@ -452,7 +454,7 @@ def draw(strategy: st.SearchStrategy[Any], n: int, seed: int) -> list[Any]:
     return list(itertools.islice(iter_cases(strategy, seed), n))
 
 
-def shrink(strategy: st.SearchStrategy[Case], holds: Callable[[Case], bool], seed: int, budget: int = 300) -> Optional[Case]:
+def shrink(strategy: st.SearchStrategy[Case], holds: Callable[[Case], bool], seed: int, budget: int = 300) -> Case | None:
     """The simplest case for which `holds` is true, or None when none is found within the budget."""
     try:
         return find(strategy, holds, settings=_settings(budget, [Phase.generate, Phase.shrink]),

@@ -15,8 +15,9 @@ it, and that check judges the framework's outcome.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, ClassVar, Literal, Optional
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from harness.spec.names import CheckName
 
@@ -53,7 +54,7 @@ class Check:
     probed: ClassVar[bool] = False
     shrunk: ClassVar[bool] = False
     reproducer: ClassVar[Reproducer] = "none"
-    table: ClassVar[Optional[TableRow]] = None
+    table: ClassVar[TableRow | None] = None
     skip_when_empty: ClassVar[bool] = True
     """A binding with no verdict of this check skips its item (examples: no example is no test, and passes)."""
 
@@ -61,7 +62,7 @@ class Check:
         """What a binding's cell in this check's table row says before the run's evidence."""
         return "checked"
 
-    def prober(self, run: TargetRunner) -> Optional[Callable[[list[Case]], list[Verdict]]]:
+    def prober(self, run: TargetRunner) -> Callable[[list[Case]], list[Verdict]] | None:
         """How region probes judge moved cases for this check's findings (None: not probed)."""
         return run.judge_cases if self.probed else None
 
@@ -76,7 +77,7 @@ class BindingCheck(Check):
     def verdicts(self, run: TargetRunner) -> list[Verdict]:
         raise NotImplementedError
 
-    def empty_note(self, run: TargetRunner) -> Optional[str]:
+    def empty_note(self, run: TargetRunner) -> str | None:
         """Why the binding got no verdict of this check, when the reason is worth more than "no cases applied"."""
         return None
 

@@ -51,7 +51,7 @@ class DefaultsCheck(BindingCheck):
                 else:
                     explicit.append(case.with_(params={**case.params, name: default}))
                     omitted.append(case.with_(params={**case.params, name: default}, omit=case.omit + (name,)))
-            for e_case, o_case, e_out, o_out in zip(explicit, omitted, run.call(explicit), run.call(omitted)):
+            for _e_case, o_case, e_out, o_out in zip(explicit, omitted, run.call(explicit), run.call(omitted)):
                 if e_out is None or o_out is None:
                     continue
                 same = _same_outcome(e_out, o_out)

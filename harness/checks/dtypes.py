@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.checks.base import CaseCheck, TableRow
-from harness.judge.verdicts import VerdictName, unsupported_dtypes, CaseContext, Verdict, error_matches, two_axes, verdict_of
+from harness.judge.verdicts import CaseContext, Verdict, VerdictName, error_matches, two_axes, unsupported_dtypes, verdict_of
 
 if TYPE_CHECKING:
     from harness.cases.case import Case

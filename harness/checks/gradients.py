@@ -18,19 +18,20 @@ Verdicts, one per (case, input), on both axes like values:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.judge import compare
-from harness.spec import dtypes
-from harness.run import wire
 from harness.cases.case import Case, describe_array, jsonable
-from harness.spec.formula import Formula
 from harness.cases.generate import array_specs
-from harness.judge.gradref import GradientReference, InputGradient, derive
-from harness.judge.verdicts import VerdictName, Verdict, explain, matching_rules, unsupported_dtypes
 from harness.checks.base import BindingCheck, TableRow
+from harness.judge import compare
+from harness.judge.gradref import GradientReference, InputGradient, derive
+from harness.judge.verdicts import Verdict, VerdictName, explain, matching_rules, unsupported_dtypes
+from harness.run import wire
+from harness.spec import dtypes
+from harness.spec.formula import Formula
 from harness.spec.model import BindingView, Spec, Subgradient
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ GRAD_CASES = 24  # per spec
 NONFINITE_CASES = 6  # of which at least this many (when drawn) hold nan or inf
 
 
-def differentiable(spec: Spec, case: Case, binding: Optional[BindingView] = None) -> list[str]:
+def differentiable(spec: Spec, case: Case, binding: BindingView | None = None) -> list[str]:
     """The inputs of `case` whose gradient is checked (the spec's rule, narrowed by the binding's `grad`)."""
     forms = array_specs(spec, case.variant)
     out = []
@@ -58,11 +59,11 @@ def differentiable(spec: Spec, case: Case, binding: Optional[BindingView] = None
     return out
 
 
-def why_none(spec: Spec) -> Optional[str]:
+def why_none(spec: Spec) -> str | None:
     """Why a spec has no gradient check at all, or None."""
     if spec.model.gradients.skip:
         return f"the spec skips gradients: {spec.model.gradients.skip}"
-    variants: list[Optional[str]] = [*sorted(spec.model.variants)] or [None]
+    variants: list[str | None] = [*sorted(spec.model.variants)] or [None]
     forms = [array_specs(spec, v) for v in variants]
     if not any(a.grad or (a.grad is None and a.values in CONTINUOUS and
                           (not isinstance(a.dtypes, list) or any(dtypes.is_float(d) for d in a.dtypes)))
@@ -137,7 +138,7 @@ class GradientCheck:
                 and not any(r.error != "none" for r in matching_rules(binding.raises, case)))
 
     def verdicts(self, binding: BindingView, cases: list[Case],
-                 send: Callable[[list[tuple[Case, list[str]]]], list[Optional[dict[str, Any]]]]) -> list[Verdict]:
+                 send: Callable[[list[tuple[Case, list[str]]]], list[dict[str, Any] | None]]) -> list[Verdict]:
         """Gradient verdicts of `binding` for `cases`; `send` runs (case, wrt) pairs in the framework."""
         todo = []
         for case in cases:
@@ -178,15 +179,15 @@ class GradientsCheck(BindingCheck):
     def judge(self, run: TargetRunner, cases: list[Case]) -> list[Verdict]:
         return run.spec_run.gradients.verdicts(run.binding, cases, lambda pairs: _send(run, pairs))
 
-    def empty_note(self, run: TargetRunner) -> Optional[str]:
+    def empty_note(self, run: TargetRunner) -> str | None:
         return run.spec_run.gradients.empty_reason()
 
-    def prober(self, run: TargetRunner) -> Optional[Callable[[list[Case]], list[Verdict]]]:
+    def prober(self, run: TargetRunner) -> Callable[[list[Case]], list[Verdict]] | None:
         grads = run.spec_run.gradients
         return lambda cases: self.judge(run, [c for c in cases if grads.eligible(c)])
 
 
-def _send(run: TargetRunner, pairs: list[tuple[Case, list[str]]]) -> list[Optional[dict[str, Any]]]:
+def _send(run: TargetRunner, pairs: list[tuple[Case, list[str]]]) -> list[dict[str, Any] | None]:
     """Each (case, inputs) as a `grad` request: the call, and which inputs to differentiate."""
     inputs = list(run.spec_run.spec.model.inputs)
     return run.send([(case, {"op": "grad", "wrt": [inputs.index(n) for n in names]}) for case, names in pairs])
@@ -196,7 +197,7 @@ CHECK = GradientsCheck()
 
 
 def judge_reply(binding: BindingView, case: Case, names: list[str], reply: dict[str, Any],
-                common: GradientReference, own: Optional[GradientReference]) -> list[Verdict]:
+                common: GradientReference, own: GradientReference | None) -> list[Verdict]:
     if reply.get("crash") or reply.get("error"):
         err = reply.get("error") or {}
         verdict: VerdictName = reply.get("crash") or "unexpected-error"
@@ -216,12 +217,12 @@ def judge_reply(binding: BindingView, case: Case, names: list[str], reply: dict[
     return out
 
 
-def _decode(enc: Optional[dict[str, Any]]) -> Optional[np.ndarray]:
+def _decode(enc: dict[str, Any] | None) -> np.ndarray | None:
     return None if enc is None else np.asarray(wire.decode_array(enc), dtype=np.float64)
 
 
 def _verdict(binding: BindingView, case: Case, name: str, peer: VerdictName, doc: VerdictName, expected: np.ndarray,
-             actual: Optional[np.ndarray], gdtype: str, cmp: Optional[compare.Comparison], message: str = "") -> Verdict:
+             actual: np.ndarray | None, gdtype: str, cmp: compare.Comparison | None, message: str = "") -> Verdict:
     verdict = peer if peer != "match" else doc
     v = Verdict(binding, case, "gradients", verdict, peer, doc, message=message, subject=name,
                 expected={"wrt": name, "gradient": describe_array(expected)},
@@ -247,8 +248,8 @@ def _against(actual: np.ndarray, ref: InputGradient, gdtype: str) -> compare.Com
     return compare.compare(actual, expected, gdtype, lowp, ref.accumulation, ref.scale)
 
 
-def _smooth(binding: BindingView, case: Case, name: str, actual: Optional[np.ndarray], gdtype: str,
-            peer_ref: InputGradient, doc_ref: Optional[InputGradient]) -> Verdict:
+def _smooth(binding: BindingView, case: Case, name: str, actual: np.ndarray | None, gdtype: str,
+            peer_ref: InputGradient, doc_ref: InputGradient | None) -> Verdict:
     if actual is None:
         v = _verdict(binding, case, name, "value", "value", peer_ref.value, None, gdtype, None,
                      f"no gradient for {name}: the output does not depend on it in the framework's autodiff")
@@ -266,7 +267,7 @@ def _smooth(binding: BindingView, case: Case, name: str, actual: Optional[np.nda
     return v
 
 
-def _entry(entries: list[tuple[Subgradient, Optional[Formula]]], case: Case, name: str,
+def _entry(entries: list[tuple[Subgradient, Formula | None]], case: Case, name: str,
            shape: tuple[int, ...]) -> list[tuple[Subgradient, np.ndarray]]:
     """Subgradient entries that apply to input `name`, each with the elements its `at` selects."""
     out = []
@@ -284,7 +285,7 @@ def _entry(entries: list[tuple[Subgradient, Optional[Formula]]], case: Case, nam
     return out
 
 
-def _choose(entries: list[tuple[Subgradient, np.ndarray]], shape: tuple[int, ...]) -> tuple[np.ndarray, list[Optional[Subgradient]]]:
+def _choose(entries: list[tuple[Subgradient, np.ndarray]], shape: tuple[int, ...]) -> tuple[np.ndarray, list[Subgradient | None]]:
     """Per element, the index of the first entry covering it (-1: none)."""
     which = np.full(shape, -1)
     for i, (_, mask) in reversed(list(enumerate(entries))):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from harness.checks.base import CaseCheck, TableRow
-from harness.judge.verdicts import unsupported_dtypes, CaseContext, Verdict, two_axes
+from harness.judge.verdicts import CaseContext, Verdict, two_axes, unsupported_dtypes
 
 if TYPE_CHECKING:
     from harness.cases.case import Case

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
-from typing import Optional, get_args
+from typing import get_args
 
 from harness.checks.base import CaseCheck, Check, CheckName
 
@@ -51,7 +51,7 @@ def get(name: str) -> Check:
     raise KeyError(f"unknown check {name!r}; known: {', '.join(names())}")
 
 
-def find(name: str) -> Optional[Check]:
+def find(name: str) -> Check | None:
     return next((c for c in _registered() if c.name == name), None)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.checks.base import CaseCheck, TableRow
-from harness.judge.verdicts import unsupported_dtypes, CaseContext, Verdict, expected_dtype, explain, two_axes
+from harness.judge.verdicts import CaseContext, Verdict, expected_dtype, explain, two_axes, unsupported_dtypes
 
 if TYPE_CHECKING:
     from harness.cases.case import Case

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class Comparison:
     max_rel: float = 0.0
     max_ulp: float = 0.0
     tolerance: str = ""
-    mask: Optional[np.ndarray] = None  # True where an element differs
+    mask: np.ndarray | None = None  # True where an element differs
 
     def metrics(self) -> dict[str, Any]:
         return {"mismatched": self.mismatched, "total": self.total, "max_abs": _num(self.max_abs),
@@ -53,7 +53,7 @@ def _num(x: float) -> Any:
     return x if math.isfinite(x) else str(x)
 
 
-def atol_for(dtype: str, expected: np.ndarray, lowp: Optional[np.ndarray], acc: Accumulation,
+def atol_for(dtype: str, expected: np.ndarray, lowp: np.ndarray | None, acc: Accumulation,
              scale: float = 0.0) -> np.ndarray:
     eps = dtypes.eps(dtype)
     atol = np.full(np.shape(expected), TINY_FACTOR * dtypes.tiny(dtype) + SCALE_FACTOR * eps * scale)
@@ -65,8 +65,8 @@ def atol_for(dtype: str, expected: np.ndarray, lowp: Optional[np.ndarray], acc: 
     return atol
 
 
-def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, lowp: Optional[np.ndarray] = None,
-            acc: Optional[Accumulation] = None, scale: float = 0.0) -> Comparison:
+def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, lowp: np.ndarray | None = None,
+            acc: Accumulation | None = None, scale: float = 0.0) -> Comparison:
     """Compare an actual value (any float dtype, widened here) with the float64 reference."""
     acc = acc or Accumulation()
     a = np.asarray(actual, dtype=np.float64)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-from harness.spec import dtypes
 from harness.cases.case import Case
-from harness.judge.verdicts import matching_rules
 from harness.judge.reference import holds
+from harness.judge.verdicts import matching_rules
+from harness.spec import dtypes
 from harness.spec.model import ArraySpec, Param, Spec
 
 _ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -86,7 +86,7 @@ def conditions(tree: ast.AST, source: str) -> list[tuple[tuple[int, int], str, l
     """Every condition of a formula: (key, its text, the sides it has)."""
     found: dict[tuple[int, int], tuple[str, list[str]]] = {}
     for node in ast.walk(tree):
-        cond: Optional[ast.AST] = None
+        cond: ast.AST | None = None
         if isinstance(node, ast.Compare):
             cond = node
         elif isinstance(node, ast.IfExp):
@@ -142,7 +142,7 @@ def _raises(spec: Spec, cases: list[Case]) -> list[dict[str, Any]]:
             for owner, r, cond in rules]
 
 
-def of(spec: Spec, cases: list[Case], gradients: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def of(spec: Spec, cases: list[Case], gradients: dict[str, Any] | None = None) -> dict[str, Any]:
     """The coverage of `spec` by `cases` (valid ones for formula and domain, all for raise rules)."""
     valid = [c for c in cases if c.origin == "generated" and not matching_rules(spec.raises, c)]
     trace = Trace()

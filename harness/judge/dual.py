@@ -18,7 +18,8 @@ uses one is reported as not differentiable here rather than silently wrong.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -55,42 +56,42 @@ class Dual:
         return self.t.shape[0]
 
     # arithmetic ----------------------------------------------------------------------
-    def __add__(self, o: Any) -> "Dual":
+    def __add__(self, o: Any) -> Dual:
         return _binary(self, o, lambda a, b: a + b, lambda a, b: (1, 1))
 
-    def __radd__(self, o: Any) -> "Dual":
+    def __radd__(self, o: Any) -> Dual:
         return _binary(o, self, lambda a, b: a + b, lambda a, b: (1, 1))
 
-    def __sub__(self, o: Any) -> "Dual":
+    def __sub__(self, o: Any) -> Dual:
         return _binary(self, o, lambda a, b: a - b, lambda a, b: (1, -1))
 
-    def __rsub__(self, o: Any) -> "Dual":
+    def __rsub__(self, o: Any) -> Dual:
         return _binary(o, self, lambda a, b: a - b, lambda a, b: (1, -1))
 
-    def __mul__(self, o: Any) -> "Dual":
+    def __mul__(self, o: Any) -> Dual:
         return _binary(self, o, lambda a, b: a * b, lambda a, b: (b, a))
 
-    def __rmul__(self, o: Any) -> "Dual":
+    def __rmul__(self, o: Any) -> Dual:
         return _binary(o, self, lambda a, b: a * b, lambda a, b: (b, a))
 
-    def __truediv__(self, o: Any) -> "Dual":
+    def __truediv__(self, o: Any) -> Dual:
         return _binary(self, o, lambda a, b: a / b, lambda a, b: (1 / b, -a / (b * b)))
 
-    def __rtruediv__(self, o: Any) -> "Dual":
+    def __rtruediv__(self, o: Any) -> Dual:
         return _binary(o, self, lambda a, b: a / b, lambda a, b: (1 / b, -a / (b * b)))
 
-    def __pow__(self, p: Any) -> "Dual":
+    def __pow__(self, p: Any) -> Dual:
         if isinstance(p, Dual):
             raise NoRule("a power whose exponent depends on the differentiated input")
         return _unary(self, lambda v: v ** p, lambda v: p * v ** (p - 1) if p != 0 else np.zeros_like(v))
 
-    def __rpow__(self, o: Any) -> "Dual":
+    def __rpow__(self, o: Any) -> Dual:
         raise NoRule("a power whose exponent depends on the differentiated input")
 
-    def __neg__(self) -> "Dual":
+    def __neg__(self) -> Dual:
         return Dual(-self.v, self.t if _MAGNITUDES[0] else -self.t)
 
-    def __pos__(self) -> "Dual":
+    def __pos__(self) -> Dual:
         return self
 
     def __floordiv__(self, o: Any) -> Any:
@@ -123,7 +124,7 @@ class Dual:
     def __len__(self) -> int:
         return len(self.v)
 
-    def __getitem__(self, idx: Any) -> "Dual":
+    def __getitem__(self, idx: Any) -> Dual:
         idx = tuple(value(i) for i in idx) if isinstance(idx, tuple) else (value(idx),)
         return Dual(self.v[idx], self.t[(slice(None),) + idx])
 

@@ -9,18 +9,17 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-from harness.checks import registry
-from harness.spec import dtypes
 from harness.cases.case import Case
+from harness.checks import registry
 from harness.judge.verdicts import VERDICTS, Verdict
+from harness.spec import dtypes
 
 
-
-def features(case: Optional[Case]) -> dict[str, str]:
+def features(case: Case | None) -> dict[str, str]:
     """Coarse, value-free facts about a case: what a finding's region is made of."""
     if case is None:
         return {}
@@ -106,7 +105,7 @@ def identify(findings: list[Finding]) -> list[Finding]:
         f.id = finding_id(b.spec.api, b.target, f.head.check, f.head.subject, f.region)
         by_id[f.id].append(f)
     out = []
-    for fid, same in by_id.items():
+    for _fid, same in by_id.items():
         same.sort(key=lambda f: (-f.fixed_cases, -len(f.verdicts), VERDICTS.index(f.head.verdict), not f.head.documented))
         lead = same[0]
         for other in same[1:]:

@@ -24,13 +24,13 @@ How a reference gradient is derived (README, "Gradients"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-from harness.spec import dtypes
-from harness.judge import dual
 from harness.cases.case import Case
+from harness.judge import dual
+from harness.spec import dtypes
 from harness.spec.formula import Formula
 from harness.spec.vocabulary import Accumulation, Context
 
@@ -44,7 +44,7 @@ _DIRECTION = (np.sqrt(5.0) - 1) / 2  # golden-ratio sequence: distinct component
 @dataclass
 class InputGradient:
     value: np.ndarray  # float64 gradient (at kinks: the formula's own rule; use left/right there)
-    lowp: Optional[np.ndarray]  # the same in the input's dtype, widened
+    lowp: np.ndarray | None  # the same in the input's dtype, widened
     accumulation: Accumulation
     kinks: np.ndarray  # bool: elements where the left and right derivatives differ
     left: np.ndarray  # one-sided derivatives at kinks (nan elsewhere)
@@ -52,7 +52,7 @@ class InputGradient:
     slack: np.ndarray  # error estimate of the one-sided derivatives (0 elsewhere)
     unjudged: np.ndarray  # bool: candidate kinks beyond MAX_KINKS, not compared
     scale: float = 0.0  # largest finite |gradient element|: the tolerance's scale term
-    terms: Optional[np.ndarray] = None  # per element, the summed magnitude of the derivative's terms (dual.magnitudes)
+    terms: np.ndarray | None = None  # per element, the summed magnitude of the derivative's terms (dual.magnitudes)
 
     def side(self, name: str) -> np.ndarray:
         """The expected gradient at kinks for a documented subgradient choice."""
@@ -71,7 +71,7 @@ class InputGradient:
 @dataclass
 class GradientReference:
     inputs: dict[str, InputGradient] = field(default_factory=dict)
-    error: Optional[str] = None  # the formula could not be differentiated on this case
+    error: str | None = None  # the formula could not be differentiated on this case
     method: str = "forward mode"  # or central differences, when the formula uses a function without a rule
 
 
@@ -80,7 +80,7 @@ def _wide(case: Case) -> dict[str, Any]:
 
 
 def _grad(formula: Formula, env: dict[str, Any], name: str, x: np.ndarray, ctx: Context,
-          only: Optional[int] = None) -> np.ndarray:
+          only: int | None = None) -> np.ndarray:
     """d sum(result) / d x, all elements, or only element `only` (one seed; the rest nan)."""
     if only is None:
         seeded = dual.seed(x)
@@ -202,7 +202,7 @@ def _central_differences(formula: Formula, env: dict[str, Any], name: str, x: np
                          slack.reshape(x.shape), unjudged.reshape(x.shape), float(fin.max()) if fin.size else 0.0)
 
 
-def _rounding_estimate(formula: Formula, case: Case, name: str, g: np.ndarray) -> Optional[np.ndarray]:
+def _rounding_estimate(formula: Formula, case: Case, name: str, g: np.ndarray) -> np.ndarray | None:
     """The gradient as the input's own dtype computes it: the rounding-noise term of the tolerance.
 
     float64 inputs have no lower precision of their own, so the noise is measured in float32 and

@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-from harness.spec import dtypes
 from harness.cases.case import Case
+from harness.spec import dtypes
 from harness.spec.formula import Formula
 from harness.spec.vocabulary import Accumulation, Context
 
 
 @dataclass
 class Reference:
-    value: Optional[np.ndarray] = None  # float64
-    lowp: Optional[np.ndarray] = None  # the same formula in the inputs' own dtype, widened
+    value: np.ndarray | None = None  # float64
+    lowp: np.ndarray | None = None  # the same formula in the inputs' own dtype, widened
     accumulation: Accumulation = field(default_factory=Accumulation)
-    error: Optional[str] = None  # the formula itself failed on this case
+    error: str | None = None  # the formula itself failed on this case
     scale: float = 0.0  # largest finite |element| among the float inputs
 
 
@@ -28,7 +28,7 @@ def _env(case: Case, wide: bool) -> dict[str, Any]:
     return env
 
 
-def evaluate(formula: Formula, case: Case, params: Optional[dict[str, Any]] = None) -> Reference:
+def evaluate(formula: Formula, case: Case, params: dict[str, Any] | None = None) -> Reference:
     """Evaluate `formula` for `case`; `params` overrides parameter values (e.g. a binding's defaults)."""
     ref = Reference(scale=input_scale(case))
     ctx = Context()
@@ -63,7 +63,7 @@ def input_scale(case: Case) -> float:
     return scale
 
 
-def holds(condition: Formula, case: Case, params: Optional[dict[str, Any]] = None) -> bool:
+def holds(condition: Formula, case: Case, params: dict[str, Any] | None = None) -> bool:
     """A spec condition on a case; a condition that cannot be evaluated does not hold."""
     env = case.env()
     env.update(params or {})

@@ -7,15 +7,15 @@ same discrepancy do not, or much less so. An axis on which it holds everywhere i
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
-from harness.spec import dtypes
 from harness.cases.case import Case
-from harness.judge.findings import Finding, features, identify, partition
 from harness.cases.generate import array_specs, scalar_params
-from harness.judge.verdicts import Verdict
-from harness.spec.model import Spec
+from harness.judge.findings import Finding, features, identify, partition
 from harness.judge.stability import NOT_CHASED
+from harness.judge.verdicts import Verdict
+from harness.spec import dtypes
+from harness.spec.model import Spec
 
 
 def axes(spec: Spec, case: Case) -> list[tuple[str, list[Case]]]:
@@ -49,7 +49,7 @@ def _root(specs: dict, name: str) -> str:
 Judge = Callable[[list[Case]], list[Verdict]]
 
 
-def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Optional[Judge]]) -> list[Finding]:
+def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Judge | None]) -> list[Finding]:
     """Probe every finding's region with the judge `prober` gives for it (None: its check is not probed),
     then give ids (findings that turn out the same are merged)."""
     for f in findings:

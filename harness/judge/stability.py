@@ -14,13 +14,13 @@ again); they are verdicts about the process already.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 
-from harness.judge import compare
 from harness.cases.case import Case, Outcome, brief, jsonable
+from harness.judge import compare
 from harness.judge.verdicts import Verdict, explain
 
 NOT_RERUN = ("timeout", "memory")
@@ -28,7 +28,7 @@ NOT_RERUN = ("timeout", "memory")
 #: limit (crash, timeout, memory), or would not repeat (nondeterministic).
 NOT_CHASED = ("crash", "timeout", "memory", "nondeterministic")
 
-Call = Callable[[list[Case]], list[Optional[Outcome]]]
+Call = Callable[[list[Case]], list[Outcome | None]]
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Judged:
     case: Case
     outcome: Outcome
     verdicts: list[Verdict]
-    previous: Optional[Case] = None
+    previous: Case | None = None
 
 
 def describe(o: Outcome) -> str:
@@ -51,7 +51,7 @@ def describe(o: Outcome) -> str:
     return f"a {o.dtype} value of shape {shape}"
 
 
-def differs(first: Outcome, again: Outcome) -> Optional[str]:
+def differs(first: Outcome, again: Outcome) -> str | None:
     """Why two outcomes of the same call are not the same result (None when they are)."""
     if (first.crash, first.error is None) != (again.crash, again.error is None):
         return f"{describe(first)}, then {describe(again)}"

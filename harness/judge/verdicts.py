@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from harness.judge import compare
-from harness.spec import dtypes
 from harness.cases.case import Case, Outcome, describe_array, jsonable
+from harness.judge import compare
 from harness.judge.reference import Reference, holds
-from harness.spec.names import CheckName
+from harness.spec import dtypes
 from harness.spec.model import BindingView, Raise
+from harness.spec.names import CheckName
 
 VerdictName = Literal["match", "value", "dtype", "shape", "signature", "subgradient", "missing-error", "unexpected-error",
                       "wrong-error", "crash", "timeout", "memory", "nondeterministic"]
@@ -29,13 +29,13 @@ VERDICTS: tuple[str, ...] = get_args(VerdictName)
 @dataclass
 class Verdict:
     binding: BindingView
-    case: Optional[Case]
+    case: Case | None
     check: CheckName
     verdict: VerdictName  # vs peers when that differs, else vs own docs
     peer: VerdictName  # verdict against the common spec
     doc: VerdictName  # verdict against the binding's own documentation
     documented: bool = False
-    source: Optional[str] = None
+    source: str | None = None
     why: str = ""  # which documentation explains a documented discrepancy
     subject: str = ""  # what a case-less or checked-in verdict is about (a parameter, an example): part of its id
     message: str = ""
@@ -70,8 +70,8 @@ def error_matches(rule: Raise, outcome: Outcome) -> bool:
     return not rule.match or re.search(rule.match, err.get("message", ""), re.S | re.I) is not None
 
 
-def _against(rules: list[Raise], ref: Optional[Reference], outcome: Outcome,
-             out_dtype: str) -> tuple[VerdictName, Optional[compare.Comparison]]:
+def _against(rules: list[Raise], ref: Reference | None, outcome: Outcome,
+             out_dtype: str) -> tuple[VerdictName, compare.Comparison | None]:
     if outcome.crash:
         return outcome.crash, None
     if rules:
@@ -86,7 +86,7 @@ def _against(rules: list[Raise], ref: Optional[Reference], outcome: Outcome,
     return cmp.verdict, cmp
 
 
-def expected_dtype(binding: BindingView, case: Case) -> Optional[str]:
+def expected_dtype(binding: BindingView, case: Case) -> str | None:
     """The output dtype the docs promise: the spec's `output.dtype` rule, or a binding's own."""
     rule = binding.spec.output.get("dtype")
     if binding.model.output_dtype:
@@ -106,16 +106,16 @@ class CaseContext:
     binding: BindingView
     case: Case
     outcome: Outcome
-    common: Optional[Reference]
-    own: Optional[Reference]
+    common: Reference | None
+    own: Reference | None
     common_rules: list[Raise] = field(default_factory=list)
     own_rules: list[Raise] = field(default_factory=list)
-    accepting: Optional[Raise] = None  # the binding documents that it accepts this case
+    accepting: Raise | None = None  # the binding documents that it accepts this case
     unsupported: list[str] = field(default_factory=list)  # inputs whose dtype the binding's docs do not list
 
     @classmethod
-    def build(cls, binding: BindingView, case: Case, outcome: Outcome, common: Optional[Reference],
-              own: Optional[Reference]) -> "CaseContext":
+    def build(cls, binding: BindingView, case: Case, outcome: Outcome, common: Reference | None,
+              own: Reference | None) -> CaseContext:
         common_rules = matching_rules(binding.spec.raises, case)
         own_rules = matching_rules(binding.raises, case)
         # a case breaking the binding's rule and another common one may raise for either
@@ -127,23 +127,23 @@ class CaseContext:
         return cls(binding, case, outcome, common, own, common_rules, own_rules, accepting, unsupported_dtypes(binding, case))
 
     @property
-    def common_rule(self) -> Optional[Raise]:
+    def common_rule(self) -> Raise | None:
         return self.common_rules[0] if self.common_rules else None
 
     @property
-    def own_rule(self) -> Optional[Raise]:
+    def own_rule(self) -> Raise | None:
         return self.own_rules[0] if self.own_rules else None
 
     @property
     def out_dtype(self) -> str:
         return (self.outcome.dtype or "float64") if self.outcome.ok else "float64"
 
-    def against_peers(self) -> tuple[VerdictName, Optional[compare.Comparison]]:
+    def against_peers(self) -> tuple[VerdictName, compare.Comparison | None]:
         """The verdict against the common spec (its raise rules, then its formula)."""
         return _against(self.common_rules, self.common, self.outcome, self.out_dtype)
 
     def against_docs(self, peer: VerdictName,
-                     cmp: Optional[compare.Comparison]) -> tuple[VerdictName, Optional[compare.Comparison]]:
+                     cmp: compare.Comparison | None) -> tuple[VerdictName, compare.Comparison | None]:
         """The verdict against the binding's own docs, given the peer verdict (reused where the docs add nothing)."""
         if self.own_rules is self.common_rules and self.own is None:  # the binding's docs add nothing for this case
             return peer, cmp
@@ -158,7 +158,7 @@ def two_axes(ctx: CaseContext, check: CheckName) -> Verdict:
     return verdict_of(ctx, check, peer, doc, cmp)
 
 
-def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: VerdictName, cmp: Optional[compare.Comparison]) -> Verdict:
+def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: VerdictName, cmp: compare.Comparison | None) -> Verdict:
     """The verdict on both axes, with what was expected and shown when it is a discrepancy, and its documentation."""
     verdict = peer if peer != "match" else doc
     v = Verdict(ctx.binding, ctx.case, check, verdict, peer, doc)
@@ -173,7 +173,7 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     return v
 
 
-def _show(rule: Optional[Raise], ref: Optional[Reference], outcome: Outcome) -> tuple[Any, Any, str]:
+def _show(rule: Raise | None, ref: Reference | None, outcome: Outcome) -> tuple[Any, Any, str]:
     if rule is not None:
         expected: Any = {"error": rule.error, "match": rule.match}
     elif ref is not None and ref.value is not None:
@@ -190,14 +190,16 @@ def _show(rule: Optional[Raise], ref: Optional[Reference], outcome: Outcome) -> 
     return jsonable(expected), jsonable(actual), message
 
 
-def explain(v: Verdict, own_rule: Optional[Raise], own: Optional[Reference], unsupported: list[str]) -> None:
+def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupported: list[str]) -> None:
     """Mark a discrepancy documented when the binding's own docs predict what it did."""
     if v.is_match:
         return
     b = v.binding
     for diff, condition in b.differences:
         # a documented difference in values also explains the gradient of the same cases (its derivative)
-        if (diff.check == v.check or (diff.check, v.check) == ("values", "gradients")) and (not diff.verdicts or v.verdict in diff.verdicts) and (condition is None or (v.case is not None and holds(condition, v.case))):
+        same_check = diff.check == v.check or (diff.check, v.check) == ("values", "gradients")
+        if same_check and (not diff.verdicts or v.verdict in diff.verdicts) and (
+                condition is None or (v.case is not None and holds(condition, v.case))):
             v.documented, v.source, v.why = True, diff.source, diff.what
             return
     if v.doc == "match":

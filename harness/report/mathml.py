@@ -6,8 +6,8 @@ The same `ast` tree the interpreter walks, drawn instead of evaluated: `where(c,
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "lambda": "λ", "sigma": "σ",
          "pi": "π", "mu": "μ", "tau": "τ", "theta": "θ"}

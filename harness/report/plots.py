@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-from harness.spec import dtypes
 from harness.cases.case import Case
 from harness.judge.reference import evaluate
 from harness.run.frameworks import registry
+from harness.spec import dtypes
 from harness.spec.model import ArraySpec, BindingView, Plot, Spec
 
 COLORS = {f.name: f.color for f in registry.FRAMEWORKS}
@@ -64,7 +64,7 @@ def cases(spec: Spec, index: int, seed: int) -> list[list[Case]]:
         for j, x in enumerate(xvalues):
             env = {**defaults, **params, **_helpers(seed, index, p, j), plot.x.name: _cast(np.asarray(x), plot.dtype)
                    if plot.y == "value" else int(x), "variant": plot.variant}
-            arrays: dict[str, Optional[np.ndarray]] = {}
+            arrays: dict[str, np.ndarray | None] = {}
             for name in _array_names(spec, plot):
                 if name in exprs:
                     arrays[name] = _cast(np.asarray(exprs[name].evaluate({**env, **arrays})), plot.dtype)
@@ -86,11 +86,11 @@ def _cast(a: np.ndarray, dtype: str) -> np.ndarray:
     return dtypes.cast(a, dtype) if a.dtype.kind == "f" else a
 
 
-def _num(v: float) -> Optional[float]:
+def _num(v: float) -> float | None:
     return float(f"{v:.7g}") if math.isfinite(v) else None
 
 
-def _series(a: Any) -> list[Optional[float]]:
+def _series(a: Any) -> list[float | None]:
     return [_num(float(v)) for v in np.ravel(np.asarray(a, dtype=np.float64))]
 
 
@@ -167,7 +167,7 @@ def _panel(spec: Spec, plot: Plot, row: list[Case], outcomes: list[Any]) -> dict
         if not o.ok:
             return {"error": _error(o)}
         return {"values": _series(o.value), "dtype": o.dtype}
-    errors: list[Optional[float]] = []
+    errors: list[float | None] = []
     for case, o in zip(row, outcomes):
         ref = evaluate(spec.formula, case).value
         if not o.ok or ref is None or np.shape(o.value) != np.shape(ref):

@@ -14,18 +14,18 @@ import math
 import textwrap
 import zlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from harness.checks import registry
 from harness.judge import compare
-from harness.spec import dtypes
+from harness.judge.reference import evaluate
+from harness.judge.verdicts import Verdict
 from harness.run import wire
 from harness.run.frameworks import adapter_for
 from harness.run.frameworks import registry as frameworks
-from harness.judge.verdicts import Verdict
-from harness.judge.reference import evaluate
+from harness.spec import dtypes
 from harness.spec.model import ArraySpec, BindingView, parse_signature
 
 CHILD_TIMEOUT = 120  # seconds a reproducer waits for a call that hung in the run
@@ -38,7 +38,7 @@ RESERVED = {"np", "sys", "out", "actual", "actual_dtype", "expected", "atol", "r
 
 # capture (orchestrator side, while the run still holds the case) ---------------------------------
 
-def encode(a: np.ndarray, logical: Optional[str] = None) -> dict[str, Any]:
+def encode(a: np.ndarray, logical: str | None = None) -> dict[str, Any]:
     """An array as JSON, losslessly: zlib-compressed raw bytes (bfloat16 travels as float32, exactly)."""
     enc = wire.encode_array(a, logical)
     return {"dtype": enc["dtype"], "store": enc["store"], "shape": enc["shape"],
@@ -50,7 +50,7 @@ def decode(enc: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(data, dtype=np.dtype(enc["store"])).reshape(enc["shape"]).copy()
 
 
-def _call_json(binding: BindingView, case: Any) -> Optional[dict[str, Any]]:
+def _call_json(binding: BindingView, case: Any) -> dict[str, Any] | None:
     from harness.run.pipeline import build_request  # runner imports results' neighbours; keep the import light
 
     request = build_request(binding, case, 0)
@@ -69,7 +69,7 @@ def _from_wire(a: dict[str, Any]) -> dict[str, Any]:
     return encode(wire.decode_array(a), a["dtype"])
 
 
-def capture(v: Verdict) -> Optional[dict[str, Any]]:
+def capture(v: Verdict) -> dict[str, Any] | None:
     """What a reproducer of this verdict needs, JSON-ready; None when it cannot be written."""
     b = v.binding
     out: dict[str, Any] = {"framework": b.framework, "target": b.target, "kind": b.kind}
@@ -295,7 +295,7 @@ def _try(expr: str, *on_error: str, out: str = "out") -> list[str]:
             '    print(f"raised {type(exc).__name__}: {exc}")', *[f"    {line}" for line in on_error]]
 
 
-def _value_body(s: _Script, adapter: Any, expr: str, expected: Optional[dict[str, Any]]) -> list[str]:
+def _value_body(s: _Script, adapter: Any, expr: str, expected: dict[str, Any] | None) -> list[str]:
     if expected is None:
         return _try(expr, "sys.exit(1)") + adapter.snippet_result("out") + [
             'print("actual:", actual, actual_dtype)', "sys.exit(0)"]
@@ -334,7 +334,7 @@ def _dies_body(expr: str) -> list[str]:
             'print(f"the call returned; the child exited with status {proc.returncode}")', "sys.exit(0)"]
 
 
-def _error_body(adapter: Any, expr: str, error: str, match: Optional[str]) -> list[str]:
+def _error_body(adapter: Any, expr: str, error: str, match: str | None) -> list[str]:
     check = f" and re.search({match!r}, str(exc), re.S | re.I)" if match else ""
     lines = ["import re", "", "try:", f"    out = {expr}", "except Exception as exc:",
              '    print(f"raised {type(exc).__name__}: {exc}")',

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from harness.checks import registry
 from harness.run.frameworks import registry as frameworks
@@ -68,7 +68,7 @@ def _short(target: str) -> str:
     return target.split(".", 1)[1] if "." in target else target
 
 
-def _mentions(text: str, name: Optional[str]) -> bool:
+def _mentions(text: str, name: str | None) -> bool:
     return bool(name) and re.search(rf"(?<![\w.]){re.escape(name or '')}(?!\w)", text or "") is not None
 
 
@@ -251,14 +251,14 @@ def _place_claims(api: dict[str, Any], run: _Run, rows: list[dict[str, Any]]) ->
         rows.append(overall)
 
 
-def _name_in(b: dict[str, Any], param: str) -> Optional[str]:
+def _name_in(b: dict[str, Any], param: str) -> str | None:
     """The binding's own name for a spec name or a framework-only parameter; None when it has none."""
     if param in b["names"]:
         return b["names"][param]
     return param if any(p == param for p, _, _ in b["params"]) else None
 
 
-def _default_in(b: dict[str, Any], name: Optional[str]) -> Any:
+def _default_in(b: dict[str, Any], name: str | None) -> Any:
     return next((d for p, d, has in b["params"] if p == name and has), None)
 
 
@@ -392,7 +392,7 @@ def markdown(table: dict[str, Any], report: dict[str, Any], page: str = "../inde
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(report: dict[str, Any], directory: Path, built: Optional[list[dict[str, Any]]] = None) -> list[Path]:
+def write_markdown(report: dict[str, Any], directory: Path, built: list[dict[str, Any]] | None = None) -> list[Path]:
     from harness.files import write_atomic
 
     directory.mkdir(parents=True, exist_ok=True)

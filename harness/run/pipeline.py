@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from harness.cases import generate
 from harness.cases.case import Case, Outcome
@@ -21,7 +22,6 @@ from harness.run import wire
 from harness.run.pool import Pool, Worker, WorkerStartError
 from harness.spec.model import ArraySpec, BindingView, Spec
 
-
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
 
 
@@ -36,7 +36,7 @@ class Config:
     seed: int = 20261121
     max_examples: int = 150
     shrink_budget: int = 120  # examples per shrink; a count, not a time, so reports repeat exactly
-    cases_dir: Optional[Path] = None
+    cases_dir: Path | None = None
     recheck_sample: int = 8  # re-run every case with a discrepancy and every n-th other one (0: discrepancies only)
     recheck_fresh: int = 32  # of those with a discrepancy, at most this many again in a fresh process
     recheck: bool = True  # re-runs that turn a result that changes into a `nondeterministic` verdict
@@ -57,7 +57,7 @@ class TargetResult:
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
     calls: int = 0
-    error: Optional[str] = None  # the binding could not be run at all
+    error: str | None = None  # the binding could not be run at all
     notes: dict[str, str] = field(default_factory=dict)  # check -> why it has no cases
     check_seconds: dict[str, float] = field(default_factory=dict)  # of `seconds`: per check (its calls and its probes)
 
@@ -84,7 +84,7 @@ class SpecRun:
         self._refs: dict[tuple[str, str], Reference] = {}
         self.gradients = GradientCheck(spec, self.cases)
 
-    def reference(self, case: Case, binding: Optional[BindingView] = None) -> Optional[Reference]:
+    def reference(self, case: Case, binding: BindingView | None = None) -> Reference | None:
         """The common reference, or with `binding` that binding's own documented formula (if any)."""
         formula = self.spec.formula if binding is None else binding.formula
         if formula is None:
@@ -95,7 +95,7 @@ class SpecRun:
         return self._refs[key]
 
 
-def build_request(binding: BindingView, case: Case, rid: int) -> Optional[dict[str, Any]]:
+def build_request(binding: BindingView, case: Case, rid: int) -> dict[str, Any] | None:
     """The call, in the framework's names; None when the binding cannot express this case."""
     spec = binding.spec
     if case.variant and binding.variants is not None and case.variant not in binding.variants:
@@ -147,8 +147,8 @@ def outcome_of(reply: dict[str, Any]) -> Outcome:
                    seconds=reply.get("seconds", 0.0))
 
 
-def judge(binding: BindingView, case: Case, outcome: Outcome, common: Optional[Reference],
-          own: Optional[Reference]) -> list[Verdict]:
+def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference | None,
+          own: Reference | None) -> list[Verdict]:
     """The verdicts of one call: the first case check (in run order) that owns the case judges it."""
     ctx = CaseContext.build(binding, case, outcome, common, own)
     owner = next(c for c in registry.case_checks() if c.owns(ctx))
@@ -166,11 +166,11 @@ class TargetRunner:
         self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
         self.replayed = [c for c in run.regressions if not c.targets or binding.target in c.targets]
 
-    def call(self, cases: list[Case], worker: Optional[Worker] = None) -> list[Optional[Outcome]]:
+    def call(self, cases: list[Case], worker: Worker | None = None) -> list[Outcome | None]:
         """Each case's outcome (None where the binding cannot express the case)."""
         return [None if reply is None else outcome_of(reply) for reply in self.send([(c, {}) for c in cases], worker)]
 
-    def send(self, items: list[tuple[Case, dict[str, Any]]], worker: Optional[Worker] = None) -> list[Optional[dict[str, Any]]]:
+    def send(self, items: list[tuple[Case, dict[str, Any]]], worker: Worker | None = None) -> list[dict[str, Any] | None]:
         """Each case's call, with extra request fields (e.g. a gradient's `op` and `wrt`), answered in one batch."""
         requests, index = [], []
         for i, (case, extra) in enumerate(items):
@@ -179,14 +179,14 @@ class TargetRunner:
             if req is not None:
                 requests.append({**req, **extra})
                 index.append(i)
-        out: list[Optional[dict[str, Any]]] = [None] * len(items)
+        out: list[dict[str, Any] | None] = [None] * len(items)
         if requests:
             worker = worker or self.pool.get(self.binding.framework)
             for i, reply in zip(index, worker.run(requests)):
                 out[i] = reply
         return out
 
-    def _call_fresh(self, cases: list[Case]) -> list[Optional[Outcome]]:
+    def _call_fresh(self, cases: list[Case]) -> list[Outcome | None]:
         """The cases in a worker process of their own, started and closed here."""
         try:
             worker = self.pool.fresh(self.binding.framework)
@@ -244,7 +244,7 @@ class TargetRunner:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _prober(self, name: str, result: TargetResult) -> Optional[Callable[[list[Case]], list[Verdict]]]:
+    def _prober(self, name: str, result: TargetResult) -> Callable[[list[Case]], list[Verdict]] | None:
         """The check's own way to judge moved cases, timed as part of that check."""
         judge_moved = registry.get(name).prober(self)
         if judge_moved is None:

@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
-from harness.run import wire
 from harness.files import inside
+from harness.run import wire
 from harness.run.frameworks import registry
 from harness.run.frameworks.base import Adapter
 
@@ -87,12 +88,12 @@ class Worker:
     python: str
     timeout: float = 60.0
     start_timeout: float = 300.0
-    log_dir: Optional[Path] = None
+    log_dir: Path | None = None
     memory: int = 0  # bytes a worker may allocate (RLIMIT_DATA); 0: no limit
     info: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
-    _proc: Optional[subprocess.Popen] = None
-    _replies: "queue.Queue[Any]" = field(default_factory=queue.Queue)
+    _proc: subprocess.Popen | None = None
+    _replies: queue.Queue[Any] = field(default_factory=queue.Queue)
     _log_start: int = 0  # where this process's stderr begins in the (appended) log
 
     def start(self) -> None:
@@ -125,7 +126,7 @@ class Worker:
         self.info = hello
 
     @property
-    def log_path(self) -> Optional[Path]:
+    def log_path(self) -> Path | None:
         """The worker's stderr log, its name made safe (a framework name never escapes `log_dir`)."""
         if not self.log_dir:
             return None
@@ -140,7 +141,7 @@ class Worker:
             return wire.clean_text(f.read().decode("utf-8", "replace"))[0]
 
     @staticmethod
-    def _read(proc: subprocess.Popen, replies: "queue.Queue[Any]") -> None:
+    def _read(proc: subprocess.Popen, replies: queue.Queue[Any]) -> None:
         try:
             while True:
                 message = wire.receive(proc.stdout)  # type: ignore[arg-type]
@@ -157,7 +158,7 @@ class Worker:
         except queue.Empty:
             return TimeoutError
 
-    def _stop(self) -> Optional[int]:
+    def _stop(self) -> int | None:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
@@ -228,13 +229,13 @@ class Worker:
 class Pool:
     """One worker per framework, started on first use and closed at the end."""
 
-    def __init__(self, pythons: dict[str, str], timeout: float = 60.0, log_dir: Optional[Path] = None,
+    def __init__(self, pythons: dict[str, str], timeout: float = 60.0, log_dir: Path | None = None,
                  memory: int = 0, spares: bool = False) -> None:
         self.pythons, self.timeout, self.log_dir, self.memory = pythons, timeout, log_dir, memory
         self.spares = spares  # keep a fresh worker per framework ready from the start (for re-runs)
         self.workers: dict[str, Worker] = {}
         self.failed: dict[str, str] = {}
-        self._spares: dict[str, "Future[Worker]"] = {}
+        self._spares: dict[str, Future[Worker]] = {}
         self._lock = threading.Lock()
 
     def get(self, framework: str) -> Worker:
@@ -268,8 +269,8 @@ class Pool:
         worker.start()
         return worker
 
-    def _in_background(self, framework: str) -> "Future[Worker]":
-        future: "Future[Worker]" = Future()
+    def _in_background(self, framework: str) -> Future[Worker]:
+        future: Future[Worker] = Future()
 
         def start() -> None:
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 import re
 import struct
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> tuple[str, bool]:
 _NAMES: dict[Any, str] = {}  # numpy computes `dtype.name` anew each time, slowly
 
 
-def encode_array(a: Any, logical: Optional[str] = None) -> dict[str, Any]:
+def encode_array(a: Any, logical: str | None = None) -> dict[str, Any]:
     a = np.asarray(a)
     if not a.flags.c_contiguous:
         a = a.copy(order="C")
@@ -70,7 +70,7 @@ def receive(stream: BinaryIO) -> Any:
     return pickle.loads(body)
 
 
-def _read_exact(stream: BinaryIO, n: int) -> Optional[bytes]:
+def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
     chunks, got = [], 0
     while got < n:
         chunk = stream.read(n - got)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class Adapter:
 
         out, grads = self.differentiate(scalar_of, [args[i] for i in wrt])
         value, dtype = self._encode(out)
-        encoded: list[Optional[dict[str, Any]]] = []
+        encoded: list[dict[str, Any] | None] = []
         for g in grads:
             if g is None:
                 encoded.append(None)
