@@ -585,19 +585,29 @@ def spec_files(root: str | Path) -> list[Path]:
     return sorted(root.rglob("*.yaml")) if root.is_dir() else [root]
 
 
+def claim_api(spec: Spec, owners: dict[str, Path]) -> None:
+    """Record `spec`'s file as the one defining its api; raises SourceError if another file already does.
+
+    Why: the api names report files, reproducers and finding ids, so a second spec of the same api
+    would mix its results with the first's. `owners` (api -> file) is the caller's, one per run.
+    """
+    first = owners.setdefault(spec.api, spec.path)
+    if first != spec.path:
+        raise SourceError(spec.path, spec.line("api"), f"api {spec.api!r} is already defined in {first}",
+                          "give each spec its own api name")
+
+
 def load_all(root: str | Path) -> LoadResult:
     """Every spec under `root`; a bad one becomes an error and the rest still load."""
-    specs, errors, seen = [], [], {}
+    specs: list[Spec] = []
+    errors: list[SourceError] = []
+    owners: dict[str, Path] = {}
     for path in spec_files(root):
         try:
             spec = load_spec(path)
+            claim_api(spec, owners)
         except SourceError as exc:
             errors.append(exc)
             continue
-        if spec.api in seen:
-            errors.append(SourceError(path, spec.line("api"), f"api {spec.api!r} is already defined in {seen[spec.api]}",
-                                      "give each spec its own api name"))
-            continue
-        seen[spec.api] = path
         specs.append(spec)
     return LoadResult(specs, errors)
