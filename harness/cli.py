@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import cast
+
+from harness.report.schema import Report, RunMeta
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:  # everything after `run` belongs to pytest, options included
         return _run(argv[1:])
@@ -83,9 +86,9 @@ def _check(paths: list[str]) -> int:
 
 
 def _report(report_dir: Path) -> int:
-    from harness.report import html as report
+    from harness.report.html import text_table
+    from harness.report.publish import publish
     from harness.report.results import merge
-    from harness.files import write_atomic
 
     runs = sorted((report_dir / "parts").glob("*/"), key=lambda p: p.stat().st_mtime)
     parts = sorted(runs[-1].glob("*.json")) if runs else []
@@ -95,20 +98,19 @@ def _report(report_dir: Path) -> int:
     previous = {}
     if (report_dir / "report.json").exists():
         previous = json.loads((report_dir / "report.json").read_text())
-    meta = {k: previous[k] for k in ("seed", "max_examples", "command", "started", "seconds", "missing_frameworks")
-            if k in previous}
+    meta = cast(RunMeta, {k: previous[k] for k in ("seed", "max_examples", "command", "started", "seconds",
+                                                     "missing_frameworks") if k in previous})
     merged = merge(parts, meta)
-    write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
-    report.write_html(merged, report_dir / "index.html")
-    print(report.text_table(merged))
+    publish(merged, report_dir)
+    print(text_table(merged))
     return 0
 
 
 def _merge(paths: list[Path], report_dir: Path) -> int:
     """One report from the reports of several runs of the same seed, e.g. the shards of a CI matrix."""
-    from harness.report import html as report
+    from harness.report.html import text_table
+    from harness.report.publish import publish
     from harness.report.results import merge, merged_meta
-    from harness.files import write_atomic
 
     files = [p / "report.json" if p.is_dir() else p for p in paths]
     absent = [str(f) for f in files if not f.is_file()]
@@ -122,13 +124,12 @@ def _merge(paths: list[Path], report_dir: Path) -> int:
         print(f"cannot merge {', '.join(map(str, files))}: {exc}", file=sys.stderr)
         return 2
     merged = merge(files, meta)
-    write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
-    report.write_html(merged, report_dir / "index.html")
-    print(report.text_table(merged))
+    publish(merged, report_dir)
+    print(text_table(merged))
     return 0
 
 
-def _load_report(path: Path) -> Optional[dict]:
+def _load_report(path: Path) -> Report | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -160,8 +161,7 @@ def _gate(report_path: Path, baselines: Path, out: Path) -> int:
 
 def _baseline_update(report_path: Path, baselines: Path, cases: Path) -> int:
     from harness.gate import baselines as baseline
-    from harness.gate import delta
-    from harness.gate import replay
+    from harness.gate import delta, replay
 
     report = _load_report(report_path)
     if report is None:

@@ -3,6 +3,9 @@
 pytest's own pattern for non-Python test files, so `-k`, `-x`, `--junitxml` and xdist work as
 usual. Every item of one binding shares one run of that binding (computed by whichever item
 comes first); an item fails when its check found a discrepancy the docs do not explain.
+
+Only the adapter: options, collection, shards, xdist plumbing, pass/fail and the terminal summary.
+The run itself (workers, cases, results, part files) is harness.run.session's.
 """
 from __future__ import annotations
 
@@ -12,23 +15,28 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pytest
 
-from harness.judge import coverage
-from harness.gate import delta
-from harness.report import plots
-from harness.report import html as report
-from harness.report.tables import api_json
-from harness.files import inside
-from harness.report.results import PartWriter, merge, missing_json, spec_error_json, target_json
-from harness.files import write_atomic
-from harness.run.pipeline import Config, SpecRun, TargetResult, TargetRunner
 from harness.checks import registry
-from harness.spec.model import Spec, load_spec
-from harness.run.pool import ENV_VAR, Pool, WorkerStartError, discover, parse_memory, parse_pythons
+from harness.files import inside
+from harness.gate import delta
+from harness.report.html import text_table
+from harness.report.publish import publish
+from harness.report.results import merge
+from harness.report.schema import Report, RunMeta
+from harness.run.pool import (
+    ENV_VAR,
+    WorkerStartError,
+    discover,
+    parse_memory,
+    parse_pythons,
+)
+from harness.run.session import RunOptions, RunSession
+from harness.spec.model import Spec
 from harness.spec.source import SourceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("harness", "conformance harness")
-    g.addoption("--seed", type=int, default=20261121, help="seed of the explored cases (same seed, same cases); the core cases and replayed regressions "
-                "do not depend on it")
+    g.addoption("--seed", type=int, default=20261121, help="seed of the explored cases (same seed, same cases); the core cases "
+                "and replayed regressions do not depend on it")
     g.addoption("--max-examples", type=int, default=150, help="generated cases per spec: two thirds from the fixed core (the same for every seed), "
                 "one third explored with --seed")
     g.addoption("--workers", action="append", default=[],
@@ -89,68 +97,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-class Harness:
-    """Per-process state: the worker pool, spec runs, finished bindings, and the part file."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        opt = config.option
-        self.pythons, self.missing = _frameworks(config)
-        self.report_dir = Path(opt.report_dir)
-        self.run_config = Config(seed=opt.seed, max_examples=opt.max_examples, cases_dir=Path(opt.cases_dir),
-                                 recheck=not opt.no_recheck)
-        self.pool = Pool(self.pythons, timeout=opt.case_timeout, log_dir=self.report_dir / "logs",
-                         memory=parse_memory(opt.memory_limit), spares=not opt.no_recheck)
-        self.apis: dict[str, Path] = {}  # api name -> the spec file that defines it
-        self.spec_runs: dict[str, SpecRun] = {}
-        self.results: dict[tuple[str, str], TargetResult] = {}
-        worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
-        self.meta = {**_meta(config), "started": round(time.time(), 3)}  # what a killed run's report keeps
-        self.part = PartWriter(inside(_parts_dir(config), f"{worker_id}.json"), self.meta)
-
-    def result(self, spec: Spec, target: str) -> TargetResult:
-        key = (spec.api, target)
-        if key not in self.results:
-            if spec.api not in self.spec_runs:
-                run = self.spec_runs[spec.api] = SpecRun(spec, self.run_config)
-                self.part.coverage[spec.api] = coverage.of(spec, run.cases, run.gradients.summary())
-            binding = spec.binding(target)
-            try:
-                result = TargetRunner(self.spec_runs[spec.api], binding, self.pool).execute()
-            except WorkerStartError as exc:
-                result = TargetResult(binding, error=str(exc))
-            self.results[key] = result
-            self.part.frameworks.update(self.pool.versions())
-            entry = target_json(spec, result)
-            if spec.model.plots and not result.error:
-                entry["plots"] = plots.measure(spec, binding, self.pool, self.run_config.seed)
-            self.part.targets.append(entry)
-            self.part.flush()
-        return self.results[key]
+def _workers(config: pytest.Config) -> dict[str, str]:
+    """Framework pythons as configured, from --workers or the environment (empty: the ones installed here)."""
+    return parse_pythons(config.option.workers or os.environ.get(ENV_VAR, ""))
 
 
-def _frameworks(config: pytest.Config) -> tuple[dict[str, str], list[str]]:
-    """Frameworks to run (name -> python) and the known ones missing, from --workers or the environment."""
-    return discover(parse_pythons(config.option.workers or os.environ.get(ENV_VAR, "")))
-
-
-def _meta(config: pytest.Config) -> dict[str, Any]:
+def _options(config: pytest.Config) -> RunOptions:
     opt = config.option
-    meta = {"seed": opt.seed, "max_examples": opt.max_examples,
-            "command": shlex.join(getattr(sys, "orig_argv", None) or [Path(sys.argv[0]).name] + sys.argv[1:])}
+    return RunOptions(seed=opt.seed, max_examples=opt.max_examples, workers=_workers(config),
+                      case_timeout=opt.case_timeout, memory_limit=parse_memory(opt.memory_limit),
+                      recheck=not opt.no_recheck, report_dir=Path(opt.report_dir), cases_dir=Path(opt.cases_dir))
+
+
+def _meta(config: pytest.Config) -> RunMeta:
+    opt = config.option
+    meta: RunMeta = {"seed": opt.seed, "max_examples": opt.max_examples,
+                     "command": shlex.join(getattr(sys, "orig_argv", None) or [Path(sys.argv[0]).name] + sys.argv[1:])}
     if opt.shard:
         meta["shard"] = "/".join(map(str, opt.shard))
     return meta
 
 
-def _harness(config: pytest.Config) -> Harness:
-    h = config.stash.get(_KEY, None)
-    if h is None:
-        h = Harness(config)
-        config.stash[_KEY] = h
-    return h
+def _session(config: pytest.Config) -> RunSession:
+    """This process's run session, started by the first spec file collected."""
+    session = config.stash.get(_KEY, None)
+    if session is None:
+        worker_id = getattr(config, "workerinput", {}).get("workerid", "main")
+        session = RunSession(_options(config), inside(_parts_dir(config), f"{worker_id}.json"), _meta(config))
+        config.stash[_KEY] = session
+    return session
 
 
-_KEY = pytest.StashKey[Harness]()
+_KEY = pytest.StashKey[RunSession]()
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -160,7 +138,7 @@ def _is_worker(config: pytest.Config) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a spec check item")
-    if _is_worker(config) and config.workerinput.get("harness_loadgroup"):
+    if _is_worker(config) and config.workerinput.get("harness_loadgroup"):  # type: ignore[attr-defined]
         config.option.loadgroup = True  # xdist workers read it from their own command line, which lacks it
     if not _is_worker(config):
         _by_binding(config)
@@ -176,7 +154,7 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def _parts_dir(config: pytest.Config) -> Path:
-    run = config.workerinput["harness_run"] if _is_worker(config) else config.stash[_RUN]
+    run = config.workerinput["harness_run"] if _is_worker(config) else config.stash[_RUN]  # type: ignore[attr-defined]
     return Path(config.option.report_dir) / "parts" / run
 
 
@@ -184,7 +162,7 @@ _STARTED = pytest.StashKey[float]()
 _RUN = pytest.StashKey[str]()
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Collector]:
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix in (".yaml", ".yml") and "specs" in file_path.parts:
         return SpecFile.from_parent(parent, path=file_path)
     return None
@@ -192,22 +170,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[p
 
 class SpecFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        h = _harness(self.config)
         try:
-            spec = load_spec(self.path)
-            first = h.apis.setdefault(spec.api, self.path)
-            if first != self.path:
-                raise SourceError(self.path, spec.line("api"), f"api {spec.api!r} is already defined in {first}",
-                                  "give each spec its own api name")
+            spec = _session(self.config).load(self.path)
         except SourceError as exc:
-            h.part.spec_errors.append(spec_error_json(exc))
-            h.part.flush()
             yield SpecErrorItem.from_parent(self, name="load", error=exc)
             return
-        h.part.apis[spec.api] = api_json(spec, ROOT, self.config.option.seed)
-        if missing_json(spec):
-            h.part.missing.extend(missing_json(spec))
-            h.part.flush()
         for b in spec.bindings:
             for check in registry.names():
                 item = CheckItem.from_parent(self, name=f"{b.target}::{check}", spec=spec, target=b.target, check=check)
@@ -227,7 +194,7 @@ class SpecErrorItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         return f"bad spec: {self.error}"
 
-    def reportinfo(self) -> tuple[Path, Optional[int], str]:
+    def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, (self.error.line or 1) - 1, f"spec {self.path.name}"
 
 
@@ -241,11 +208,11 @@ class CheckItem(pytest.Item):
         self.spec, self.target, self.check = spec, target, check
 
     def runtest(self) -> None:
-        h = _harness(self.config)
+        session = _session(self.config)
         framework = self.spec.binding(self.target).framework
-        if framework not in h.pythons:
+        if framework not in session.pythons:
             pytest.skip(f"{framework} is not installed here (give --workers {framework}=PYTHON)")
-        result = h.result(self.spec, self.target)
+        result = session.result(self.spec, self.target)
         if result.error:
             raise WorkerStartError(result.error)
         counts = result.counts.get(self.check, {})
@@ -266,9 +233,9 @@ class CheckItem(pytest.Item):
             return f"undocumented discrepancies in {self.spec.api} {self.target} [{self.check}]:\n{excinfo.value}"
         if isinstance(excinfo.value, WorkerStartError):
             return f"harness could not run {self.target}: {excinfo.value}"
-        return str(super().repr_failure(excinfo, style))  # type: ignore[arg-type]
+        return str(super().repr_failure(excinfo, style))
 
-    def reportinfo(self) -> tuple[Path, Optional[int], str]:
+    def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.spec.line("frameworks", self.spec.binding(self.target).framework) or 1
         return self.path, line - 1, f"{self.spec.api}::{self.target}::{self.check}"
 
@@ -283,13 +250,9 @@ def _region(f: Any) -> str:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    h = config.stash.get(_KEY, None)
-    if h is not None:
-        if session.exitstatus != pytest.ExitCode.INTERRUPTED:
-            h.part.meta["finished"] = True  # a part without it is from a run killed or interrupted midway
-        if h.part.targets or h.part.spec_errors or h.part.missing:
-            h.part.flush()
-        h.pool.close()
+    run = config.stash.get(_KEY, None)
+    if run is not None:
+        run.close(finished=session.exitstatus != pytest.ExitCode.INTERRUPTED)
     if _is_worker(config):
         return
     report_dir = Path(config.option.report_dir)
@@ -297,18 +260,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not parts:
         return  # no spec ran in this session (e.g. `pytest tests`): leave the reports alone
     started = config.stash.get(_STARTED, time.time())
-    meta = _meta(config)
-    meta.update(started=round(started, 3), seconds=round(time.time() - started, 3),
-                missing_frameworks=h.missing if h else _frameworks(config)[1])
+    meta: RunMeta = {**_meta(config), "started": round(started, 3), "seconds": round(time.time() - started, 3),
+                     "missing_frameworks": run.missing if run is not None else discover(_workers(config))[1]}
     merged = merge(parts, meta)
-    write_atomic(report_dir / "report.json", json.dumps(merged, indent=1, sort_keys=True))
-    report.write_html(merged, report_dir / "index.html")
+    publish(merged, report_dir)
     config.stash[_MERGED] = merged
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and delta.harness_errors(merged):
         session.exitstatus = delta.HARNESS_ERROR  # 2, as `harness gate`: the run does not cover everything
 
 
-_MERGED = pytest.StashKey[dict]()
+_MERGED = pytest.StashKey[Report]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -317,9 +278,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.section("conformance findings")
-    for line in report.text_table(merged).splitlines():
+    for line in text_table(merged).splitlines():
         tr.write_line(line)
-    h = config.stash.get(_KEY, None)
-    if h is not None and h.missing:
-        tr.write_line(f"frameworks not installed here (skipped): {', '.join(h.missing)}")
+    run = config.stash.get(_KEY, None)
+    if run is not None and run.missing:
+        tr.write_line(f"frameworks not installed here (skipped): {', '.join(run.missing)}")
     tr.write_line(f"report: {Path(config.option.report_dir) / 'index.html'}")

@@ -6,11 +6,13 @@ the new version adds, changes or fixes. Lines are sorted so the diff is the chan
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from harness.files import write_atomic
+from harness.report.schema import Report
 
 DIR = Path(__file__).resolve().parents[2] / "reports" / "baselines"
 _NAME = re.compile(r"^(?P<framework>[a-z]+)-(?P<version>[0-9][0-9A-Za-z.+_-]*)\.txt$")
@@ -39,7 +41,7 @@ def region_text(region: dict[str, list[str]]) -> str:
     return ";".join(f"{k}={'|'.join(v)}" for k, v in sorted(region.items())).replace(" ", "") or "-"
 
 
-def entries(report: dict[str, Any], framework: Optional[str] = None) -> dict[str, Entry]:
+def entries(report: Report, framework: str | None = None) -> dict[str, Entry]:
     """The report's findings as baseline entries (optionally one framework's), by id."""
     out = {}
     for f in report.get("findings", []):
@@ -55,7 +57,7 @@ def path_for(framework: str, version: str, directory: Path = DIR) -> Path:
     return directory / f"{framework}-{version}.txt"
 
 
-def write(report: dict[str, Any], directory: Path = DIR) -> list[Path]:
+def write(report: Report, directory: Path = DIR) -> list[Path]:
     """One baseline file per framework the report ran; returns the files written."""
     written = []
     for framework, version in sorted(report.get("frameworks", {}).items()):
@@ -75,7 +77,7 @@ def read(path: Path) -> dict[str, Entry]:
         if len(parts) != 7 or parts[2] not in ("documented", "undocumented"):
             raise ValueError(f"{path}:{number}: not a baseline line (id verdict documented api target check region); "
                              "fix: regenerate the file with `harness baseline update`")
-        out[parts[0]] = Entry(parts[0], parts[1], parts[2] == "documented", *parts[3:])
+        out[parts[0]] = Entry(parts[0], parts[1], parts[2] == "documented", parts[3], parts[4], parts[5], parts[6])
     return out
 
 
@@ -90,7 +92,7 @@ def _version_key(version: str) -> tuple[Any, ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+_-]", version))
 
 
-def closest(framework: str, version: str, directory: Path = DIR) -> Optional[str]:
+def closest(framework: str, version: str, directory: Path = DIR) -> str | None:
     """The baseline to judge a version by: its own, else the newest older one, else the oldest newer one."""
     known = versions(framework, directory)
     if version in known:
@@ -99,10 +101,10 @@ def closest(framework: str, version: str, directory: Path = DIR) -> Optional[str
     return older[-1] if older else (known[0] if known else None)
 
 
-def load_for(frameworks: Iterable[tuple[str, str]], directory: Path = DIR) -> tuple[dict[str, Entry], dict[str, Optional[str]]]:
+def load_for(frameworks: Iterable[tuple[str, str]], directory: Path = DIR) -> tuple[dict[str, Entry], dict[str, str | None]]:
     """All accepted entries for the frameworks (name, version) and which baseline version each used."""
     accepted: dict[str, Entry] = {}
-    used: dict[str, Optional[str]] = {}
+    used: dict[str, str | None] = {}
     for framework, version in frameworks:
         chosen = closest(framework, version, directory)
         used[framework] = chosen

@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 from harness.gate.baselines import Entry, entries
+from harness.report.schema import Report
 
 OK, FINDINGS, HARNESS_ERROR = 0, 1, 2
 
@@ -38,21 +39,25 @@ class Delta:
         return FINDINGS if self.new or self.changed else OK
 
     def to_json(self) -> dict[str, Any]:
-        row = lambda e: e.__dict__  # noqa: E731
+        def row(e: Entry) -> dict[str, Any]:
+            return e.__dict__
+
         return {"old": self.old_label, "new": self.new_label, "exit_code": self.exit_code,
                 "versions": {k: list(v) for k, v in sorted(self.versions.items())},
-                "new_findings": [row(e) for e in self.new], "explored": [row(e) for e in self.explored], "changed": [{"old": row(a), "new": row(b)} for a, b in self.changed],
+                "new_findings": [row(e) for e in self.new], "explored": [row(e) for e in self.explored],
+                "changed": [{"old": row(a), "new": row(b)} for a, b in self.changed],
                 "redocumented": [{"old": row(a), "new": row(b)} for a, b in self.redocumented],
                 "fixed": [row(e) for e in self.fixed], "not_run": [row(e) for e in self.not_run],
                 "unchanged": self.unchanged, "errors": self.errors}
 
 
-def ran(report: dict[str, Any]) -> set[str]:
+def ran(report: Report) -> set[str]:
     """Targets that ran to the end in a report."""
     return {t["target"] for t in report.get("targets", []) if not t.get("error")}
 
 
-def harness_errors(report: dict[str, Any]) -> list[str]:
+def harness_errors(report: Report) -> list[str]:
+    """Why the harness could not run everything: bad specs, bindings that could not run, a killed run."""
     out = [f"bad spec {e['file']}:{e['line']}: {e['message']} (fix: {e['fix']})" for e in report.get("spec_errors", [])]
     out += [f"{t['target']} could not run: {t['error']}" for t in report.get("targets", []) if t.get("error")]
     if report.get("incomplete"):
@@ -61,7 +66,7 @@ def harness_errors(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def compare(old: dict[str, Entry], new_report: dict[str, Any], old_label: str, new_label: str,
+def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label: str,
             scope: set[str] | None = None) -> Delta:
     """Accepted entries `old` against a run; only targets in `scope` (default: those that ran) count."""
     scope = ran(new_report) if scope is None else scope
@@ -83,9 +88,11 @@ def compare(old: dict[str, Entry], new_report: dict[str, Any], old_label: str, n
     return d
 
 
-def diff_reports(old_report: dict[str, Any], new_report: dict[str, Any]) -> Delta:
+def diff_reports(old_report: Report, new_report: Report) -> Delta:
     """Two runs (e.g. before and after a framework upgrade), over the targets both ran."""
-    label = lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r.get("frameworks", {}).items())) or "no frameworks"  # noqa: E731
+    def label(r: Report) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(r.get("frameworks", {}).items())) or "no frameworks"
+
     d = compare(entries(old_report), new_report, label(old_report), label(new_report), ran(old_report) & ran(new_report))
     d.errors = harness_errors(old_report) + d.errors
     for name in sorted(set(old_report.get("frameworks", {})) | set(new_report.get("frameworks", {}))):

@@ -13,18 +13,20 @@ from typing import Any
 import yaml
 
 from harness.files import write_atomic
+from harness.report.schema import Report
 
 HEADER = ("# Minimal cases of accepted findings (one per finding id), replayed by every run so each is\n"
           "# found again whatever the seed. Written by `harness baseline update`; format: harness/examples.py.\n")
 
 
-def write(report: dict[str, Any], cases_dir: Path) -> list[Path]:
+def write(report: Report, cases_dir: Path) -> list[Path]:
     """Replace the replayed cases of the frameworks this report ran; keep the others'."""
     ran = set(report.get("frameworks", {}))
     fresh: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in report.get("findings", []):
-        if f.get("replay"):
-            fresh[f["api"]].append(f["replay"])
+        replay = f.get("replay")
+        if replay:
+            fresh[f["api"]].append(replay)
     directory = cases_dir / "regressions"
     apis = set(fresh) | {p.stem for p in directory.glob("*.yaml")}
     written = []

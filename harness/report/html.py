@@ -7,18 +7,18 @@ import math
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from harness.report import tables as apitable
-from harness.report import mathml
-from harness.report import plots
-from harness.report import scripts as repro
-from harness.judge.coverage import untested
-from harness.files import write_atomic
 from harness.checks import registry
+from harness.files import write_atomic
+from harness.judge.coverage import untested
+from harness.report import mathml, plots
+from harness.report import scripts as repro
+from harness.report import tables as apitable
+from harness.report.schema import ApiEntry, FindingEntry, Report
 from harness.run.frameworks import registry as frameworks
 
 _ENV = Environment(loader=PackageLoader("harness.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
@@ -26,9 +26,9 @@ _ENV = Environment(loader=PackageLoader("harness.report", "templates"), autoesca
 _SEVERITY = {"match": 0, "documented": 1, "undocumented": 2}
 
 
-def matrix(report: dict[str, Any]) -> list[dict[str, Any]]:
+def matrix(report: Report) -> list[dict[str, Any]]:
     """Rows of API x target, each with a cell per check: status, counts, finding ids."""
-    by_target: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    by_target: dict[tuple[str, str], list[FindingEntry]] = defaultdict(list)
     for f in report["findings"]:
         by_target[(f["api"], f["target"])].append(f)
     rows = []
@@ -56,7 +56,7 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def headline(f: dict[str, Any]) -> str:
+def headline(f: FindingEntry) -> str:
     """One sentence: what this finding is."""
     m, exp, act = f.get("metrics") or {}, f.get("expected") or {}, f.get("actual") or {}
     v = f["verdict"]
@@ -79,18 +79,18 @@ def headline(f: dict[str, Any]) -> str:
     return (f.get("message") or v)[:200]
 
 
-def _first_line(text: Optional[str], n: int = 110) -> str:
+def _first_line(text: str | None, n: int = 110) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return line if len(line) <= n else line[: n - 1] + "…"
 
 
-def where(f: dict[str, Any], n: int = 3) -> list[str]:
+def where(f: FindingEntry, n: int = 3) -> list[str]:
     """The few region facts that narrow a finding most (fewest values), for one-line summaries."""
     items = [(len(v), k, v) for k, v in (f.get("region") or {}).items() if k not in ("values",) or v != ["finite"]]
     return [f"{k}={'|'.join(v)}" for _, k, v in sorted(items)[:n]]
 
 
-def _flat(value: Any) -> Optional[list[Any]]:
+def _flat(value: Any) -> list[Any] | None:
     if isinstance(value, list):
         out: list[Any] = []
         for x in value:
@@ -109,7 +109,7 @@ def _indices(shape: list[int]) -> list[list[int]]:
     return out
 
 
-def elements(f: dict[str, Any]) -> Optional[list[dict[str, Any]]]:
+def elements(f: FindingEntry) -> list[dict[str, Any]] | None:
     """Expected and actual element by element (small arrays of one shape), the differing ones marked."""
     e = (f.get("expected") or {}).get("value")
     a = (f.get("actual") or {}).get("value")
@@ -123,20 +123,20 @@ def elements(f: dict[str, Any]) -> Optional[list[dict[str, Any]]]:
             for idx, x, y in zip(_indices(e["shape"]), ev, av)]
 
 
-def _source_link(url: Optional[str]) -> Optional[str]:
+def _source_link(url: str | None) -> str | None:
     return url if url and url.startswith(("https://", "http://")) else None
 
 
-def _plots(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def _plots(report: Report) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for name, api in report.get("apis", {}).items():
         targets = [t for t in report["targets"] if t["api"] == name]
         if api.get("plots") and targets:
-            out[name] = plots.render(api, targets)
+            out[name] = plots.render(api, cast("list[dict[str, Any]]", targets))
     return out
 
 
-def formulas(api: dict[str, Any]) -> list[dict[str, Any]]:
+def formulas(api: ApiEntry) -> list[dict[str, Any]]:
     """The common formula, and each framework's own documented one where it differs."""
     out = [{"who": "common (spec)", "math": Markup(mathml.formula(api["formula"])), "source": api["formula"]}]
     seen = set()
@@ -149,15 +149,16 @@ def formulas(api: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def write_html(report: dict[str, Any], path: Path) -> float:
+def write_html(report: Report, path: Path) -> float:
     """index.html and its companions next to it: reproducers under repro/, Markdown tables under
     differences/. Returns the seconds it took."""
     started = time.perf_counter()
-    repros = repro.write_all(report, path.parent / "repro")
+    plain = cast("dict[str, Any]", report)  # scripts and tables read the report as plain dicts
+    repros = repro.write_all(plain, path.parent / "repro")
     apis = {k: v for k, v in report.get("apis", {}).items() if any(t["api"] == k for t in report["targets"])}
-    shown = {**report, "apis": apis}
-    tables = apitable.tables(shown)
-    apitable.write_markdown(shown, path.parent / "differences", tables)
+    shown: Report = {**report, "apis": apis}
+    tables = apitable.tables(cast("dict[str, Any]", shown))
+    apitable.write_markdown(cast("dict[str, Any]", shown), path.parent / "differences", tables)
     rank = frameworks.rank
     findings = sorted(report["findings"], key=lambda f: (f["documented"], f["api"], rank(f["framework"]),
                                                           f["target"], f["check"], f["id"]))
@@ -186,11 +187,11 @@ def _short_value(v: Any) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
 
-def coverage_lines(report: dict[str, Any]) -> list[str]:
+def coverage_lines(report: Report) -> list[str]:
     """Per spec: branch sides reached / total, and every untested one by name."""
     out = []
     for api, cov in report.get("coverage", {}).items():
-        gaps = untested(cov)
+        gaps = untested(cast("dict[str, Any]", cov))
         grad = cov.get("gradients", {})
         grad_text = f"; gradients: skipped ({grad['skipped']})" if grad.get("skipped") else (
             f"; gradients: {grad.get('cases', 0)} cases, kinks {grad.get('kinks', {})}" if grad else "")
@@ -202,7 +203,7 @@ def coverage_lines(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def text_table(report: dict[str, Any]) -> str:
+def text_table(report: Report) -> str:
     """The findings as a fixed-width table, undocumented first."""
     rows = [("api", "target", "check", "verdict", "documented", "cases", "id")]
     for f in sorted(report["findings"], key=lambda f: (f["documented"], f["api"], f["target"], f["check"])):

@@ -7,12 +7,27 @@ The parts merge into `report.json`, whose layout `report.schema.json` documents.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, cast
 
 from harness.cases.case import jsonable, replayable
 from harness.files import write_atomic
 from harness.judge.findings import Finding
+from harness.report.schema import (
+    ApiEntry,
+    Counts,
+    CoverageEntry,
+    FindingEntry,
+    MissingEntry,
+    Part,
+    PartMeta,
+    PartTarget,
+    Report,
+    RunMeta,
+    SpecErrorEntry,
+    TargetEntry,
+)
 from harness.report.scripts import capture
 from harness.run.pipeline import TargetResult
 from harness.spec.model import Spec
@@ -30,7 +45,7 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
+def finding_json(spec: Spec, finding: Finding) -> FindingEntry:
     v = finding.head
     b = v.binding
     return jsonable({
@@ -61,7 +76,7 @@ def finding_json(spec: Spec, finding: Finding) -> dict[str, Any]:
     })
 
 
-def target_json(spec: Spec, result: TargetResult) -> dict[str, Any]:
+def target_json(spec: Spec, result: TargetResult) -> PartTarget:
     b = result.binding
     return {
         "api": spec.api, "title": spec.model.title, "framework": b.framework, "target": b.target, "kind": b.kind,
@@ -72,48 +87,48 @@ def target_json(spec: Spec, result: TargetResult) -> dict[str, Any]:
     }
 
 
-def missing_json(spec: Spec) -> list[dict[str, Any]]:
+def missing_json(spec: Spec) -> list[MissingEntry]:
     """The frameworks a spec declares to have no counterpart of the API."""
     return [{"api": spec.api, "title": spec.model.title, "framework": name, "source": fw.missing.source,
              "note": fw.missing.note, "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", name)}}
             for name, fw in sorted(spec.model.frameworks.items()) if fw.missing is not None]
 
 
-def spec_error_json(err: SourceError) -> dict[str, Any]:
+def spec_error_json(err: SourceError) -> SpecErrorEntry:
     return {"file": err.file, "line": err.line, "message": err.message, "fix": err.fix}
 
 
 class PartWriter:
     """This process's share of the results, rewritten whole (atomically) after each addition."""
 
-    def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, path: Path, meta: PartMeta) -> None:
         self.path, self.meta = path, meta
-        self.targets: list[dict[str, Any]] = []
-        self.spec_errors: list[dict[str, Any]] = []
-        self.missing: list[dict[str, Any]] = []
+        self.targets: list[PartTarget] = []
+        self.spec_errors: list[SpecErrorEntry] = []
+        self.missing: list[MissingEntry] = []
         self.frameworks: dict[str, str] = {}
-        self.apis: dict[str, dict[str, Any]] = {}  # api -> what the report shows of its spec (apitable.api_json)
-        self.coverage: dict[str, dict[str, Any]] = {}  # api -> what its cases reached (the same in every process)
+        self.apis: dict[str, ApiEntry] = {}  # api -> what the report shows of its spec (tables.api_json)
+        self.coverage: dict[str, CoverageEntry] = {}  # api -> what its cases reached (the same in every process)
 
     def flush(self) -> None:
-        body = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
+        body: Part = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
                 "spec_errors": self.spec_errors, "missing": self.missing, "apis": self.apis, "coverage": self.coverage}
         write_atomic(self.path, json.dumps(body, sort_keys=True))
 
 
-def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
+def merge(parts: Iterable[Path], meta: RunMeta) -> Report:
     """One report from the part files of a run (shards and xdist workers alike).
 
     `meta` fills in over the parts' own (seed, max_examples, command, started), which is all a run
     killed before its end leaves behind; its `seconds` then run until its last part was written, and
     `incomplete` says that some process of the run never finished (a harness error: see delta)."""
-    targets: dict[str, dict[str, Any]] = {}
+    targets: dict[str, PartTarget] = {}
     part_meta: dict[str, Any] = {}
-    spec_errors: dict[tuple[Any, ...], dict[str, Any]] = {}
+    spec_errors: dict[tuple[Any, ...], SpecErrorEntry] = {}
     frameworks: dict[str, str] = {}
-    missing: dict[tuple[str, str], dict[str, Any]] = {}
-    cover: dict[str, dict[str, Any]] = {}
-    apis: dict[str, dict[str, Any]] = {}
+    missing: dict[tuple[str, str], MissingEntry] = {}
+    cover: dict[str, CoverageEntry] = {}
+    apis: dict[str, ApiEntry] = {}
     last_written = 0.0
     unfinished = 0  # parts of a run (they carry `started`) whose process never marked them `finished`
     for part in sorted(parts):
@@ -141,7 +156,7 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
     timing = {"seconds": round(max(0.0, last_written - part_meta["started"]), 3)} if "started" in part_meta else {}
-    return {
+    return cast(Report, {
         "schema": SCHEMA,
         **part_meta,
         **timing,
@@ -151,17 +166,22 @@ def merge(parts: Iterable[Path], meta: dict[str, Any]) -> dict[str, Any]:
         "spec_errors": [spec_errors[k] for k in sorted(spec_errors, key=str)],
         "missing": [missing[k] for k in sorted(missing)],
         "apis": dict(sorted(apis.items())),
-        "targets": [{k: v for k, v in t.items() if k != "findings"} for t in ordered],
+        "targets": [_without_findings(t) for t in ordered],
         "findings": findings,
         "coverage": dict(sorted(cover.items())),
         "summary": {**summarize(findings, ordered), "coverage": {"reached": sum(c["reached"] for c in cover.values()),
                                                                  "total": sum(c["total"] for c in cover.values())}},
-    }
+    })
 
 
-def as_part(report: dict[str, Any]) -> dict[str, Any]:
+def _without_findings(t: PartTarget) -> TargetEntry:
+    """The report lists findings apart from their targets."""
+    return cast(TargetEntry, {k: v for k, v in t.items() if k != "findings"})
+
+
+def as_part(report: Report) -> Part:
     """A merged report in the form of a part file, so reports (e.g. of shards) merge like parts."""
-    findings: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    findings: dict[tuple[str, str], list[FindingEntry]] = {}
     for f in report.get("findings", []):
         findings.setdefault((f["api"], f["target"]), []).append(f)
     return {"frameworks": report.get("frameworks", {}), "spec_errors": report.get("spec_errors", []),
@@ -169,7 +189,7 @@ def as_part(report: dict[str, Any]) -> dict[str, Any]:
             "targets": [{**t, "findings": findings.get((t["api"], t["target"]), [])} for t in report.get("targets", [])]}
 
 
-def merged_meta(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def merged_meta(reports: list[Report]) -> RunMeta:
     """The run facts of reports merged into one; they must come from the same seed and budget."""
     for key in ("seed", "max_examples"):
         values = {r.get(key) for r in reports}
@@ -186,7 +206,7 @@ def merged_meta(reports: list[dict[str, Any]]) -> dict[str, Any]:
             **({"started": min(started)} if started else {})}
 
 
-def summarize(findings: list[dict[str, Any]], targets: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(findings: Sequence[FindingEntry], targets: Sequence[TargetEntry]) -> Counts:
     return {
         "targets": len(targets),
         "cases": sum(sum(n for check in t["counts"].values() for n in check.values()) for t in targets),

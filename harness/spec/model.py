@@ -10,13 +10,20 @@ import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from harness.run.frameworks import registry
-from harness.spec.names import CheckName
 from harness.spec import formula as formula_mod
+from harness.spec.names import CheckName
 from harness.spec.source import Located, SourceError, load
 
 FRAMEWORKS = registry.names()  # a spec's `frameworks:` keys; display order
@@ -39,10 +46,10 @@ class Dim(_Model):
 
     min: int = Field(0, ge=0)
     max: int = Field(6, ge=0, le=4096)
-    rank: Optional[tuple[int, int]] = None
+    rank: tuple[int, int] | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Dim":
+    def _ordered(self) -> Dim:
         if self.min > self.max:
             raise ValueError(f"min {self.min} is above max {self.max}")
         if self.rank and not 0 <= self.rank[0] <= self.rank[1] <= 8:
@@ -53,20 +60,20 @@ class Dim(_Model):
 class ArraySpec(_Model):
     """One tensor argument: an input, or a tensor-valued parameter such as a class weight."""
 
-    dtypes: Union[list[str], str] = "like input"  # a list, or "like NAME"
-    shape: Union[list[Union[int, str]], str] = "like input"  # dims, or "like NAME"
+    dtypes: list[str] | str = "like input"  # a list, or "like NAME"
+    shape: list[int | str] | str = "like input"  # dims, or "like NAME"
     values: Literal["real", "positive", "unit", "index", "probabilities", "sign", "binary", "padded_index",
                     "log_probabilities", "lengths"] = "real"
-    classes: Optional[str] = None  # for `index`, `padded_index` and `probabilities`: the dim that counts classes
+    classes: str | None = None  # for `index`, `padded_index` and `probabilities`: the dim that counts classes
     axis: int = 1  # for `probabilities` / `log_probabilities`: the axis that (log-)sums to one
-    ignore: Optional[str] = None  # for `index`: a parameter whose value may appear as a target
-    exclude: Optional[str] = None  # for `index`: a parameter whose value never appears (e.g. a blank label)
-    bound: Optional[str] = None  # for `lengths`: the dim that bounds every length
-    above: Optional[str] = None  # for `lengths`: an input whose elements are lower bounds, where the bound allows
+    ignore: str | None = None  # for `index`: a parameter whose value may appear as a target
+    exclude: str | None = None  # for `index`: a parameter whose value never appears (e.g. a blank label)
+    bound: str | None = None  # for `lengths`: the dim that bounds every length
+    above: str | None = None  # for `lengths`: an input whose elements are lower bounds, where the bound allows
     ties: list[str] = []  # expressions for elements placed exactly at formula thresholds
     optional: bool = False  # may be None (then `default` must be null)
     default: None = None
-    grad: Optional[bool] = None  # differentiable? default: a float input that is not an index or probabilities
+    grad: bool | None = None  # differentiable? default: a float input that is not an index or probabilities
 
     @field_validator("dtypes")
     @classmethod
@@ -85,9 +92,9 @@ class Param(_Model):
 
     type: Literal["float", "int", "bool", "str"]
     default: Any = None
-    enum: Optional[list[Any]] = None
-    min: Optional[float] = None
-    max: Optional[float] = None
+    enum: list[Any] | None = None
+    min: float | None = None
+    max: float | None = None
     exclusive_min: bool = False
     special: list[Any] = []  # values always worth drawing (thresholds, zero, ...)
 
@@ -95,8 +102,8 @@ class Param(_Model):
 class Raise(_Model):
     when: str
     error: str  # an exception class name (matched against the raised type's MRO), or "none": documented not to raise
-    match: Optional[str] = None  # a regular expression the message should contain
-    source: Optional[str] = None
+    match: str | None = None  # a regular expression the message should contain
+    source: str | None = None
 
 
 class Difference(_Model):
@@ -105,7 +112,7 @@ class Difference(_Model):
     check: CheckName
     what: str
     source: str
-    when: Optional[str] = None
+    when: str | None = None
     verdicts: list[str] = []  # the verdicts it explains (default: any)
 
 
@@ -114,16 +121,16 @@ class Subgradient(_Model):
 
     # left/right derivative, the one of least magnitude between them (PyTorch's documented rule), their mean, or 0
     side: Literal["left", "right", "min_norm", "mean", "zero"]
-    at: Optional[str] = None  # elementwise condition over the case selecting the kinks meant (default: all)
+    at: str | None = None  # elementwise condition over the case selecting the kinks meant (default: all)
     inputs: list[str] = []  # the inputs it applies to (default: all)
-    source: Optional[str] = None  # the documentation that states it; none: observed, the docs are silent
+    source: str | None = None  # the documentation that states it; none: observed, the docs are silent
     note: str = ""
 
 
 class Gradients(_Model):
     """Spec-level gradient settings."""
 
-    skip: Optional[str] = None  # no gradient check for this spec, for this stated reason
+    skip: str | None = None  # no gradient check for this spec, for this stated reason
     subgradients: list[Subgradient] = []  # the common choice at kinks (what peers are compared with)
 class Claim(_Model):
     """One row of a documentation page comparing this API with PyTorch's, as the page states it.
@@ -135,7 +142,7 @@ class Claim(_Model):
     """
 
     kind: Literal["same", "name", "default", "absent", "only", "differs"]
-    param: Optional[str] = None
+    param: str | None = None
     what: str
     source: str
 
@@ -143,15 +150,15 @@ class Claim(_Model):
 class Invalid(_Model):
     """How to make a deliberately invalid case, to probe raise conditions."""
 
-    param: Optional[str] = None
+    param: str | None = None
     values: list[Any] = []
-    input: Optional[str] = None
-    shape: Optional[Literal["mismatched", "extra_dim"]] = None
-    dtype: Optional[str] = None
-    fill: Optional[str] = None  # an expression over the case whose value fills the input
+    input: str | None = None
+    shape: Literal["mismatched", "extra_dim"] | None = None
+    dtype: str | None = None
+    fill: str | None = None  # an expression over the case whose value fills the input
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Invalid":
+    def _one_kind(self) -> Invalid:
         if bool(self.param) == bool(self.input):
             raise ValueError("name exactly one of `param` (with `values`) or `input` (with `shape` or `dtype`)")
         if self.param and not self.values:
@@ -170,16 +177,16 @@ class Variant(_Model):
 class Overrides(_Model):
     """What a framework or one binding documents differently from the common spec."""
 
-    docs: Optional[str] = None
-    names: dict[str, Optional[str]] = {}  # spec name -> framework name (null: not supported)
+    docs: str | None = None
+    names: dict[str, str | None] = {}  # spec name -> framework name (null: not supported)
     defaults: dict[str, Any] = {}
     dtypes: dict[str, list[str]] = {}  # input name -> documented dtypes
-    variants: Optional[list[str]] = None  # variants this binding documents
+    variants: list[str] | None = None  # variants this binding documents
     raises: list[Raise] = []
-    formula: Optional[str] = None  # the binding's own documented formula, where it differs
+    formula: str | None = None  # the binding's own documented formula, where it differs
     extra: dict[str, str] = {}  # framework-only arguments: name -> expression over the case
     known_differences: list[Difference] = []
-    grad: Optional[list[str]] = None  # inputs whose gradients it supports (default: every differentiable input)
+    grad: list[str] | None = None  # inputs whose gradients it supports (default: every differentiable input)
     subgradients: list[Subgradient] = []  # what it gives at kinks, with the doc that says so
     claims: list[Claim] = []  # a "differences from PyTorch" page's rows, checked by the run (never excuse a verdict)
 
@@ -188,10 +195,10 @@ class Binding(Overrides):
     target: str
     kind: Literal["class", "function"]
     signature: str  # as documented: constructor (class) or function signature
-    call: Optional[str] = None  # documented call inputs of a class, e.g. "(logits, labels)"
-    output_dtype: Optional[str] = None
-    output_index: Optional[int] = None  # documented to return a tuple: the position of the loss in it
-    alias_of: Optional[str] = None  # documented as another name for this target (still run: aliases can drift)
+    call: str | None = None  # documented call inputs of a class, e.g. "(logits, labels)"
+    output_dtype: str | None = None
+    output_index: int | None = None  # documented to return a tuple: the position of the loss in it
+    alias_of: str | None = None  # documented as another name for this target (still run: aliases can drift)
 
 
 class Missing(_Model):
@@ -203,10 +210,10 @@ class Missing(_Model):
 
 class Framework(Overrides):
     bindings: list[Binding] = []
-    missing: Optional[Missing] = None
+    missing: Missing | None = None
 
     @model_validator(mode="after")
-    def _bindings_or_missing(self) -> "Framework":
+    def _bindings_or_missing(self) -> Framework:
         if bool(self.bindings) == (self.missing is not None):
             raise ValueError("give either `bindings` (the framework's counterparts) or `missing: {source: URL}`, "
                              "not both and not neither")
@@ -215,7 +222,7 @@ class Framework(Overrides):
 
 class PlotX(_Model):
     name: str
-    values: Optional[list[float]] = None  # one case per value (y: error), or
+    values: list[float] | None = None  # one case per value (y: error), or
     start: float = -3.0  # an evenly spaced array (y: value)
     stop: float = 3.0
     points: int = Field(121, ge=2, le=2001)
@@ -229,7 +236,7 @@ class Plot(_Model):
     x: PlotX
     inputs: dict[str, str]  # input -> expression over x (with linspace, uniform, randint)
     params: dict[str, list[Any]] = {}  # a panel per combination; parameters not named keep their default
-    variant: Optional[str] = None
+    variant: str | None = None
     y: Literal["value", "error"] = "value"
     dtype: Literal["float16", "bfloat16", "float32", "float64"] = "float64"  # what `x` and float inputs are cast to
 
@@ -240,7 +247,7 @@ class SpecModel(_Model):
     docs: list[str] = []
     dims: dict[str, Dim] = {}
     inputs: dict[str, ArraySpec]
-    params: dict[str, Union[Param, ArraySpec]] = {}
+    params: dict[str, Param | ArraySpec] = {}
     variants: dict[str, Variant] = {}
     output: dict[str, str] = {}  # {dtype: expr, shape: expr}
     formula: str
@@ -270,20 +277,20 @@ class SpecModel(_Model):
 class BindingView:
     """One binding with its framework's and its own overrides merged over the common spec."""
 
-    spec: "Spec"
+    spec: Spec
     framework: str
     model: Binding
-    names: dict[str, Optional[str]]
+    names: dict[str, str | None]
     defaults: dict[str, Any]
     dtypes: dict[str, list[str]]
-    variants: Optional[list[str]]
+    variants: list[str] | None
     raises: list[tuple[Raise, formula_mod.Formula]]
-    formula: Optional[formula_mod.Formula]
+    formula: formula_mod.Formula | None
     extra: dict[str, formula_mod.Formula]
-    differences: list[tuple[Difference, Optional[formula_mod.Formula]]]
-    docs: Optional[str]
-    grad: Optional[list[str]] = None
-    subgradients: list[tuple[Subgradient, Optional[formula_mod.Formula]]] = field(default_factory=list)
+    differences: list[tuple[Difference, formula_mod.Formula | None]]
+    docs: str | None
+    grad: list[str] | None = None
+    subgradients: list[tuple[Subgradient, formula_mod.Formula | None]] = field(default_factory=list)
 
     @property
     def target(self) -> str:
@@ -293,7 +300,7 @@ class BindingView:
     def kind(self) -> str:
         return self.model.kind
 
-    def name_of(self, spec_name: str) -> Optional[str]:
+    def name_of(self, spec_name: str) -> str | None:
         return self.names.get(spec_name, spec_name)
 
 
@@ -310,14 +317,14 @@ class Spec:
     ties: dict[str, list[formula_mod.Formula]]
     fills: dict[int, formula_mod.Formula] = field(default_factory=dict)
     bindings: list[BindingView] = field(default_factory=list)
-    subgradients: list[tuple[Subgradient, Optional[formula_mod.Formula]]] = field(default_factory=list)
+    subgradients: list[tuple[Subgradient, formula_mod.Formula | None]] = field(default_factory=list)
     plot_inputs: list[dict[str, formula_mod.Formula]] = field(default_factory=list)  # per plot: input -> expression
 
     @property
     def api(self) -> str:
         return self.model.api
 
-    def line(self, *path: Any) -> Optional[int]:
+    def line(self, *path: Any) -> int | None:
         return self.source.line(path)
 
     def binding(self, target: str) -> BindingView:
@@ -369,9 +376,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Keep the parts of a pydantic error location that exist in the data (drop union tags)."""
     out: list[Any] = []
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        if isinstance(data, dict) and part in data or isinstance(data, list) and isinstance(part, int) and part < len(data):
             data = data[part]
         elif isinstance(data, (dict, list)) and isinstance(part, str) and "[" not in part and part[:1].islower():
             out.append(part)  # a missing or extra key: still worth naming
@@ -413,7 +418,7 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
     for variant in model.variants.values():
         variables |= set(variant.inputs)
     arrays = {**model.inputs, **{k: v for k, v in model.params.items() if isinstance(v, ArraySpec)}}
-    for vname, variant in model.variants.items():
+    for variant in model.variants.values():
         arrays.update(variant.inputs)
     for name, arr in arrays.items():
         for ref in (arr.dtypes, arr.shape):
@@ -423,7 +428,8 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
         if isinstance(arr.shape, list):
             for dim in arr.shape:
                 if isinstance(dim, str) and dim.rstrip(".") not in model.dims:
-                    raise SourceError(path, located.line(("inputs", name, "shape")), f"shape of {name!r} uses dim {dim!r}, which `dims` does not define",
+                    raise SourceError(path, located.line(("inputs", name, "shape")),
+                                      f"shape of {name!r} uses dim {dim!r}, which `dims` does not define",
                                       f"add it under `dims:` or use one of {sorted(model.dims)}")
         _check_value_refs(path, located, model, name, arr, arrays)
     _check_smallest_case(path, located, model, arrays)
@@ -511,7 +517,7 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
         _check_contradictions(path, located, at + ("raises",), rules)
         return rules
 
-    def compiled_diffs(owner: Overrides, at: tuple[Any, ...]) -> list[tuple[Difference, Optional[formula_mod.Formula]]]:
+    def compiled_diffs(owner: Overrides, at: tuple[Any, ...]) -> list[tuple[Difference, formula_mod.Formula | None]]:
         return [(d, _compile_formula(path, located, at + ("known_differences", i, "when"), d.when, variables, True)
                  if d.when else None) for i, d in enumerate(owner.known_differences)]
 
@@ -560,7 +566,7 @@ def _grad_list(spec: Spec, owner: Overrides, at: tuple[Any, ...]) -> list[str]:
 
 
 def _subgradients(path: Path, located: Located, at: tuple[Any, ...], entries: list[Subgradient], model: SpecModel,
-                  variables: set[str]) -> list[tuple[Subgradient, Optional[formula_mod.Formula]]]:
+                  variables: set[str]) -> list[tuple[Subgradient, formula_mod.Formula | None]]:
     out = []
     for i, sg in enumerate(entries):
         where = at + ("subgradients", i)
@@ -586,19 +592,29 @@ def spec_files(root: str | Path) -> list[Path]:
     return sorted(root.rglob("*.yaml")) if root.is_dir() else [root]
 
 
+def claim_api(spec: Spec, owners: dict[str, Path]) -> None:
+    """Record `spec`'s file as the one defining its api; raises SourceError if another file already does.
+
+    Why: the api names report files, reproducers and finding ids, so a second spec of the same api
+    would mix its results with the first's. `owners` (api -> file) is the caller's, one per run.
+    """
+    first = owners.setdefault(spec.api, spec.path)
+    if first != spec.path:
+        raise SourceError(spec.path, spec.line("api"), f"api {spec.api!r} is already defined in {first}",
+                          "give each spec its own api name")
+
+
 def load_all(root: str | Path) -> LoadResult:
     """Every spec under `root`; a bad one becomes an error and the rest still load."""
-    specs, errors, seen = [], [], {}
+    specs: list[Spec] = []
+    errors: list[SourceError] = []
+    owners: dict[str, Path] = {}
     for path in spec_files(root):
         try:
             spec = load_spec(path)
+            claim_api(spec, owners)
         except SourceError as exc:
             errors.append(exc)
             continue
-        if spec.api in seen:
-            errors.append(SourceError(path, spec.line("api"), f"api {spec.api!r} is already defined in {seen[spec.api]}",
-                                      "give each spec its own api name"))
-            continue
-        seen[spec.api] = path
         specs.append(spec)
     return LoadResult(specs, errors)
