@@ -148,3 +148,55 @@ def test_findings_only_exploration_found_are_listed_but_do_not_fail():
     d = delta.compare({}, _report([explored]), "old", "new")
     assert [e.id for e in d.explored] == ["fresh0000000"] and d.new == [] and d.exit_code == delta.OK
     assert "EXPLORED (1, not failing" in delta.text(d)
+
+
+def _with_subject(finding, subject=""):
+    return {**finding, "subject": subject}
+
+
+def test_a_finding_whose_region_moved_is_listed_as_moved_and_does_not_fail():
+    """The same cause (api, target, check, subject, verdict, partition) on other axis values: not new, not fixed."""
+    old = baseline.entries(_report([_with_subject(_finding("was000000000", region={"dtype(input)": ["float16", "float32"],
+                                                                                     "values": ["finite"]}))]))
+    new = _report([_with_subject(_finding("now000000000", region={"dtype(input)": ["float16"], "values": ["finite"]}))])
+    d = delta.compare(old, new, "a", "b")
+    assert [(a.id, b.id) for a, b in d.moved] == [("was000000000", "now000000000")]
+    assert d.new == [] and d.fixed == [] and d.exit_code == delta.OK
+    assert "MOVED (1" in delta.text(d) and "Moved (1" in delta.html(d)
+
+
+def test_moved_never_pairs_another_cause():
+    """Another partition (non-finite values), another subject, another verdict, or an unknown subject: new and fixed."""
+    was = _with_subject(_finding("was000000000", region={"values": ["finite"]}), "input")
+    for other in (_with_subject(_finding("now000000000", region={"values": ["non-finite"]}), "input"),
+                  _with_subject(_finding("now000000000", region={"values": ["finite"]}), "input at kinks"),
+                  _with_subject(_finding("now000000000", verdict="unexpected-error", region={"values": ["finite"]}), "input"),
+                  _finding("now000000000", region={"values": ["finite"]})):
+        d = delta.compare(baseline.entries(_report([was])), _report([other]), "a", "b")
+        assert d.moved == [] and [e.id for e in d.new] == ["now000000000"] and d.exit_code == delta.FINDINGS
+
+
+def test_a_flip_between_crash_timeout_and_nondeterministic_does_not_fail_but_a_value_that_crashes_does():
+    old = baseline.entries(_report([_finding("heap00000000", verdict="crash"), _finding("calc00000000", verdict="value")]))
+    d = delta.compare(old, _report([_finding("heap00000000", verdict="timeout"), _finding("calc00000000", verdict="crash")]),
+                      "a", "b")
+    assert [(a.verdict, b.verdict) for a, b in d.flipped] == [("crash", "timeout")]
+    assert [(a.verdict, b.verdict) for a, b in d.changed] == [("value", "crash")] and d.exit_code == delta.FINDINGS
+    assert "FLIPPED (1" in delta.text(d)
+
+
+def test_baseline_lines_carry_the_subject_and_old_seven_column_files_still_read(tmp_path):
+    report = _report([_with_subject(_finding("kink00000000", check="gradients"), "input at kinks"),
+                      _with_subject(_finding("plain0000000"))])
+    [path] = baseline.write(report, tmp_path)
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert any(line.endswith(" input_at_kinks") for line in lines) and any(line.endswith(" -") for line in lines)
+    assert {e.subject for e in baseline.read(path).values()} == {"input_at_kinks", "-"}
+    path.write_text("\n".join(" ".join(line.split(" ")[:7]) for line in lines) + "\n")
+    assert {e.subject for e in baseline.read(path).values()} == {None}  # recorded before subjects: never paired
+
+
+def test_the_gate_partition_keys_are_every_check_partition():
+    from harness.checks import registry as checks
+
+    assert set(delta.PARTITION_KEYS) == {k for c in checks.in_run_order() for k in c.partition}

@@ -18,7 +18,7 @@ DIR = Path(__file__).resolve().parents[2] / "reports" / "baselines"
 _NAME = re.compile(r"^(?P<framework>[a-z]+)-(?P<version>[0-9][0-9A-Za-z.+_-]*)\.txt$")
 HEADER = ("# Accepted conformance findings for {framework} {version}: one per line, sorted.\n"
           "# Written by `harness baseline update`; the gate fails on a finding not listed here or whose\n"
-          "# verdict differs. Columns: id verdict documented api target check region\n")
+          "# verdict differs. Columns: id verdict documented api target check region subject\n")
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,16 @@ class Entry:
     check: str
     region: str
     explored: bool = False  # found only by the run's exploration cases (not kept in baseline files)
+    subject: str | None = None  # what a case-less finding is about, as one token ("-": none); None: not recorded
 
     def line(self) -> str:
         return " ".join([self.id, self.verdict, "documented" if self.documented else "undocumented", self.api,
-                         self.target, self.check, self.region])
+                         self.target, self.check, self.region] + ([self.subject] if self.subject is not None else []))
+
+
+def subject_token(subject: str) -> str:
+    """A finding's subject as one baseline column (its id already hashes the subject itself)."""
+    return "_".join(subject.split()) or "-"
 
 
 def region_text(region: dict[str, list[str]]) -> str:
@@ -46,8 +52,10 @@ def entries(report: Report, framework: str | None = None) -> dict[str, Entry]:
     out = {}
     for f in report.get("findings", []):
         if framework is None or f["framework"] == framework:
+            subject = f.get("subject")
             out[f["id"]] = Entry(f["id"], f["verdict"], bool(f["documented"]), f["api"], f["target"], f["check"],
-                                 region_text(f.get("region") or {}), bool(f.get("explored")))
+                                 region_text(f.get("region") or {}), bool(f.get("explored")),
+                                 None if subject is None else subject_token(subject))
     return out
 
 
@@ -73,11 +81,13 @@ def read(path: Path) -> dict[str, Entry]:
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not raw.strip() or raw.startswith("#"):
             continue
-        parts = raw.split(" ", 6)
-        if len(parts) != 7 or parts[2] not in ("documented", "undocumented"):
-            raise ValueError(f"{path}:{number}: not a baseline line (id verdict documented api target check region); "
-                             "fix: regenerate the file with `harness baseline update`")
-        out[parts[0]] = Entry(parts[0], parts[1], parts[2] == "documented", parts[3], parts[4], parts[5], parts[6])
+        parts = raw.split(" ")  # no column holds a space: regions and subjects are written without
+        if len(parts) not in (7, 8) or parts[2] not in ("documented", "undocumented"):
+            raise ValueError(f"{path}:{number}: not a baseline line (id verdict documented api target check region "
+                             "[subject]); fix: regenerate the file with `harness baseline update`")
+        subject = parts[7] if len(parts) == 8 else None  # files written before subjects were recorded have 7 columns
+        out[parts[0]] = Entry(parts[0], parts[1], parts[2] == "documented", parts[3], parts[4], parts[5], parts[6],
+                              subject=subject)
     return out
 
 

@@ -16,6 +16,13 @@ from harness.gate.baselines import Entry, entries
 from harness.report.schema import Report
 
 OK, FINDINGS, HARNESS_ERROR = 0, 1, 2
+UNSTABLE = frozenset({"crash", "timeout", "memory", "nondeterministic"})
+"""Verdicts of calls that gave no stable answer (died, hung, ran out of memory, or answered differently when
+re-run). A flip among them on the same finding is one behaviour for the gate: a heap corruption shows as a
+crash in one run, a hang in the next, and a crash that comes and goes as nondeterministic."""
+PARTITION_KEYS = ("variant", "values", "probe")
+"""Region keys that split findings into separate causes (every check's `partition`, harness/checks/); the
+other keys are where region probes found the finding to hold, which can move from run to run."""
 
 
 @dataclass
@@ -25,6 +32,8 @@ class Delta:
     new: list[Entry] = field(default_factory=list)
     explored: list[Entry] = field(default_factory=list)  # new, but found only by this seed's exploration: not failing
     changed: list[tuple[Entry, Entry]] = field(default_factory=list)  # (old, new): the verdict changed
+    flipped: list[tuple[Entry, Entry]] = field(default_factory=list)  # (old, new): another UNSTABLE verdict: not failing
+    moved: list[tuple[Entry, Entry]] = field(default_factory=list)  # (fixed, new): the same cause, its region moved
     redocumented: list[tuple[Entry, Entry]] = field(default_factory=list)  # same verdict, documentation changed
     fixed: list[Entry] = field(default_factory=list)
     not_run: list[Entry] = field(default_factory=list)  # accepted, but its target did not run this time
@@ -46,6 +55,8 @@ class Delta:
                 "versions": {k: list(v) for k, v in sorted(self.versions.items())},
                 "new_findings": [row(e) for e in self.new], "explored": [row(e) for e in self.explored],
                 "changed": [{"old": row(a), "new": row(b)} for a, b in self.changed],
+                "flipped": [{"old": row(a), "new": row(b)} for a, b in self.flipped],
+                "moved": [{"old": row(a), "new": row(b)} for a, b in self.moved],
                 "redocumented": [{"old": row(a), "new": row(b)} for a, b in self.redocumented],
                 "fixed": [row(e) for e in self.fixed], "not_run": [row(e) for e in self.not_run],
                 "unchanged": self.unchanged, "errors": self.errors}
@@ -77,7 +88,7 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
         if before is None:
             (d.explored if e.explored else d.new).append(e)
         elif before.verdict != e.verdict:
-            d.changed.append((before, e))
+            (d.flipped if {before.verdict, e.verdict} <= UNSTABLE else d.changed).append((before, e))
         elif before.documented != e.documented:
             d.redocumented.append((before, e))
         else:
@@ -85,7 +96,38 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
     for key, e in sorted(old.items(), key=lambda kv: _order(kv[1])):
         if key not in new:
             (d.fixed if e.target in scope else d.not_run).append(e)
+    _pair_moved(d)
     return d
+
+
+def cause(e: Entry) -> tuple[str, ...] | None:
+    """What a finding is about, without where its region probes found it to hold: api, target, check, subject,
+    the verdict (its UNSTABLE family as one) and the partition part of its region. None when the subject was
+    not recorded (baselines written before it was): such a finding is never paired."""
+    if e.subject is None:
+        return None
+    region = dict(part.split("=", 1) for part in e.region.split(";") if "=" in part)
+    verdict = "unstable" if e.verdict in UNSTABLE else e.verdict
+    return (e.api, e.target, e.check, e.subject, verdict, *(f"{k}={region.get(k, '')}" for k in PARTITION_KEYS))
+
+
+def _pair_moved(d: Delta) -> None:
+    """A new and a fixed finding of the same cause are one finding whose region moved: listed, not failing."""
+    waiting: dict[tuple[str, ...], list[Entry]] = {}
+    for e in d.fixed:
+        key = cause(e)
+        if key is not None:
+            waiting.setdefault(key, []).append(e)
+    still_new = []
+    for e in d.new:
+        key = cause(e)
+        match = waiting.get(key) if key is not None else None
+        if match:
+            d.moved.append((match.pop(0), e))
+        else:
+            still_new.append(e)
+    paired = {id(old) for old, _ in d.moved}
+    d.new, d.fixed = still_new, [e for e in d.fixed if id(e) not in paired]
 
 
 def diff_reports(old_report: Report, new_report: Report) -> Delta:
@@ -122,6 +164,12 @@ def text(d: Delta) -> str:
         lines += [row("?", e) for e in d.explored]
     lines.append(f"CHANGED ({len(d.changed)})")
     lines += [row("~", b, f" (was {a.verdict})") for a, b in d.changed]
+    if d.moved:
+        lines.append(f"MOVED ({len(d.moved)}, not failing: the same cause, found to hold on other axis values)")
+        lines += [row(">", b, f" (was {a.id} where {a.region})") for a, b in d.moved]
+    if d.flipped:
+        lines.append(f"FLIPPED ({len(d.flipped)}, not failing: another verdict of a call with no stable answer)")
+        lines += [row("~", b, f" (was {a.verdict})") for a, b in d.flipped]
     if d.redocumented:
         lines.append(f"DOCUMENTATION CHANGED ({len(d.redocumented)}, not failing)")
         lines += [row("~", b, f" (was {'documented' if a.documented else 'undocumented'})") for a, b in d.redocumented]

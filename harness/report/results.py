@@ -55,6 +55,7 @@ def finding_json(spec: Spec, finding: Finding) -> FindingEntry:
         "target": b.target,
         "kind": b.kind,
         "check": v.check,
+        "subject": v.subject,
         "verdict": v.verdict,
         "peer_verdict": v.peer,
         "doc_verdict": v.doc,

@@ -8,7 +8,7 @@ a reproducer, what tables.api_json shows of a spec) stay `Any`.
 """
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 # What the report shows of one spec (tables.api_json): formula, inputs, params, per framework its bindings.
 ApiEntry = dict[str, Any]
@@ -50,6 +50,7 @@ class FindingEntry(TypedDict):
     target: str
     kind: str  # class | function
     check: str
+    subject: NotRequired[str]  # what a case-less or checked-in finding is about (a parameter, an example, an input)
     verdict: str
     peer_verdict: str  # against the common spec
     doc_verdict: str  # against the binding's own documentation
