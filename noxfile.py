@@ -1,4 +1,5 @@
-"""Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `tests` (after `lint`), `lint`, `bench` (speed figures).
+"""Sessions: `conformance` (the main job and CI gate), `baseline`, `upgrade`, `stability` (the gate over seeds),
+`tests` (after `lint`), `lint`, `bench` (speed figures).
 
 Each framework runs in its own virtualenv, so each can pin its own numpy. The default framework
 versions are chosen in one place, the framework registry (harness/run/frameworks/registry.py, read
@@ -151,6 +152,30 @@ def upgrade(session: nox.Session) -> None:
     codes = [_conformance(session, {n: old_pins[n] for n in changed}, args, old_dir),
              _conformance(session, {n: FRAMEWORKS[n] for n in changed}, args, new_dir)]
     code = _harness(session, "diff", str(old_dir / "report.json"), str(new_dir / "report.json"), "--out", str(out))
+    code = HARNESS_ERROR if HARNESS_ERROR in codes else code
+    if code:
+        raise SystemExit(code)
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
+def stability(session: nox.Session) -> None:
+    """`-- --runs N`: run seeds 1..N against the baselines and count per framework what appeared, disappeared,
+    moved, flipped or changed (reports/stability.txt); exit as the gate, worst run. Other args go to `harness run`."""
+    session.install("--quiet", "-e", ".")
+    pins, args = parse_posargs(session.posargs)
+    runs, rest = 10, []
+    it = iter(args)
+    for arg in it:
+        if arg == "--runs" or arg.startswith("--runs="):
+            value = arg.split("=", 1)[1] if "=" in arg else next(it, "")
+            if not value.isdigit() or int(value) < 1:
+                session.error(f"--runs takes a positive count, got {value!r}")
+            runs = int(value)
+        else:
+            rest.append(arg)
+    out = REPORTS / "stability"
+    codes = [_conformance(session, pins, [*rest, "--seed", str(seed)], out / f"seed-{seed}") for seed in range(1, runs + 1)]
+    code = _harness(session, "stability", *(str(out / f"seed-{seed}") for seed in range(1, runs + 1)), "--out", str(REPORTS))
     code = HARNESS_ERROR if HARNESS_ERROR in codes else code
     if code:
         raise SystemExit(code)

@@ -6,9 +6,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from harness.report.schema import Report, RunMeta
+
+if TYPE_CHECKING:
+    from harness.gate.delta import Delta
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     base.add_argument("--report", default=str(reports / "report.json"))
     base.add_argument("--baselines", default=str(reports / "baselines"))
     base.add_argument("--cases", default=str(ROOT / "cases"), help="where the replayed minimal cases go (CASES/regressions)")
+    stab = sub.add_parser("stability", help="gate several runs (e.g. of seeds 1..N) against the baselines and count, per "
+                          "framework, what appeared, disappeared, moved, flipped or changed (exit as for gate, worst run)")
+    stab.add_argument("reports", nargs="+", help="report.json files, or directories holding one")
+    stab.add_argument("--baselines", default=str(reports / "baselines"))
+    stab.add_argument("--out", default=str(reports), help="where stability.txt/.json go")
     diff = sub.add_parser("diff", help="what changed between two runs, e.g. before and after a framework upgrade "
                           "(exit 0/1/2 as for gate)")
     diff.add_argument("old")
@@ -51,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _merge([Path(p) for p in args.merge], Path(args.report_dir))
     if args.command == "gate":
         return _gate(Path(args.report), Path(args.baselines), Path(args.out))
+    if args.command == "stability":
+        return _stability([Path(p) for p in args.reports], Path(args.baselines), Path(args.out))
     if args.command == "baseline":
         return _baseline_update(Path(args.report), Path(args.baselines), Path(args.cases))
     if args.command == "diff":
@@ -137,13 +147,11 @@ def _load_report(path: Path) -> Report | None:
         return None
 
 
-def _gate(report_path: Path, baselines: Path, out: Path) -> int:
+def _gate_delta(report: Report, baselines: Path) -> Delta:
+    """A run against the accepted findings of its frameworks' versions."""
     from harness.gate import baselines as baseline
     from harness.gate import delta
 
-    report = _load_report(report_path)
-    if report is None:
-        return delta.HARNESS_ERROR
     accepted, used = baseline.load_for(report.get("frameworks", {}).items(), baselines)
     ran = ", ".join(f"{k} {v}" for k, v in sorted(report.get("frameworks", {}).items()))
     against = ", ".join(f"{k}-{v}" if v else f"{k}: NO BASELINE" for k, v in sorted(used.items()))
@@ -151,12 +159,42 @@ def _gate(report_path: Path, baselines: Path, out: Path) -> int:
     d.versions = {k: (used.get(k) or "-", v) for k, v in sorted(report.get("frameworks", {}).items())}
     if not report.get("frameworks"):
         d.errors.append("no framework ran; fix: install one (nox -s conformance sets them up) or pass --workers")
+    return d
+
+
+def _gate(report_path: Path, baselines: Path, out: Path) -> int:
+    from harness.gate import delta
+
+    report = _load_report(report_path)
+    if report is None:
+        return delta.HARNESS_ERROR
+    d = _gate_delta(report, baselines)
     print(delta.text(d))
     for path in delta.write(d, out, "gate"):
         print(f"wrote {path}")
     if d.exit_code == delta.FINDINGS:
         print("if the change is intended, accept it with `harness baseline update` and commit reports/baselines/")
     return d.exit_code
+
+
+def _stability(paths: list[Path], baselines: Path, out: Path) -> int:
+    from harness.files import write_atomic
+    from harness.gate import delta, seeds
+
+    runs = []
+    for path in paths:
+        file = path / "report.json" if path.is_dir() else path
+        report = _load_report(file)
+        if report is None:
+            return delta.HARNESS_ERROR
+        runs.append((str(file), report, _gate_delta(report, baselines)))
+    rows, per_run = seeds.summarize(runs)
+    shown = seeds.text(rows, per_run)
+    print(shown)
+    write_atomic(out / "stability.txt", shown + "\n")
+    write_atomic(out / "stability.json", json.dumps(seeds.to_json(rows, per_run), indent=1, sort_keys=True))
+    print(f"wrote {out / 'stability.txt'} and stability.json")
+    return seeds.exit_code(per_run)
 
 
 def _baseline_update(report_path: Path, baselines: Path, cases: Path) -> int:

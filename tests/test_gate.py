@@ -200,3 +200,27 @@ def test_the_gate_partition_keys_are_every_check_partition():
     from harness.checks import registry as checks
 
     assert set(delta.PARTITION_KEYS) == {k for c in checks.in_run_order() for k in c.partition}
+
+
+def test_stability_counts_per_framework_what_each_seed_changed(tmp_path, capsys):
+    baselines = tmp_path / "baselines"
+    baseline.write(_report([_with_subject(_finding("keep00000000")), _with_subject(_finding("crash0000000", verdict="crash")),
+                            _with_subject(_finding("moves0000000", region={"dtype(input)": ["float32", "float64"]}),
+                                          "input")]), baselines)
+    at_rest = _report([_with_subject(_finding("keep00000000")), _with_subject(_finding("crash0000000", verdict="timeout")),
+                       _with_subject(_finding("moved0000000", region={"dtype(input)": ["float64"]}), "input")])
+    changed = _report([_with_subject(_finding("keep00000000", verdict="unexpected-error")),
+                       _with_subject(_finding("fresh0000000", region={"values": ["non-finite"]}))])
+    paths = []
+    for seed, report in ((1, at_rest), (2, changed)):
+        (tmp_path / f"seed-{seed}").mkdir()
+        (tmp_path / f"seed-{seed}" / "report.json").write_text(json.dumps({**report, "seed": seed}))
+        paths.append(str(tmp_path / f"seed-{seed}"))
+    assert main(["stability", paths[0], "--baselines", str(baselines), "--out", str(tmp_path)]) == delta.OK
+    summary = json.loads((tmp_path / "stability.json").read_text())["frameworks"]["paddle"]
+    assert summary["moved"]["per_run"] == [1] and summary["flipped"]["per_run"] == [1] and summary["new"]["per_run"] == [0]
+    assert main(["stability", *paths, "--baselines", str(baselines), "--out", str(tmp_path)]) == delta.FINDINGS
+    summary = json.loads((tmp_path / "stability.json").read_text())["frameworks"]["paddle"]
+    assert summary["new"]["per_run"] == [0, 1] and summary["changed"]["per_run"] == [0, 1]
+    assert summary["fixed"]["distinct"] == ["crash0000000", "moves0000000"]
+    assert "FAIL: some run found new or changed findings (exit 1)" in capsys.readouterr().out
