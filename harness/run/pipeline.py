@@ -19,6 +19,7 @@ from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
 from harness.judge.verdicts import CaseContext, Verdict
 from harness.run import wire
+from harness.run.deadline import Ledger
 from harness.run.pool import Pool, Worker, WorkerStartError
 from harness.spec.model import ArraySpec, BindingView, Spec
 
@@ -60,6 +61,7 @@ class TargetResult:
     error: str | None = None  # the binding could not be run at all
     notes: dict[str, str] = field(default_factory=dict)  # check -> why it has no cases
     check_seconds: dict[str, float] = field(default_factory=dict)  # of `seconds`: per check (its calls and its probes)
+    costs: dict[str, float | int] = field(default_factory=dict)  # where `seconds` went: see `TargetRunner.costs`
 
     @property
     def gradient_seconds(self) -> float:
@@ -82,6 +84,7 @@ class SpecRun:
         self.examples = [c for c in checked_in if not c.regression]
         self.regressions = [c for c in checked_in if c.regression]  # replayed every run: see harness/replay.py
         self._refs: dict[tuple[str, str], Reference] = {}
+        self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
         self.gradients = GradientCheck(spec, self.cases)
 
     def reference(self, case: Case, binding: BindingView | None = None) -> Reference | None:
@@ -91,7 +94,9 @@ class SpecRun:
             return None
         key = (case.fingerprint(), "" if binding is None else binding.target)
         if key not in self._refs:
+            started = time.perf_counter()
             self._refs[key] = evaluate(formula, case)
+            self.reference_seconds += time.perf_counter() - started
         return self._refs[key]
 
 
@@ -214,6 +219,7 @@ class TargetRunner:
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
+        before = self.costs()
         result = TargetResult(self.binding)
         verdicts: list[Verdict] = []
         cases_judged = False
@@ -242,7 +248,16 @@ class TargetRunner:
         located = locate(findings, self.spec_run.spec, lambda f: self._prober(f.head.check, result))
         result.findings = sorted(located, key=lambda f: (f.head.check, f.head.verdict, f.id))
         result.seconds = time.perf_counter() - started
+        result.costs = {k: round(v - before[k], 3) for k, v in self.costs().items()}
         return result
+
+    def costs(self) -> dict[str, float | int]:
+        """Running totals of where a binding's time goes: its calls inside the worker, worker restarts,
+        waiting on deadlines that expired, and references (the rest of `seconds` is the harness: judging,
+        the pipe, shrinking). Differences of two readings are one binding's share."""
+        ledger = self.pool.ledgers.get(self.binding.target)
+        figures = ledger.figures() if ledger else Ledger().figures()
+        return {**figures, "reference_seconds": self.spec_run.reference_seconds}
 
     def _prober(self, name: str, result: TargetResult) -> Callable[[list[Case]], list[Verdict]] | None:
         """The check's own way to judge moved cases, timed as part of that check."""
