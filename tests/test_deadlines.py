@@ -29,7 +29,8 @@ def test_a_learned_deadline_scales_with_the_slowest_call_and_the_batch():
     assert ledger.slowest == 0.05 and ledger.calls == 3
     assert ledger.deadline([_call("ok", 1)], 60.0)[0] == pytest.approx(5.0)
     limit, why = ledger.deadline([_call("ok", i) for i in range(8)], 60.0)
-    assert limit == pytest.approx(40.0) and "x 8 calls" in why and why.startswith("learned")
+    assert limit == pytest.approx(5.0 + 7 * 0.5) and "7 more calls" in why and why.startswith("learned")
+    ledger.learn([{"id": 4, "seconds": 0.4}])
     limit, why = ledger.deadline([_call("ok", i) for i in range(32)], 60.0)
     assert limit == 60.0 and "ceiling" in why
 

@@ -4,7 +4,8 @@ Why: a hang costs whatever the deadline is, and a binding that hangs on some inp
 (each call that hangs, its replay, its re-checks). A fixed `--case-timeout` sized for the slowest
 framework makes every hang of a millisecond-fast binding cost a minute. A binding's own calls say how
 long it takes: once one has answered, a call that takes `FACTOR` times its slowest answer (and at least
-`FLOOR` seconds) is hung. `--case-timeout` stays the ceiling and is the deadline until the binding has
+`FLOOR` seconds) is hung; a batch gets `PER_MORE` times the slowest answer more for each further call
+(the margin is for one call being slow, not all of them). `--case-timeout` stays the ceiling and is the deadline until the binding has
 answered once. A call that hung before never gets the ceiling again.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 FLOOR = 2.0  # seconds: no learned deadline is shorter (pipe transfer, a loaded machine)
 FACTOR = 100.0  # times the slowest successful call
+PER_MORE = 10.0  # times the slowest successful call, for each further call of a batch (its calls run in turn)
 
 
 @dataclass
@@ -46,9 +48,10 @@ class Ledger:
             if len(batch) == 1 and key(batch[0]) in self.hung:
                 return min(ceiling, FLOOR), f"this call hung before, so it gets the {FLOOR:g} s floor, not the ceiling"
             return ceiling, "the --case-timeout ceiling: no call of this binding had answered yet"
-        learned = max(FLOOR, FACTOR * self.slowest * len(batch))
+        learned = max(FLOOR, (FACTOR + PER_MORE * (len(batch) - 1)) * self.slowest)
         how = (f"{FACTOR:g} x this binding's slowest successful call ({self.slowest * 1000:.3g} ms)"
-               + (f" x {len(batch)} calls" if len(batch) > 1 else "") + f", at least {FLOOR:g} s")
+               + (f" + {PER_MORE:g} x it for each of {len(batch) - 1} more calls in the batch" if len(batch) > 1 else "")
+               + f", at least {FLOOR:g} s")
         if learned >= ceiling:
             return ceiling, f"the --case-timeout ceiling ({how} would be longer)"
         return learned, f"learned: {how}"

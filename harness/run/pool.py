@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.files import inside
 from harness.run import wire
@@ -37,6 +37,14 @@ _MEMORY_DEATH = Adapter.memory_messages + ("memoryerror",)  # in a dead worker's
 
 class WorkerStartError(RuntimeError):
     pass
+
+
+class Guard(Protocol):
+    """Decides, call by call, whether a call is sent at all (see run/budget.py), and sees every reply."""
+
+    def admit(self, request: dict[str, Any]) -> bool: ...
+
+    def observe(self, request: dict[str, Any], reply: dict[str, Any]) -> None: ...
 
 
 def parse_pythons(spec: str | Iterable[str] | None) -> dict[str, str]:
@@ -187,49 +195,64 @@ class Worker:
     def ledger(self, target: str) -> Ledger:
         return self.ledgers.setdefault(target, Ledger())
 
-    def run(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One reply per request, in order; crashes and hangs become replies too.
+    def run(self, requests: list[dict[str, Any]], guard: Guard | None = None) -> list[dict[str, Any]]:
+        """One reply per request, in order; crashes and hangs become replies too (and with `guard`,
+        `{"id", "skipped": True}` for a call it did not admit).
 
         Calls go in batches answered by one message each (a message per call cost more than a
         small call). A batch the worker does not answer, because it died or hung past its deadline,
         is replayed one call at a time on a new worker: the crash or timeout is charged to the call
         that caused it, and every other call still gets its own answer.
         """
-        replies: list[dict[str, Any]] = []
-        pending = list(requests)
+        replies: list[dict[str, Any] | None] = [None] * len(requests)
+        pending = list(enumerate(requests))
         alone = 0  # calls still to send one at a time, after a batch that failed
         while pending:
             size = 1 if alone else BATCH
             batch, pending = pending[:size], pending[size:]
             alone = max(0, alone - len(batch))
-            ledger = self.ledger(str(batch[0].get("target")))
+            if guard is not None:
+                for i, r in batch:
+                    if not guard.admit(r):
+                        replies[i] = {"id": r.get("id"), "skipped": True}
+                batch = [(i, r) for i, r in batch if replies[i] is None]
+                if not batch:
+                    continue
+            calls = [r for _, r in batch]
+            ledger = self.ledger(str(calls[0].get("target")))
             if self._proc is None or self._proc.poll() is not None:
                 if self._proc is not None:
                     self.restarts += 1
                     ledger.restarts += 1
                 self._revive(ledger)
-            limit, why = ledger.deadline(batch, self.timeout)
+            limit, why = ledger.deadline(calls, self.timeout)
             try:
-                wire.send(self._proc.stdin, {"op": "batch", "calls": batch})  # type: ignore[arg-type,union-attr]
+                wire.send(self._proc.stdin, {"op": "batch", "calls": calls})  # type: ignore[arg-type,union-attr]
             except (BrokenPipeError, OSError):
                 pass  # the reply below sees the dead worker
             sent = time.perf_counter()
             answer = self._next(limit)
             got = answer.get("replies") if isinstance(answer, dict) else None
-            if isinstance(got, list) and [r.get("id") for r in got] == [r.get("id") for r in batch]:
+            if isinstance(got, list) and [r.get("id") for r in got] == [r.get("id") for r in calls]:
                 ledger.learn(got)
-                replies.extend(got)
+                for (i, r), reply in zip(batch, got):
+                    replies[i] = reply
+                    if guard is not None:
+                        guard.observe(r, reply)
                 continue
             if answer is TimeoutError:
-                ledger.timed_out(batch, time.perf_counter() - sent)
+                ledger.timed_out(calls, time.perf_counter() - sent)
             if len(batch) == 1:
-                replies.append(self._failure(batch[0], answer, limit, why))
+                (i, r), = batch
+                replies[i] = self._failure(r, answer, limit, why)
+                if guard is not None:
+                    guard.observe(r, replies[i])  # type: ignore[arg-type]
             else:
                 pending, alone = batch + pending, len(batch)
             self.restarts += 1
             ledger.restarts += 1
             self._stop()
-        return replies
+        return [r for r in replies if r is not None]
 
     def _revive(self, ledger: Ledger) -> None:
         """A live process again: the ready spare's when there is one (no framework import to wait for)."""
