@@ -3,10 +3,15 @@ sampled, re-checks never repeat a crash, restarts are bounded, and no finding is
 from __future__ import annotations
 
 import dataclasses
+import html
+import json
 import sys
 
 import pytest
 
+from harness.files import write_atomic
+from harness.report import html as report
+from harness.report.results import merge, target_json
 from harness.run.pipeline import Config, SpecRun, TargetRunner
 from harness.run.pool import Pool
 
@@ -77,3 +82,18 @@ def test_without_crashes_nothing_is_skipped(pool):
     runner = _runner(pool, "random", crash_budget=1)
     result = runner.execute()
     assert "budget" not in result.notes and not runner.budget.skipped
+
+
+def test_the_report_says_what_was_not_run(pool, tmp_path):
+    result = _runner(pool, "segfault", crash_budget=2, crash_sample=3).execute()
+    part = tmp_path / "parts" / "main.json"
+    write_atomic(part, json.dumps({"meta": {}, "frameworks": {}, "spec_errors": [], "missing": [],
+                                   "targets": [target_json(SPEC, result)]}))
+    merged = merge([part], {"seed": 1, "max_examples": CASES, "seconds": 1.0, "command": "harness run",
+                            "missing_frameworks": []})
+    (target,) = merged["targets"]
+    assert target["notes"]["budget"] == result.notes["budget"]
+    assert target["costs"]["restarts"] >= 2 and target["costs"]["calls"] > 0  # what the restarts cost is kept too
+    report.write_html(merged, tmp_path / "index.html")
+    assert "not run: " + html.escape(result.notes["budget"]) in (tmp_path / "index.html").read_text()
+    assert f"not run in torch.fake.segfault ({SPEC.api}): {result.notes['budget']}" in report.text_table(merged)
