@@ -50,7 +50,8 @@ def test_a_region_that_keeps_crashing_is_sampled_and_says_so(pool):
     assert sum(result.counts["values"].values()) + skipped == len(runner.spec_run.cases)
     note = result.notes["budget"]
     finite = runner.budget.skipped[(("values", (("values", "finite"),)), "sampled")]
-    assert finite and f"{finite} cases of region values[values=finite] skipped after " in note and "(1 in 3 run)" in note
+    assert finite and f"{finite} cases of region values[values=finite] skipped after " in note
+    assert "(1 in 3 run of the cases that look like one that crashed" in note
 
 
 def test_no_finding_is_lost_to_the_budget(pool):
@@ -75,7 +76,8 @@ def test_restarts_per_binding_are_bounded(pool):
     runner = _runner(pool, "segfault", crash_budget=50, restart_limit=3)
     result = runner.execute()
     assert "the binding's 3 worker restarts were spent" in result.notes["budget"]
-    assert pool.ledgers["torch.fake.segfault"].restarts <= 3 + 2  # the bound, plus the batch that met it
+    # past the bound only calls that look like none that crashed still run: far fewer restarts than faulty cases
+    assert pool.ledgers["torch.fake.segfault"].restarts < _faulty(runner) / 2
 
 
 def test_without_crashes_nothing_is_skipped(pool):

@@ -4,10 +4,13 @@ Why: a binding that crashes on a whole class of inputs (paddle's nll_loss on a l
 ignore_index, its ctc_loss on a zero target length) pays a worker restart, or a deadline, for every
 case of that class, and its re-runs, probes and shrinks pay again, while after a few such cases the
 finding is known. A region is what partitions findings: the check, its case features (see
-`findings.partition`), and the verdict family (crash, timeout, memory). Once one has happened
-`limit` times, the binding's first pass runs only every `every`-th remaining case of that region,
-and re-runs, region probes and shrinking never send again a call that already crashed or hung there.
-After `restarts` worker restarts, no call of a region that crashed runs at all. What was not run is
+`findings.partition`), and the verdict family (crash, timeout, memory). Once one family has happened
+`limit` times in a region, the binding's first pass runs only every `every`-th remaining case of that
+region that looks like one that crashed or hung (the same features: dtypes, shape class, values, each
+parameter's sign or value; see `findings.features`), and re-runs, region probes and shrinking never
+send again a call that already crashed or hung there. After `restarts` worker restarts, no such
+look-alike runs at all. Cases of the region that look different still run: the partition is coarse
+(for the values check, finite or not), and other findings of it must not be lost. What was not run is
 counted, for the report (`notes()`).
 """
 from __future__ import annotations
@@ -26,6 +29,7 @@ from harness.spec.model import BindingView
 
 FAMILIES = ("crash", "timeout", "memory")
 Region = tuple[str, tuple[tuple[str, str], ...]]  # check, its partition features
+Look = tuple[tuple[str, str], ...]  # all of a case's features
 
 
 @dataclass
@@ -33,8 +37,9 @@ class _Call:
     check: str | None  # None: the case checks (the owning one decides the region)
     case: Case
     sampled: bool  # sent by the first pass: may be left out by sampling
-    ordinal: int = -1  # its place among the region's calls met after the region ran out (every n-th runs)
+    ordinal: int = -1  # its place among the look-alikes met after the region ran out (every n-th runs)
     region: Region | None = None
+    look: Look | None = None
 
 
 @dataclass
@@ -48,7 +53,8 @@ class Budget:
     events: Counter[tuple[Region, str]] = field(default_factory=Counter)  # (region, family) -> crashes or hangs
     skipped: Counter[tuple[Region, str]] = field(default_factory=Counter)  # (region, sampled|repeat|restarts) -> calls not sent
     _calls: dict[Any, _Call] = field(default_factory=dict)
-    _seen: Counter[Region] = field(default_factory=Counter)
+    _seen: Counter[tuple[Region, Look]] = field(default_factory=Counter)
+    _looks: dict[Region, set[Look]] = field(default_factory=dict)  # what the calls that crashed or hung looked like
     _crashed: set[str] = field(default_factory=set)
 
     def label(self, rid: Any, check: str | None, case: Case) -> None:
@@ -60,6 +66,7 @@ class Budget:
             check = call.check or _owner(self.binding, call.case)
             found = features(call.case)
             call.region = (check, tuple((k, found[k]) for k in registry.partition(check) if k in found))
+            call.look = tuple(sorted(found.items()))
         return call.region
 
     def admit(self, request: dict[str, Any]) -> bool:
@@ -68,16 +75,16 @@ class Budget:
         if call is None or not self.events or self.limit <= 0:
             return True
         region = self.region(call)
-        crashes = sum(n for (r, _), n in self.events.items() if r == region)
-        if not crashes:
-            return True
+        if call.look not in self._looks.get(region, ()):
+            return True  # it looks like nothing that crashed here
         why = ""
         if self.restarts_so_far() >= self.restarts:
             why = "restarts"
-        elif crashes >= self.limit:
+        elif max(self.events[(region, f)] for f in FAMILIES) >= self.limit:
             if call.sampled:
                 if call.ordinal < 0:  # decided once: a call replayed after its batch failed is not counted again
-                    call.ordinal, self._seen[region] = self._seen[region], self._seen[region] + 1
+                    seen = (region, call.look or ())
+                    call.ordinal, self._seen[seen] = self._seen[seen], self._seen[seen] + 1
                 why = "" if call.ordinal % self.every == 0 else "sampled"
             elif key(request) in self._crashed:
                 why = "repeat"
@@ -90,7 +97,9 @@ class Budget:
         call = self._calls.get(request.get("id"))
         if call is None or family not in FAMILIES:
             return
-        self.events[(self.region(call), str(family))] += 1
+        region = self.region(call)
+        self.events[(region, str(family))] += 1
+        self._looks.setdefault(region, set()).add(call.look or ())
         self._crashed.add(key(request))
 
     def notes(self) -> str:
@@ -100,13 +109,14 @@ class Budget:
             seen = " and ".join(f"{self.events[(region, f)]} {f}{'es' if f == 'crash' else 's'}" for f in FAMILIES
                                 if self.events[(region, f)]).replace("memorys", "memory failures")
             if why == "sampled":
-                out.append(f"{n} cases of region {describe(region)} skipped after {seen} (1 in {self.every} run)")
+                out.append(f"{n} cases of region {describe(region)} skipped after {seen} (1 in {self.every} run of "
+                           "the cases that look like one that crashed or hung)")
             elif why == "repeat":
                 out.append(f"{n} re-checks of region {describe(region)} not run: the call had crashed or hung "
                            f"before, and the region had {seen}")
             else:
-                out.append(f"{n} calls of region {describe(region)} not run: the binding's {self.restarts} worker "
-                           f"restarts were spent (the region had {seen})")
+                out.append(f"{n} calls of region {describe(region)} that look like one that crashed or hung not run: "
+                           f"the binding's {self.restarts} worker restarts were spent (the region had {seen})")
         return "; ".join(out)
 
 
