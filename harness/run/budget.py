@@ -106,8 +106,7 @@ class Budget:
         """What was not run and why, one clause per region and reason (empty: everything ran)."""
         out = []
         for (region, why), n in sorted(self.skipped.items()):
-            seen = " and ".join(f"{self.events[(region, f)]} {f}{'es' if f == 'crash' else 's'}" for f in FAMILIES
-                                if self.events[(region, f)]).replace("memorys", "memory failures")
+            seen = " and ".join(_count(self.events[(region, f)], f) for f in FAMILIES if self.events[(region, f)])
             if why == "sampled":
                 out.append(f"{n} cases of region {describe(region)} skipped after {seen} (1 in {self.every} run of "
                            "the cases that look like one that crashed or hung)")
@@ -118,6 +117,11 @@ class Budget:
                 out.append(f"{n} calls of region {describe(region)} that look like one that crashed or hung not run: "
                            f"the binding's {self.restarts} worker restarts were spent (the region had {seen})")
         return "; ".join(out)
+
+
+def _count(n: int, family: str) -> str:
+    word = {"crash": "crash", "timeout": "timeout", "memory": "memory failure"}[family]
+    return f"{n} {word}" + ("" if n == 1 else "es" if family == "crash" else "s")
 
 
 def describe(region: Region) -> str:
