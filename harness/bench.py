@@ -33,6 +33,7 @@ import numpy as np
 from harness.cases import generate
 from harness.cases.case import Case
 from harness.files import write_atomic
+from harness.report import costs
 from harness.run.pipeline import Config, SpecRun, TargetRunner, build_request
 from harness.run.pool import ENV_VAR, Pool, discover, parse_pythons
 from harness.spec.model import BindingView, Spec, load_all
@@ -177,7 +178,11 @@ class Bench:
             cmd = [sys.executable, "-m", "harness.cli", "run", "--workers", workers, "-q", "-p", "no:terminal",
                    "--report-dir", tmp]
             proc, seconds = _timed(lambda: subprocess.run(cmd, cwd=ROOT, capture_output=True))
-        self.out["conformance"] = {"seconds": seconds, "exit_code": proc.returncode, "command": " ".join(cmd)}
+            report = Path(tmp) / "report.json"
+            run_targets = json.loads(report.read_text())["targets"] if report.exists() else []
+        imports = {fw: i["startup_seconds"] for fw, i in self.out["frameworks"].items()}
+        self.out["conformance"] = {"seconds": seconds, "exit_code": proc.returncode, "command": " ".join(cmd),
+                                   "story": costs.story(run_targets, seconds, imports)}
 
 
 def small_cases(spec: Spec, n: int, seed: int) -> list[Case]:
@@ -270,6 +275,8 @@ def table(out: dict[str, Any]) -> str:
     if "conformance" in out:
         c = out["conformance"]
         lines.append(f"\nwarm conformance run: {c['seconds']:.1f} s (exit {c['exit_code']})")
+        if c.get("story"):
+            lines += costs.lines(c["story"])
     lines.append("\ntargets")
     lines += [f"  {'met ' if t['met'] else 'MISS'}  {t['target']:45s} {_f(t['value']):>9s}  {t['limit']}" for t in out["targets"]]
     return "\n".join(lines)
@@ -289,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20261121)
     p.add_argument("--case-timeout", type=float, default=60.0)  # as `harness run`: a hang is not a call time
     p.add_argument("--conformance", action="store_true", help="also time a whole default `harness run`")
+    p.add_argument("--story", metavar="REPORT_JSON", help="only print where an existing run's time went (its report.json; "
+                   "the floor's imports are then measured here) and exit")
     p.add_argument("--specs", default=str(ROOT / "specs"))
     p.add_argument("--out", default=str(ROOT / "reports" / "bench.json"))
     args = p.parse_args(argv)
@@ -304,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not pythons:
         print("no framework to benchmark: give --workers NAME=PYTHON", file=sys.stderr)
         return 2
+    if args.story:
+        return _story(Path(args.story), pythons, args)
     loaded = load_all(args.specs)
     bench = Bench(pythons, loaded.specs, args)
     out = bench.out
@@ -327,6 +338,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_atomic(Path(args.out), json.dumps(out, indent=1, sort_keys=True))
     print(table(out))
     print(f"\nwritten: {args.out}")
+    return 0
+
+
+def _story(path: Path, pythons: dict[str, str], args: argparse.Namespace) -> int:
+    """Where an existing run's time went; its wall time is the report's own `seconds`."""
+    report = json.loads(path.read_text())
+    bench = Bench({k: v for k, v in pythons.items() if k in report.get("frameworks", pythons)}, [], args)
+    try:
+        bench.startup()
+    finally:
+        bench.pool.close()
+    imports = {fw: i["startup_seconds"] for fw, i in bench.out["frameworks"].items()}
+    print("\n".join(costs.lines(costs.story(report["targets"], float(report.get("seconds") or 0.0), imports))))
     return 0
 
 

@@ -53,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--case-timeout", type=float, default=60.0, help="seconds one call may take before it is a timeout")
     g.addoption("--memory-limit", default="auto",
                 help="memory each framework process may allocate, e.g. 4G; `auto`: half the machine's; 0: no limit")
+    g.addoption("--crash-budget", type=int, default=3,
+                help="crashes or hangs of one finding region (check, case features, crash/timeout/memory) after which "
+                     "a binding runs only every 4th further case of it and never repeats a call that crashed; 0: run all")
     g.addoption("--no-recheck", action="store_true",
                 help="do not re-run cases to detect nondeterministic results (faster, less trustworthy)")
     g.addoption("--report-dir", default=str(ROOT / "reports"), help="where report.json and index.html go")
@@ -106,7 +109,8 @@ def _options(config: pytest.Config) -> RunOptions:
     opt = config.option
     return RunOptions(seed=opt.seed, max_examples=opt.max_examples, workers=_workers(config),
                       case_timeout=opt.case_timeout, memory_limit=parse_memory(opt.memory_limit),
-                      recheck=not opt.no_recheck, report_dir=Path(opt.report_dir), cases_dir=Path(opt.cases_dir))
+                      recheck=not opt.no_recheck, report_dir=Path(opt.report_dir), cases_dir=Path(opt.cases_dir),
+                      crash_budget=opt.crash_budget)
 
 
 def _meta(config: pytest.Config) -> RunMeta:

@@ -42,8 +42,9 @@ def pool(tmp_path, request):
     p.close()
 
 
-def _runner(pool, fault, cases=None):
-    run = SpecRun(SPEC, Config(max_examples=CASES, shrink_budget=10))
+def _runner(pool, fault, cases=None, crash_budget=0):
+    """A runner of the fault's binding; the crash budget off unless asked for (every faulty case runs)."""
+    run = SpecRun(SPEC, Config(max_examples=CASES, shrink_budget=10, crash_budget=crash_budget))
     if cases is not None:
         run.cases = cases
     binding = dataclasses.replace(SPEC.binding(f"torch.fake.{fault}"), framework=FAKE)
@@ -87,7 +88,7 @@ def _main(vs):
 EXPECTED = {
     "segfault": ("crash", "SIGSEGV"),
     "abort": ("crash", "SIGABRT"),
-    "hang": ("timeout", "no answer within 3 s"),
+    "hang": ("timeout", "no answer within"),
     "oom": ("memory", "MemoryError"),
     "bad_alloc": ("memory", "bad_alloc"),
     "html_error": ("unexpected-error", "<script>"),

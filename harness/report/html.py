@@ -46,6 +46,7 @@ def matrix(report: Report) -> list[dict[str, Any]]:
                           "undocumented": sum(1 for f in found if not f["documented"])})
         rows.append({"api": t["api"], "title": t.get("title", t["api"]), "framework": t["framework"],
                      "target": t["target"], "kind": t["kind"], "cells": cells, "error": t.get("error"),
+                     "not_run": t.get("notes", {}).get("budget"),
                      "seconds": t.get("seconds")})
     return rows
 
@@ -216,6 +217,9 @@ def text_table(report: Report) -> str:
     lines.append(f"{s['findings']} findings ({s['undocumented']} undocumented, {s['documented']} documented) "
                  f"over {s['targets']} targets and {s['cases']} verdicts")
     lines += coverage_lines(report)
+    for t in report.get("targets", []):
+        if t.get("notes", {}).get("budget"):
+            lines.append(f"not run in {t['target']} ({t['api']}): {t['notes']['budget']}")
     for m in report.get("missing", []):
         lines.append(f"missing: {m['framework']} has no counterpart of {m['api']} ({m['source']})")
     for e in report.get("spec_errors", []):

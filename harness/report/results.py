@@ -26,6 +26,7 @@ from harness.report.schema import (
     Report,
     RunMeta,
     SpecErrorEntry,
+    TargetCosts,
     TargetEntry,
 )
 from harness.report.scripts import capture
@@ -34,7 +35,7 @@ from harness.spec.model import Spec
 from harness.spec.source import SourceError
 
 SCHEMA = "harness-report/1"
-TIMING_KEYS = ("seconds", "started", "finished", "calls_per_second", "gradient_seconds")  # the only fields that vary run to run
+TIMING_KEYS = ("seconds", "started", "finished", "calls_per_second", "gradient_seconds", "costs")  # the only fields that vary run to run
 
 
 def _relative(path: Path) -> str:
@@ -83,6 +84,8 @@ def target_json(spec: Spec, result: TargetResult) -> PartTarget:
         "api": spec.api, "title": spec.model.title, "framework": b.framework, "target": b.target, "kind": b.kind,
         "counts": result.counts, "calls": result.calls, "seconds": round(result.seconds, 3), "error": result.error,
         "notes": result.notes, "gradient_seconds": round(result.gradient_seconds, 3),
+        "costs": cast(TargetCosts, {**result.costs,
+                                    "check_seconds": {k: round(v, 3) for k, v in sorted(result.check_seconds.items())}}),
         "spec": _relative(spec.path),
         "findings": [finding_json(spec, f) for f in result.findings],
     }

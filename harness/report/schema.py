@@ -86,8 +86,23 @@ class _TargetFields(TypedDict):
     spec: str  # the spec file
 
 
+class TargetCosts(TypedDict, total=False):
+    """Where a binding's `seconds` went (timing: varies run to run, ignored when reports are compared)."""
+
+    calls: int  # calls its workers answered (re-runs, probes and shrinking included)
+    call_seconds: float  # their time inside the worker: the framework's own share
+    restarts: int  # worker processes replaced (a crash, a hang)
+    restart_seconds: float  # waiting for a replacement to be ready
+    timeouts: int  # deadlines that expired (a batch, or a call alone)
+    waited_seconds: float  # waiting on those deadlines
+    reference_seconds: float  # evaluating references
+    check_seconds: dict[str, float]  # per check: its calls, judging and probes
+
+
 class TargetEntry(_TargetFields, total=False):
     """One binding that ran, in report.json's `targets`."""
+
+    costs: TargetCosts
 
     plots: list[dict[str, Any]]  # per plot of the spec, this binding's measured panels
 

@@ -19,6 +19,8 @@ from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
 from harness.judge.verdicts import CaseContext, Verdict
 from harness.run import wire
+from harness.run.budget import Budget
+from harness.run.deadline import Ledger
 from harness.run.pool import Pool, Worker, WorkerStartError
 from harness.spec.model import ArraySpec, BindingView, Spec
 
@@ -40,6 +42,9 @@ class Config:
     recheck_sample: int = 8  # re-run every case with a discrepancy and every n-th other one (0: discrepancies only)
     recheck_fresh: int = 32  # of those with a discrepancy, at most this many again in a fresh process
     recheck: bool = True  # re-runs that turn a result that changes into a `nondeterministic` verdict
+    crash_budget: int = 3  # crashes or hangs of a finding region before its cases are sampled (0: never); see run/budget.py
+    crash_sample: int = 4  # then every n-th case of the region runs
+    restart_limit: int = 60  # worker restarts per binding after which no call of a crashed region runs
 
     @property
     def core_examples(self) -> int:
@@ -60,6 +65,7 @@ class TargetResult:
     error: str | None = None  # the binding could not be run at all
     notes: dict[str, str] = field(default_factory=dict)  # check -> why it has no cases
     check_seconds: dict[str, float] = field(default_factory=dict)  # of `seconds`: per check (its calls and its probes)
+    costs: dict[str, float | int] = field(default_factory=dict)  # where `seconds` went: see `TargetRunner.costs`
 
     @property
     def gradient_seconds(self) -> float:
@@ -82,6 +88,7 @@ class SpecRun:
         self.examples = [c for c in checked_in if not c.regression]
         self.regressions = [c for c in checked_in if c.regression]  # replayed every run: see harness/replay.py
         self._refs: dict[tuple[str, str], Reference] = {}
+        self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
         self.gradients = GradientCheck(spec, self.cases)
 
     def reference(self, case: Case, binding: BindingView | None = None) -> Reference | None:
@@ -91,7 +98,9 @@ class SpecRun:
             return None
         key = (case.fingerprint(), "" if binding is None else binding.target)
         if key not in self._refs:
+            started = time.perf_counter()
             self._refs[key] = evaluate(formula, case)
+            self.reference_seconds += time.perf_counter() - started
         return self._refs[key]
 
 
@@ -165,6 +174,15 @@ class TargetRunner:
         self._ids = 0
         self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
         self.replayed = [c for c in run.regressions if not c.targets or binding.target in c.targets]
+        config = run.config
+        self._restarts_before = self._restarts()
+        self.budget = Budget(binding, config.crash_budget, config.crash_sample, config.restart_limit,
+                             lambda: self._restarts() - self._restarts_before)
+        self._checking: str | None = None  # the binding check sending calls (None: the case checks)
+
+    def _restarts(self) -> int:
+        ledger = self.pool.ledgers.get(self.binding.target)
+        return ledger.restarts if ledger else 0
 
     def call(self, cases: list[Case], worker: Worker | None = None) -> list[Outcome | None]:
         """Each case's outcome (None where the binding cannot express the case)."""
@@ -179,11 +197,12 @@ class TargetRunner:
             if req is not None:
                 requests.append({**req, **extra})
                 index.append(i)
+                self.budget.label(self._ids, self._checking, case)
         out: list[dict[str, Any] | None] = [None] * len(items)
         if requests:
             worker = worker or self.pool.get(self.binding.framework)
-            for i, reply in zip(index, worker.run(requests)):
-                out[i] = reply
+            for i, reply in zip(index, worker.run(requests, self.budget)):
+                out[i] = None if reply.get("skipped") else reply  # not run: no verdict (the budget's notes say why)
         return out
 
     def _call_fresh(self, cases: list[Case]) -> list[Outcome | None]:
@@ -200,7 +219,12 @@ class TargetRunner:
     def judge_cases(self, cases: list[Case], recheck: bool = False) -> list[Verdict]:
         """The case checks' verdicts of `cases`, one call each (with `recheck`, re-run for stability)."""
         judged: list[stability.Judged] = []
-        for case, outcome in zip(cases, self.call(cases)):
+        self.budget.first_pass = recheck  # the binding's own pass over its cases: a region that keeps crashing is sampled
+        try:
+            outcomes = self.call(cases)
+        finally:
+            self.budget.first_pass = False
+        for case, outcome in zip(cases, outcomes):
             if outcome is None:
                 continue
             if outcome.ok:
@@ -214,6 +238,7 @@ class TargetRunner:
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
+        before = self.costs()
         result = TargetResult(self.binding)
         verdicts: list[Verdict] = []
         cases_judged = False
@@ -225,7 +250,11 @@ class TargetRunner:
                     got = self.judge_cases(self.spec_run.cases + self.replayed, recheck=True)
                     cases_judged = True
             elif isinstance(check, BindingCheck):
-                got = check.verdicts(self)
+                self._checking = check.name
+                try:
+                    got = check.verdicts(self)
+                finally:
+                    self._checking = None
                 note = None if got else check.empty_note(self)
                 if note:
                     result.notes[check.name] = note
@@ -241,8 +270,20 @@ class TargetRunner:
         # a finding's region is probed with the check that found it (ids differ by check, so the two never merge)
         located = locate(findings, self.spec_run.spec, lambda f: self._prober(f.head.check, result))
         result.findings = sorted(located, key=lambda f: (f.head.check, f.head.verdict, f.id))
+        note = self.budget.notes()
+        if note:
+            result.notes["budget"] = note
         result.seconds = time.perf_counter() - started
+        result.costs = {k: round(v - before[k], 3) for k, v in self.costs().items()}
         return result
+
+    def costs(self) -> dict[str, float | int]:
+        """Running totals of where a binding's time goes: its calls inside the worker, worker restarts,
+        waiting on deadlines that expired, and references (the rest of `seconds` is the harness: judging,
+        the pipe, shrinking). Differences of two readings are one binding's share."""
+        ledger = self.pool.ledgers.get(self.binding.target)
+        figures = ledger.figures() if ledger else Ledger().figures()
+        return {**figures, "reference_seconds": self.spec_run.reference_seconds}
 
     def _prober(self, name: str, result: TargetResult) -> Callable[[list[Case]], list[Verdict]] | None:
         """The check's own way to judge moved cases, timed as part of that check."""
@@ -250,11 +291,15 @@ class TargetRunner:
         if judge_moved is None:
             return None
 
+        sender = name if isinstance(registry.get(name), BindingCheck) else None
+
         def timed(cases: list[Case]) -> list[Verdict]:
             probe_started = time.perf_counter()
+            self._checking = sender
             try:
                 return judge_moved(cases)
             finally:
+                self._checking = None
                 _add_time(result, name, probe_started)
         return timed
 

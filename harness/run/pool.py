@@ -3,7 +3,9 @@
 One long-lived process per framework answers calls over a pipe. A worker that dies or stops
 answering is replaced; the call it was on gets a `crash` or `timeout` reply (`memory` when
 the framework ran out of the memory limit) and the calls after it are sent to the new worker, so
-nothing already measured is lost.
+nothing already measured is lost. How long a call may take is learned per binding (see deadline.py),
+and a replacement is a pre-started spare when the pool keeps one, so neither a hang nor a crash costs
+the full time limit or a framework import again and again.
 """
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.files import inside
 from harness.run import wire
+from harness.run.deadline import Ledger
 from harness.run.frameworks import registry
 from harness.run.frameworks.base import Adapter
 
@@ -33,6 +37,14 @@ _MEMORY_DEATH = Adapter.memory_messages + ("memoryerror",)  # in a dead worker's
 
 class WorkerStartError(RuntimeError):
     pass
+
+
+class Guard(Protocol):
+    """Decides, call by call, whether a call is sent at all (see run/budget.py), and sees every reply."""
+
+    def admit(self, request: dict[str, Any]) -> bool: ...
+
+    def observe(self, request: dict[str, Any], reply: dict[str, Any]) -> None: ...
 
 
 def parse_pythons(spec: str | Iterable[str] | None) -> dict[str, str]:
@@ -95,6 +107,8 @@ class Worker:
     _proc: subprocess.Popen | None = None
     _replies: queue.Queue[Any] = field(default_factory=queue.Queue)
     _log_start: int = 0  # where this process's stderr begins in the (appended) log
+    ledgers: dict[str, Ledger] = field(default_factory=dict)  # per target: learned deadline, costs (shared by a pool)
+    replace: Callable[[], Worker] | None = None  # a ready worker to take over from a dead one (the pool's spare)
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -178,45 +192,94 @@ class Worker:
                 pass
         self._stop()
 
-    def run(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One reply per request, in order; crashes and hangs become replies too.
+    def ledger(self, target: str) -> Ledger:
+        return self.ledgers.setdefault(target, Ledger())
+
+    def run(self, requests: list[dict[str, Any]], guard: Guard | None = None) -> list[dict[str, Any]]:
+        """One reply per request, in order; crashes and hangs become replies too (and with `guard`,
+        `{"id", "skipped": True}` for a call it did not admit).
 
         Calls go in batches answered by one message each (a message per call cost more than a
-        small call). A batch the worker does not answer, because it died or hung past the
-        timeout, is replayed one call at a time on a new worker: the crash or timeout is charged
-        to the call that caused it, and every other call still gets its own answer.
+        small call). A batch the worker does not answer, because it died or hung past its deadline,
+        is replayed one call at a time on a new worker: the crash or timeout is charged to the call
+        that caused it, and every other call still gets its own answer.
         """
-        replies: list[dict[str, Any]] = []
-        pending = list(requests)
+        replies: list[dict[str, Any] | None] = [None] * len(requests)
+        pending = list(enumerate(requests))
         alone = 0  # calls still to send one at a time, after a batch that failed
         while pending:
+            size = 1 if alone else BATCH
+            batch, pending = pending[:size], pending[size:]
+            alone = max(0, alone - len(batch))
+            if guard is not None:
+                for i, r in batch:
+                    if not guard.admit(r):
+                        replies[i] = {"id": r.get("id"), "skipped": True}
+                batch = [(i, r) for i, r in batch if replies[i] is None]
+                if not batch:
+                    continue
+            calls = [r for _, r in batch]
+            ledger = self.ledger(str(calls[0].get("target")))
             if self._proc is None or self._proc.poll() is not None:
                 if self._proc is not None:
                     self.restarts += 1
-                self.start()
-            batch, pending = pending[:1 if alone else BATCH], pending[1 if alone else BATCH:]
-            alone = max(0, alone - len(batch))
+                    ledger.restarts += 1
+                self._revive(ledger)
+            limit, why = ledger.deadline(calls, self.timeout)
             try:
-                wire.send(self._proc.stdin, {"op": "batch", "calls": batch})  # type: ignore[arg-type,union-attr]
+                wire.send(self._proc.stdin, {"op": "batch", "calls": calls})  # type: ignore[arg-type,union-attr]
             except (BrokenPipeError, OSError):
                 pass  # the reply below sees the dead worker
-            answer = self._next(self.timeout)
+            sent = time.perf_counter()
+            answer = self._next(limit)
             got = answer.get("replies") if isinstance(answer, dict) else None
-            if isinstance(got, list) and [r.get("id") for r in got] == [r.get("id") for r in batch]:
-                replies.extend(got)
+            if isinstance(got, list) and [r.get("id") for r in got] == [r.get("id") for r in calls]:
+                ledger.learn(got)
+                for (i, r), reply in zip(batch, got):
+                    replies[i] = reply
+                    if guard is not None:
+                        guard.observe(r, reply)
                 continue
+            if answer is TimeoutError:
+                ledger.timed_out(calls, time.perf_counter() - sent)
             if len(batch) == 1:
-                replies.append(self._failure(batch[0], answer))
+                (i, r), = batch
+                replies[i] = self._failure(r, answer, limit, why)
+                if guard is not None:
+                    guard.observe(r, replies[i])  # type: ignore[arg-type]
             else:
                 pending, alone = batch + pending, len(batch)
             self.restarts += 1
+            ledger.restarts += 1
             self._stop()
-        return replies
+        return [r for r in replies if r is not None]
 
-    def _failure(self, request: dict[str, Any], reply: Any) -> dict[str, Any]:
+    def _revive(self, ledger: Ledger) -> None:
+        """A live process again: the ready spare's when there is one (no framework import to wait for)."""
+        started = time.perf_counter()
+        self._stop()
+        spare = None
+        if self.replace is not None:
+            try:
+                spare = self.replace()
+            except WorkerStartError:
+                spare = None  # start one here: its error, if any, is the one to report
+        if spare is not None and spare._proc is not None and spare._proc.poll() is None:
+            self._proc, self._replies, self.info = spare._proc, spare._replies, spare.info
+            spare._proc = None  # now this worker's process
+            # its stderr from here on: what the dead worker wrote last must not read as this one's
+            path = self.log_path
+            self._log_start = path.stat().st_size if path and path.exists() else spare._log_start
+        else:
+            if spare is not None:
+                spare.close()
+            self.start()
+        ledger.restart_seconds += time.perf_counter() - started
+
+    def _failure(self, request: dict[str, Any], reply: Any, limit: float, why: str) -> dict[str, Any]:
         if reply is TimeoutError:
-            return {"id": request.get("id"), "crash": "timeout", "seconds": self.timeout,
-                    "error": {"type": "Timeout", "mro": [], "message": f"no answer within {self.timeout:g} s"}}
+            return {"id": request.get("id"), "crash": "timeout", "seconds": limit,
+                    "error": {"type": "Timeout", "mro": [], "message": f"no answer within {limit:g} s (deadline: {why})"}}
         code = self._proc.wait(timeout=30) if self._proc else None
         why = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
         tail = self._stderr_tail()
@@ -234,6 +297,7 @@ class Pool:
         self.pythons, self.timeout, self.log_dir, self.memory = pythons, timeout, log_dir, memory
         self.spares = spares  # keep a fresh worker per framework ready from the start (for re-runs)
         self.workers: dict[str, Worker] = {}
+        self.ledgers: dict[str, Ledger] = {}  # per target, shared by every worker of this pool
         self.failed: dict[str, str] = {}
         self._spares: dict[str, Future[Worker]] = {}
         self._lock = threading.Lock()
@@ -265,7 +329,8 @@ class Pool:
         return spare.result() if spare else self._new(framework)
 
     def _new(self, framework: str) -> Worker:
-        worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory)
+        worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory,
+                        ledgers=self.ledgers, replace=lambda: self.fresh(framework))
         worker.start()
         return worker
 

@@ -41,6 +41,7 @@ class RunOptions:
     recheck: bool  # re-run cases to detect nondeterministic results
     report_dir: Path
     cases_dir: Path  # checked-in cases: doc examples and replayed regressions
+    crash_budget: int = 3  # crashes or hangs of a finding region before its cases are sampled (0: never)
 
 
 class RunSession:
@@ -54,7 +55,7 @@ class RunSession:
         self.options = options
         self.pythons, self.missing = discover(options.workers)  # frameworks to run; known ones missing here
         self.config = Config(seed=options.seed, max_examples=options.max_examples, cases_dir=options.cases_dir,
-                             recheck=options.recheck)
+                             recheck=options.recheck, crash_budget=options.crash_budget)
         self.pool = Pool(self.pythons, timeout=options.case_timeout, log_dir=options.report_dir / "logs",
                          memory=options.memory_limit, spares=options.recheck)
         self.apis: dict[str, Path] = {}  # api name -> the spec file that defines it
