@@ -1,6 +1,7 @@
 """The numpy reference: a spec formula evaluated on a case in float64, and in the case's dtype."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +16,23 @@ from harness.spec.vocabulary import Accumulation, Context
 @dataclass
 class Reference:
     value: np.ndarray | None = None  # float64
-    lowp: np.ndarray | None = None  # the same formula in the inputs' own dtype, widened
     accumulation: Accumulation = field(default_factory=Accumulation)
     error: str | None = None  # the formula itself failed on this case
     scale: float = 0.0  # largest finite |element| among the float inputs
+    _lowp: np.ndarray | None = field(default=None, repr=False)
+    _pending: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
+
+    @property
+    def lowp(self) -> np.ndarray | None:
+        """The same formula in the inputs' own dtype, widened (evaluated on first use: most
+        comparisons are decided without this rounding-noise term, see compare.compare)."""
+        if self._pending is not None:
+            self._lowp, self._pending = self._pending(), None
+        return self._lowp
+
+    @lowp.setter
+    def lowp(self, value: np.ndarray | None) -> None:
+        self._lowp, self._pending = value, None
 
 
 def _env(case: Case, wide: bool) -> dict[str, Any]:
@@ -43,13 +57,17 @@ def evaluate(formula: Formula, case: Case, params: dict[str, Any] | None = None)
     if all(a is None or dtypes.name(a) == "float64" or not dtypes.is_float(dtypes.name(a)) for a in case.arrays.values()):
         ref.lowp = ref.value  # no float input narrower than float64: the same evaluation again
         return ref
+    ref._pending = lambda: _lowp(formula, case, params)
+    return ref
+
+
+def _lowp(formula: Formula, case: Case, params: dict[str, Any] | None) -> np.ndarray | None:
     try:
         env = _env(case, wide=False)
         env.update(params or {})
-        ref.lowp = np.asarray(formula.evaluate(env, Context()), dtype=np.float64)
+        return np.asarray(formula.evaluate(env, Context()), dtype=np.float64)
     except Exception:
-        ref.lowp = None
-    return ref
+        return None
 
 
 def input_scale(case: Case) -> float:

@@ -50,7 +50,16 @@ class Verdict:
 
 def matching_rules(rules: list[tuple[Raise, Any]], case: Case) -> list[Raise]:
     """Every raise rule whose condition holds: a case that breaks two rules may raise either error."""
-    return [rule for rule, condition in rules if holds(condition, case)]
+    return [rule for rule, condition in rules if holds_once(condition, case)]
+
+
+def holds_once(condition: Any, case: Case) -> bool:
+    """`holds`, evaluated once per condition text and case (the bindings of a spec share their rules)."""
+    key = ("holds", condition)
+    found = case.memo.get(key)
+    if found is None:
+        found = case.memo[key] = holds(condition, case)
+    return found
 
 
 def unsupported_dtypes(binding: BindingView, case: Case) -> list[str]:
@@ -82,7 +91,8 @@ def _against(rules: list[Raise], ref: Reference | None, outcome: Outcome,
         return "unexpected-error", None
     if ref is None or ref.value is None:
         return "match", None  # the reference cannot say (recorded as a note on the case)
-    cmp = compare.compare(outcome.value, ref.value, out_dtype, ref.lowp, ref.accumulation, ref.scale)  # type: ignore[arg-type]
+    cmp = compare.compare(outcome.value, ref.value, out_dtype, lambda: ref.lowp, ref.accumulation,  # type: ignore[arg-type]
+                          ref.scale)
     return cmp.verdict, cmp
 
 
@@ -93,10 +103,13 @@ def expected_dtype(binding: BindingView, case: Case) -> str | None:
         return binding.model.output_dtype
     if rule is None:
         return None
-    try:
-        return str(rule.evaluate(case.env()))
-    except Exception:
-        return None
+    key = ("dtype", rule)
+    if key not in case.memo:  # the same rule for every binding of the spec
+        try:
+            case.memo[key] = str(rule.evaluate(case.env()))
+        except Exception:
+            case.memo[key] = None
+    return case.memo[key]
 
 
 @dataclass
@@ -199,7 +212,7 @@ def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupport
         # a documented difference in values also explains the gradient of the same cases (its derivative)
         same_check = diff.check == v.check or (diff.check, v.check) == ("values", "gradients")
         if same_check and (not diff.verdicts or v.verdict in diff.verdicts) and (
-                condition is None or (v.case is not None and holds(condition, v.case))):
+                condition is None or (v.case is not None and holds_once(condition, v.case))):
             v.documented, v.source, v.why = True, diff.source, diff.what
             return
     if v.doc == "match":
