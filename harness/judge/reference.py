@@ -75,9 +75,12 @@ def input_scale(case: Case) -> float:
     for a in case.arrays.values():
         if a is not None and a.size and dtypes.is_float(dtypes.name(a)):
             f = np.abs(dtypes.to_float64(a))
-            f = f[np.isfinite(f)]
-            if f.size:
-                scale = max(scale, float(f.max()))
+            top = f.max()
+            if not np.isfinite(top):  # only then are there elements to leave out
+                f = f[np.isfinite(f)]
+                top = f.max() if f.size else None
+            if top is not None:
+                scale = max(scale, float(top))
     return scale
 
 
@@ -89,3 +92,4 @@ def holds(condition: Formula, case: Case, params: dict[str, Any] | None = None) 
         return bool(condition.evaluate(env))
     except Exception:
         return False
+

@@ -333,7 +333,15 @@ def _compile(node: ast.AST) -> Program:
                 scope[TRACE].condition(node.args[0], values[0])
             work.before(node, *values, *kwargs.values())
             return work.after(node, scope[name](*values, **kwargs))  # type: ignore[arg-type]
-        return call
+
+        def positional(scope: dict[str, Any], work: _Work) -> Any:  # `call` without keywords: most calls
+            values = [a(scope, work) for a in args]
+            if is_where and values and TRACE in scope:
+                scope[TRACE].condition(node.args[0], values[0])
+            work.before(node, *values)
+            return work.after(node, scope[name](*values))
+        is_where = name == "where"
+        return call if keywords else positional
     if isinstance(node, ast.Tuple):
         items = [_compile(e) for e in node.elts]
         return lambda scope, work: tuple(e(scope, work) for e in items)
