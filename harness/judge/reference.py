@@ -44,10 +44,10 @@ def _env(case: Case, wide: bool) -> dict[str, Any]:
 
 def evaluate(formula: Formula, case: Case, params: dict[str, Any] | None = None) -> Reference:
     """Evaluate `formula` for `case`; `params` overrides parameter values (e.g. a binding's defaults)."""
-    ref = Reference(scale=input_scale(case))
+    env = _env(case, wide=True)
+    ref = Reference(scale=input_scale(case, env))
     ctx = Context()
     try:
-        env = _env(case, wide=True)
         env.update(params or {})
         ref.value = np.asarray(formula.evaluate(env, ctx), dtype=np.float64)
         ref.accumulation = ctx.accumulation
@@ -70,11 +70,12 @@ def _lowp(formula: Formula, case: Case, params: dict[str, Any] | None) -> np.nda
         return None
 
 
-def input_scale(case: Case) -> float:
+def input_scale(case: Case, wide: dict[str, Any] | None = None) -> float:
+    """The largest finite |element| of the case's float inputs (`wide`: the case's env already widened)."""
     scale = 0.0
-    for a in case.arrays.values():
+    for k, a in case.arrays.items():
         if a is not None and a.size and dtypes.is_float(dtypes.name(a)):
-            f = np.abs(dtypes.to_float64(a))
+            f = np.abs(wide[k] if wide is not None else dtypes.to_float64(a))
             top = f.max()
             if not np.isfinite(top):  # only then are there elements to leave out
                 f = f[np.isfinite(f)]
@@ -92,4 +93,3 @@ def holds(condition: Formula, case: Case, params: dict[str, Any] | None = None) 
         return bool(condition.evaluate(env))
     except Exception:
         return False
-

@@ -89,7 +89,7 @@ class SpecRun:
         formula = self.spec.formula if binding is None else binding.formula
         if formula is None:
             return None
-        key = (case.fingerprint(), "" if binding is None else binding.target)
+        key = (case.fingerprint(), formula.source)  # bindings documenting the same formula share its evaluation
         if key not in self._refs:
             self._refs[key] = evaluate(formula, case)
         return self._refs[key]
