@@ -1,6 +1,7 @@
 """The numpy reference: a spec formula evaluated on a case in float64, and in the case's dtype."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,12 +77,13 @@ def input_scale(case: Case, wide: dict[str, Any] | None = None) -> float:
     for k, a in case.arrays.items():
         if a is not None and a.size and dtypes.is_float(dtypes.name(a)):
             f = np.abs(wide[k] if wide is not None else dtypes.to_float64(a))
-            top = f.max()
-            if not np.isfinite(top):  # only then are there elements to leave out
+            top = float(f.max())
+            if not math.isfinite(top):  # only then are there elements to leave out
                 f = f[np.isfinite(f)]
-                top = f.max() if f.size else None
-            if top is not None:
-                scale = max(scale, float(top))
+                if not f.size:
+                    continue
+                top = float(f.max())
+            scale = max(scale, top)
     return scale
 
 
