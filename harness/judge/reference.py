@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,26 +13,55 @@ from harness.spec.formula import Formula
 from harness.spec.vocabulary import Accumulation, Context
 
 
-@dataclass
 class Reference:
-    value: np.ndarray | None = None  # float64
-    accumulation: Accumulation = field(default_factory=Accumulation)
-    error: str | None = None  # the formula itself failed on this case
-    scale: float = 0.0  # largest finite |element| among the float inputs
-    _lowp: np.ndarray | None = field(default=None, repr=False)
-    _pending: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
+    """A formula's reference for one case, computed when first read (`todo`): a case whose call
+    raises, as its rules say it must, is judged without it.
+
+    `value` float64; `lowp` the same formula in the inputs' own dtype, widened (computed later still:
+    most comparisons are decided without this rounding-noise term, see compare.compare);
+    `accumulation` what its reductions summed; `error` why the formula failed on this case;
+    `scale` the largest finite |element| among the float inputs.
+    """
+
+    __slots__ = ("_value", "_accumulation", "_error", "_scale", "_lowp", "_pending", "_todo")
+
+    def __init__(self, todo: Callable[[Reference], None] | None = None) -> None:
+        self._value: np.ndarray | None = None
+        self._accumulation = Accumulation()
+        self._error: str | None = None
+        self._scale = 0.0
+        self._lowp: np.ndarray | None = None
+        self._pending: Callable[[], np.ndarray | None] | None = None
+        self._todo = todo
+
+    def _done(self) -> Reference:
+        if self._todo is not None:
+            self._todo(self)
+            self._todo = None
+        return self
+
+    @property
+    def value(self) -> np.ndarray | None:
+        return self._done()._value
+
+    @property
+    def accumulation(self) -> Accumulation:
+        return self._done()._accumulation
+
+    @property
+    def error(self) -> str | None:
+        return self._done()._error
+
+    @property
+    def scale(self) -> float:
+        return self._done()._scale
 
     @property
     def lowp(self) -> np.ndarray | None:
-        """The same formula in the inputs' own dtype, widened (evaluated on first use: most
-        comparisons are decided without this rounding-noise term, see compare.compare)."""
+        self._done()
         if self._pending is not None:
             self._lowp, self._pending = self._pending(), None
         return self._lowp
-
-    @lowp.setter
-    def lowp(self, value: np.ndarray | None) -> None:
-        self._lowp, self._pending = value, None
 
 
 def _env(case: Case, wide: bool) -> dict[str, Any]:
@@ -43,23 +71,28 @@ def _env(case: Case, wide: bool) -> dict[str, Any]:
     return env
 
 
-def evaluate(formula: Formula, case: Case, params: dict[str, Any] | None = None) -> Reference:
-    """Evaluate `formula` for `case`; `params` overrides parameter values (e.g. a binding's defaults)."""
+def evaluate(formula: Formula, case: Case, params: dict[str, Any] | None = None, *, later: bool = False) -> Reference:
+    """Evaluate `formula` for `case`; `params` overrides parameter values (e.g. a binding's defaults).
+    With `later`, the evaluation happens when the reference is first read."""
+    ref = Reference(lambda r: _fill(r, formula, case, params))
+    return ref if later else ref._done()
+
+
+def _fill(ref: Reference, formula: Formula, case: Case, params: dict[str, Any] | None) -> None:
     env = _env(case, wide=True)
-    ref = Reference(scale=input_scale(case, env))
+    ref._scale = input_scale(case, env)
     ctx = Context()
     try:
         env.update(params or {})
-        ref.value = np.asarray(formula.evaluate(env, ctx), dtype=np.float64)
-        ref.accumulation = ctx.accumulation
+        ref._value = np.asarray(formula.evaluate(env, ctx), dtype=np.float64)
+        ref._accumulation = ctx.accumulation
     except Exception as exc:  # a formula that cannot evaluate a case says so in the report
-        ref.error = f"{type(exc).__name__}: {exc}"
-        return ref
+        ref._error = f"{type(exc).__name__}: {exc}"
+        return
     if all(a is None or dtypes.name(a) == "float64" or not dtypes.is_float(dtypes.name(a)) for a in case.arrays.values()):
-        ref.lowp = ref.value  # no float input narrower than float64: the same evaluation again
-        return ref
+        ref._lowp = ref._value  # no float input narrower than float64: the same evaluation again
+        return
     ref._pending = lambda: _lowp(formula, case, params)
-    return ref
 
 
 def _lowp(formula: Formula, case: Case, params: dict[str, Any] | None) -> np.ndarray | None:

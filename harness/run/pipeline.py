@@ -91,7 +91,7 @@ class SpecRun:
             return None
         key = (case.fingerprint(), formula.source)  # bindings documenting the same formula share its evaluation
         if key not in self._refs:
-            self._refs[key] = evaluate(formula, case)
+            self._refs[key] = evaluate(formula, case, later=True)  # unread when the call raises as it must
         return self._refs[key]
 
 
