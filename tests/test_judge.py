@@ -109,3 +109,21 @@ def test_a_binding_rule_stays_precise_where_the_common_rule_has_the_same_conditi
     case = _case([1.0, 2.0], [2.0])  # mindspore documents ValueError for this very condition
     (v,) = _judge("mindspore.ops.smooth_l1_loss", case, _err("TypeError"))
     assert (v.doc, v.documented) == ("wrong-error", False)
+
+
+def test_a_condition_is_shared_only_between_cases_it_cannot_tell_apart():
+    from harness.judge.verdicts import holds_once
+    from harness.spec.formula import parse, reads
+
+    by_shape = parse("shape(input) != shape(target) or weight is None", ["input", "target", "weight"], condition=True)
+    by_value = parse("any(input < 0) and ndim(input) == 1", ["input"], condition=True)
+    assert reads(by_shape)[1] == {"input", "target", "weight"}
+    assert reads(by_value)[1] == frozenset()  # `input` is also read element by element
+    a, b = _case([1.0, 2.0], [1.0, 2.0]), _case([-1.0, 2.0], [1.0, 2.0])
+    for case in (a, b):
+        case.arrays["weight"] = None
+        assert holds_once(by_shape, case) is True
+    assert [holds_once(by_value, c) for c in (a, b)] == [False, True]
+    mismatched, weighted = _case([1.0, 2.0], [1.0, 2.0, 3.0]), _case([1.0, 2.0], [1.0, 2.0])
+    mismatched.arrays["weight"] = weighted.arrays["weight"] = np.ones(2, np.float32)
+    assert holds_once(by_shape, mismatched) is True and holds_once(by_shape, weighted) is False

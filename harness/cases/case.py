@@ -51,6 +51,12 @@ class Case:
                 h.update(dtypes.name(a).encode() + repr(a.shape).encode() + np.array(a, order="C").tobytes())
         return h.hexdigest()[:16]
 
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """What the orchestrator derived from this case alone (raise conditions, the output dtype rule),
+        kept because every binding of a spec asks the same questions of the same case."""
+        return {}
+
     def fingerprint(self) -> str:
         """Identity of the case's content (computed once: every binding of a spec asks)."""
         return self._fingerprint

@@ -8,6 +8,7 @@ A discrepancy the binding's own docs predict is `documented`; the rest is what g
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -17,6 +18,8 @@ from harness.cases.case import Case, Outcome, describe_array, jsonable
 from harness.judge import compare
 from harness.judge.reference import Reference, holds
 from harness.spec import dtypes
+from harness.spec import formula as formula_mod
+from harness.spec.formula import Formula
 from harness.spec.model import BindingView, Raise
 from harness.spec.names import CheckName
 
@@ -50,7 +53,43 @@ class Verdict:
 
 def matching_rules(rules: list[tuple[Raise, Any]], case: Case) -> list[Raise]:
     """Every raise rule whose condition holds: a case that breaks two rules may raise either error."""
-    return [rule for rule, condition in rules if holds(condition, case)]
+    return [rule for rule, condition in rules if holds_once(condition, case)]
+
+
+def holds_once(condition: Any, case: Case) -> bool:
+    """`holds`, evaluated once per condition text and case (the bindings of a spec share their rules)."""
+    key = ("holds", condition)
+    found = case.memo.get(key)
+    if found is None:
+        found = case.memo[key] = shared("holds", condition, case, lambda: holds(condition, case))
+    return found
+
+
+_SHARED: dict[tuple[Any, ...], Any] = {}
+SHARED_LIMIT = 1 << 16  # entries before the table starts over (a bound on memory, not a correctness matter)
+_ABSENT = ("absent",)
+
+
+def shared(kind: str, condition: Formula, case: Case, compute: Callable[[], Any]) -> Any:
+    """`compute()`, shared by the cases that `condition` cannot tell apart: it reads their arrays only
+    through dtype, shape or presence (formula.reads), and every other name it reads has the same value."""
+    names, metadata_only = formula_mod.reads(condition)
+    env = case.env()
+    key: list[Any] = [kind, condition]
+    for name in names:
+        v = env.get(name, _ABSENT)
+        if isinstance(v, np.ndarray):
+            if name not in metadata_only:
+                return compute()  # its elements matter: nothing to share
+            key.append(("array", dtypes.name(v), v.shape))
+        else:
+            key.append(_ABSENT if v is _ABSENT else (type(v).__qualname__, repr(v)))
+    found = _SHARED.get(tuple(key), _ABSENT)
+    if found is _ABSENT:
+        if len(_SHARED) >= SHARED_LIMIT:
+            _SHARED.clear()
+        found = _SHARED[tuple(key)] = compute()
+    return found
 
 
 def unsupported_dtypes(binding: BindingView, case: Case) -> list[str]:
@@ -82,7 +121,8 @@ def _against(rules: list[Raise], ref: Reference | None, outcome: Outcome,
         return "unexpected-error", None
     if ref is None or ref.value is None:
         return "match", None  # the reference cannot say (recorded as a note on the case)
-    cmp = compare.compare(outcome.value, ref.value, out_dtype, ref.lowp, ref.accumulation, ref.scale)  # type: ignore[arg-type]
+    cmp = compare.compare(outcome.value, ref.value, out_dtype, lambda: ref.lowp, ref.accumulation,  # type: ignore[arg-type]
+                          ref.scale)
     return cmp.verdict, cmp
 
 
@@ -93,6 +133,13 @@ def expected_dtype(binding: BindingView, case: Case) -> str | None:
         return binding.model.output_dtype
     if rule is None:
         return None
+    key = ("dtype", rule)
+    if key not in case.memo:  # the same rule for every binding of the spec
+        case.memo[key] = shared("dtype", rule, case, lambda: _output_dtype(rule, case))
+    return case.memo[key]
+
+
+def _output_dtype(rule: Formula, case: Case) -> str | None:
     try:
         return str(rule.evaluate(case.env()))
     except Exception:
@@ -199,7 +246,7 @@ def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupport
         # a documented difference in values also explains the gradient of the same cases (its derivative)
         same_check = diff.check == v.check or (diff.check, v.check) == ("values", "gradients")
         if same_check and (not diff.verdicts or v.verdict in diff.verdicts) and (
-                condition is None or (v.case is not None and holds(condition, v.case))):
+                condition is None or (v.case is not None and holds_once(condition, v.case))):
             v.documented, v.source, v.why = True, diff.source, diff.what
             return
     if v.doc == "match":

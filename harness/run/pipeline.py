@@ -96,12 +96,13 @@ class SpecRun:
         formula = self.spec.formula if binding is None else binding.formula
         if formula is None:
             return None
-        key = (case.fingerprint(), "" if binding is None else binding.target)
+        key = (case.fingerprint(), formula.source)  # bindings documenting the same formula share its evaluation
         if key not in self._refs:
-            started = time.perf_counter()
-            self._refs[key] = evaluate(formula, case)
-            self.reference_seconds += time.perf_counter() - started
+            self._refs[key] = evaluate(formula, case, later=True, spent=self._spent)  # unread when the call raises as it must
         return self._refs[key]
+
+    def _spent(self, seconds: float) -> None:
+        self.reference_seconds += seconds
 
 
 def build_request(binding: BindingView, case: Case, rid: int) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ integers stay under MAX_INT_BITS (a chain of `** 16` would otherwise grow withou
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import warnings
@@ -93,6 +94,47 @@ class Formula:
         work = _Work()
         with np.errstate(all="ignore"):
             return self.program(scope, work)
+
+
+#: vocabulary functions that read an array's dtype, shape or rank, never its elements
+METADATA = frozenset({"shape", "ndim", "size", "dtype", "is_float", "is_int", "len", "broadcastable"})
+
+
+@functools.cache
+def reads(formula: Formula) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The names `formula` reads (sorted; called names too, in case a value shadows one), and those it reads
+    only through their metadata: as plain arguments of METADATA functions, or in `x is None` / `x is not None`.
+
+    Why: a condition that reads arrays only so has one value for every case with the same dtypes, shapes
+    and other values, so the judge can share it between such cases (see verdicts.shared).
+    """
+    meta: set[str] = set()
+    value: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and all(
+                isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops) and all(
+                isinstance(c, ast.Constant) and c.value is None for c in node.comparators):
+            meta.add(node.left.id)
+            return
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            value.add(node.func.id)
+            plain = node.func.id in METADATA and not node.keywords
+            for arg in node.args:
+                if plain and isinstance(arg, ast.Name):
+                    meta.add(arg.id)
+                else:
+                    visit(arg)
+            for keyword in node.keywords:
+                visit(keyword.value)
+            return
+        if isinstance(node, ast.Name):
+            value.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(formula.tree)
+    return tuple(sorted(meta | value)), frozenset(meta - value)
 
 
 def parse(source: str, variables: Iterable[str], *, condition: bool = False) -> Formula:
@@ -333,7 +375,15 @@ def _compile(node: ast.AST) -> Program:
                 scope[TRACE].condition(node.args[0], values[0])
             work.before(node, *values, *kwargs.values())
             return work.after(node, scope[name](*values, **kwargs))  # type: ignore[arg-type]
-        return call
+
+        def positional(scope: dict[str, Any], work: _Work) -> Any:  # `call` without keywords: most calls
+            values = [a(scope, work) for a in args]
+            if is_where and values and TRACE in scope:
+                scope[TRACE].condition(node.args[0], values[0])
+            work.before(node, *values)
+            return work.after(node, scope[name](*values))
+        is_where = name == "where"
+        return call if keywords else positional
     if isinstance(node, ast.Tuple):
         items = [_compile(e) for e in node.elts]
         return lambda scope, work: tuple(e(scope, work) for e in items)

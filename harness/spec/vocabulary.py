@@ -37,7 +37,11 @@ class Accumulation:
     def record(self, x: np.ndarray, out: np.ndarray, scale: float = 1.0) -> None:
         n = max(1, x.size // max(1, np.size(out)))
         with np.errstate(all="ignore"):
-            mag = float(np.nansum(np.abs(np.asarray(x, dtype=np.float64)))) * scale
+            terms = np.abs(np.asarray(x, dtype=np.float64))
+            total = np.add.reduce(terms, axis=None)  # what nansum sums when no term is nan (its copy adds the cost)
+            if total != total:  # a sum of |terms| is nan only when a term is
+                total = np.nansum(terms)
+            mag = float(total) * scale
         self.count = max(self.count, n)
         if math.isfinite(mag):
             self.magnitude = max(self.magnitude, mag)
