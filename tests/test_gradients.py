@@ -139,3 +139,16 @@ def test_bad_gradient_settings_name_the_line(tmp_path):
     path.write_text(SPEC.replace("side: right", "side: sideways"))
     with pytest.raises(SourceError, match=r"bad.yaml:\d+"):
         load_spec(path)
+
+
+def test_which_core_cases_get_a_gradient_check_does_not_depend_on_the_explored_ones():
+    """The gate decides on core cases: explored cases (another seed) only fill the room the core leaves."""
+    core = [case([float(i)], [0.0]) for i in range(10)] + [case([np.nan], [0.0])]
+    chosen = []
+    for explored_nonfinite in (0, 3, 6):
+        explored = [case([np.inf], [0.0]).with_(explored=True) for _ in range(explored_nonfinite)]
+        explored += [case([float(100 + i)], [0.0]).with_(explored=True) for i in range(30)]
+        picked = gradients._select(core + explored)
+        assert len(picked) == gradients.GRAD_CASES
+        chosen.append([c.fingerprint() for c in picked if not c.explored])
+    assert chosen[0] == chosen[1] == chosen[2] == [c.fingerprint() for c in core]
