@@ -8,9 +8,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from harness.checks.base import CaseCheck, Check, CheckName
+
+if TYPE_CHECKING:
+    from harness.judge.verdicts import CaseContext
 
 _NOT_CHECKS = {"base", "registry"}
 
@@ -58,6 +61,11 @@ def find(name: str) -> Check | None:
 def case_checks() -> tuple[CaseCheck, ...]:
     """The checks that share one call per case, in the order they claim cases."""
     return tuple(c for c in _registered() if isinstance(c, CaseCheck))
+
+
+def owner(ctx: CaseContext) -> CaseCheck:
+    """The case check that judges a case: the first, in run order, that owns it (the last owns every case)."""
+    return next(c for c in case_checks() if c.owns(ctx))
 
 
 def partition(name: str) -> tuple[str, ...]:

@@ -79,16 +79,23 @@ def _num(x: float) -> Any:
     return x if math.isfinite(x) else str(x)
 
 
+def _floor(dtype: str, scale: float) -> float:
+    """The subnormal-flush and input-scale terms of atol."""
+    return TINY_FACTOR * dtypes.tiny(dtype) + SCALE_FACTOR * dtypes.eps(dtype) * scale
+
+
+def _accumulated(dtype: str, acc: Accumulation) -> float:
+    """The accumulation term of atol (0 without a reduction of more than one term)."""
+    return (math.log2(acc.count) + 2) * dtypes.eps(dtype) * acc.magnitude if acc.count > 1 else 0.0
+
+
 def atol_for(dtype: str, expected: np.ndarray, lowp: np.ndarray | None, acc: Accumulation,
              scale: float = 0.0) -> np.ndarray:
-    eps = dtypes.eps(dtype)
-    atol = np.full(np.shape(expected), TINY_FACTOR * dtypes.tiny(dtype) + SCALE_FACTOR * eps * scale)
+    atol = np.full(np.shape(expected), _floor(dtype, scale))
     if lowp is not None and np.shape(lowp) == np.shape(expected):
         noise = np.abs(expected - lowp)
         atol = atol + NOISE_FACTOR * np.where(np.isfinite(noise), noise, 0.0)
-    if acc.count > 1:
-        atol = atol + (math.log2(acc.count) + 2) * eps * acc.magnitude
-    return atol
+    return atol + _accumulated(dtype, acc)
 
 
 Lowp = np.ndarray | Callable[[], np.ndarray | None] | None
@@ -118,10 +125,7 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, lowp: Lowp = N
         rtol = RTOL_EPS * eps * np.abs(e)
         # where a - e is finite both are: the finite test alone decides (the nan, inf and overflow rules add nothing)
         if np.isfinite(diff).all():
-            quiet = TINY_FACTOR * dtypes.tiny(dtype) + SCALE_FACTOR * eps * scale  # atol_for's terms but noise
-            if acc.count > 1:
-                quiet = quiet + (math.log2(acc.count) + 2) * eps * acc.magnitude
-            if (diff <= rtol + quiet).all():
+            if (diff <= rtol + (_floor(dtype, scale) + _accumulated(dtype, acc))).all():  # atol_for's terms but noise
                 bad = np.zeros(e.shape, bool)
                 return Comparison("match", 0, int(e.size), bad, lambda: _details(a, e, diff, bad, dtype, full_atol()))
         atol = full_atol()

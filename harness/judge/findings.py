@@ -71,10 +71,14 @@ class Finding:
         return self.fixed_cases == 0
 
 
+def partition_of(check: str, found: dict[str, str]) -> dict[str, str]:
+    """Of a case's `features`, those `check` declares as splitting findings (finite vs non-finite values, which probe)."""
+    return {k: found[k] for k in registry.partition(check) if k in found}
+
+
 def partition(v: Verdict) -> dict[str, str]:
-    """The features its check declares as splitting findings (finite vs non-finite values, which probe)."""
-    f = features(v.case)
-    return {k: f[k] for k in registry.partition(v.check) if k in f}
+    """The partition of a verdict: its check's, of its case."""
+    return partition_of(v.check, features(v.case))
 
 
 def finding_id(api: str, target: str, check: str, subject: str, region: dict[str, list[str]]) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.cases.case import Case, Outcome
 from harness.checks import registry
-from harness.judge.findings import features
+from harness.judge.findings import features, partition_of
 from harness.judge.verdicts import CaseContext
 from harness.run.deadline import key
 from harness.spec.model import BindingView
@@ -65,7 +65,7 @@ class Budget:
         if call.region is None:
             check = call.check or _owner(self.binding, call.case)
             found = features(call.case)
-            call.region = (check, tuple((k, found[k]) for k in registry.partition(check) if k in found))
+            call.region = (check, tuple(partition_of(check, found).items()))
             call.look = tuple(sorted(found.items()))
         return call.region
 
@@ -131,5 +131,4 @@ def describe(region: Region) -> str:
 
 def _owner(binding: BindingView, case: Case) -> str:
     """The case check that judges the case (it does not depend on the outcome)."""
-    ctx = CaseContext.build(binding, case, Outcome(), None, None)
-    return next(c.name for c in registry.case_checks() if c.owns(ctx))
+    return registry.owner(CaseContext.build(binding, case, Outcome(), None, None)).name

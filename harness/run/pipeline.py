@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from harness.checks import registry
 from harness.checks.base import BindingCheck, CaseCheck
 from harness.checks.gradients import GradientCheck
 from harness.judge import stability
-from harness.judge.findings import Finding, features, group, partition
+from harness.judge.findings import Finding, features, group, partition, partition_of
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
 from harness.judge.verdicts import CaseContext, Verdict
@@ -161,8 +162,7 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference 
           own: Reference | None) -> list[Verdict]:
     """The verdicts of one call: the first case check (in run order) that owns the case judges it."""
     ctx = CaseContext.build(binding, case, outcome, common, own)
-    owner = next(c for c in registry.case_checks() if c.owns(ctx))
-    return owner.judge(ctx)
+    return registry.owner(ctx).judge(ctx)
 
 
 class TargetRunner:
@@ -251,11 +251,8 @@ class TargetRunner:
                     got = self.judge_cases(self.spec_run.cases + self.replayed, recheck=True)
                     cases_judged = True
             elif isinstance(check, BindingCheck):
-                self._checking = check.name
-                try:
+                with self._sending(check.name):
                     got = check.verdicts(self)
-                finally:
-                    self._checking = None
                 note = None if got else check.empty_note(self)
                 if note:
                     result.notes[check.name] = note
@@ -286,21 +283,29 @@ class TargetRunner:
         figures = ledger.figures() if ledger else Ledger().figures()
         return {**figures, "reference_seconds": self.spec_run.reference_seconds}
 
+    @contextmanager
+    def _sending(self, check: str | None) -> Iterator[None]:
+        """Calls sent meanwhile are that binding check's (None: the case checks'), for the crash budget's regions."""
+        self._checking = check
+        try:
+            yield
+        finally:
+            self._checking = None
+
     def _prober(self, name: str, result: TargetResult) -> Callable[[list[Case]], list[Verdict]] | None:
         """The check's own way to judge moved cases, timed as part of that check."""
-        judge_moved = registry.get(name).prober(self)
+        check = registry.get(name)
+        judge_moved = check.prober(self)
         if judge_moved is None:
             return None
-
-        sender = name if isinstance(registry.get(name), BindingCheck) else None
+        sender = name if isinstance(check, BindingCheck) else None
 
         def timed(cases: list[Case]) -> list[Verdict]:
             probe_started = time.perf_counter()
-            self._checking = sender
             try:
-                return judge_moved(cases)
+                with self._sending(sender):
+                    return judge_moved(cases)
             finally:
-                self._checking = None
                 _add_time(result, name, probe_started)
         return timed
 
@@ -337,7 +342,6 @@ def _add_time(result: TargetResult, check: str, since: float) -> None:
 def _may_reproduce(head: Verdict, case: Case) -> bool:
     """False when `case` cannot give `head`'s verdict whatever the framework does: another partition, or
     a case its check would not judge that way (see the check's `could_show`)."""
-    found = features(case)
-    if {k: found[k] for k in registry.partition(head.check) if k in found} != partition(head):
+    if partition_of(head.check, features(case)) != partition(head):
         return False
     return registry.get(head.check).could_show(head, case)
