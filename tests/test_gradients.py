@@ -152,12 +152,3 @@ def test_which_core_cases_get_a_gradient_check_does_not_depend_on_the_explored_o
         assert len(picked) == gradients.GRAD_CASES
         chosen.append([c.fingerprint() for c in picked if not c.explored])
     assert chosen[0] == chosen[1] == chosen[2] == [c.fingerprint() for c in core]
-
-
-def test_explored_cases_fill_the_nan_inf_quota_the_core_lacks():
-    """Room is kept for NONFINITE_CASES nan/inf cases: propagation is checked as often as the quota says."""
-    core = [case([float(i)], [0.0]) for i in range(40)] + [case([np.nan], [0.0])]
-    explored = [case([np.inf], [0.0]).with_(explored=True) for _ in range(10)]
-    picked = gradients._select(core + explored)
-    assert len(picked) == gradients.GRAD_CASES
-    assert sum(1 for c in picked if gradients._nonfinite(c)) == gradients.NONFINITE_CASES

@@ -84,19 +84,13 @@ def _pick(cases: list[Case], room: int, nonfinite: int) -> list[Case]:
 
 
 def _select(eligible: list[Case]) -> list[Case]:
-    """GRAD_CASES cases, up to NONFINITE_CASES of them with nan/inf. The core cases are chosen on their own,
-    with room kept for the nan/inf cases the core lacks, which explored cases fill: which core cases get a
-    gradient check must not depend on the seed (the gate decides on core cases), and propagation is still
-    checked on as many nan/inf cases as before."""
-    core_cases = [c for c in eligible if not c.explored]
-    shortfall = max(0, NONFINITE_CASES - sum(1 for c in core_cases if _nonfinite(c)))
-    core = _pick(core_cases, GRAD_CASES - shortfall, NONFINITE_CASES)
+    """GRAD_CASES cases, up to NONFINITE_CASES of them with nan/inf. The core cases are chosen first and on
+    their own, and explored ones only fill what room is left: which core cases get a gradient check must not
+    depend on the seed (the gate decides on core cases)."""
+    core = _pick([c for c in eligible if not c.explored], GRAD_CASES, NONFINITE_CASES)
     special = sum(1 for c in core if _nonfinite(c))
     explored = _pick([c for c in eligible if c.explored], GRAD_CASES - len(core), max(0, NONFINITE_CASES - special))
     chosen = {id(c) for c in core + explored}
-    # too few explored cases to fill the room (a small budget): more core cases, in order
-    spare = [c for c in core_cases if id(c) not in chosen][:max(0, GRAD_CASES - len(chosen))]
-    chosen |= {id(c) for c in spare}
     return [c for c in eligible if id(c) in chosen]
 
 
