@@ -45,6 +45,8 @@ class Verdict:
     expected: Any = None
     actual: Any = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    silent: str = ""  # why no doc decides this discrepancy ("non-finite input", "overflow", "subgradient"): peers do
+    peers: dict[str, Any] = field(default_factory=dict)  # framework -> its result on the same call, when peers arbitrated
 
     @property
     def is_match(self) -> bool:
