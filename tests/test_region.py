@@ -105,3 +105,16 @@ def test_core_cases_do_not_depend_on_the_seed_and_explored_ones_do():
     explored = lambda run: {c.fingerprint() for c in run.cases if c.explored}  # noqa: E731
     assert core(a) == core(b) and len(core(a)) == 20
     assert explored(a) and explored(a) != explored(b)
+
+
+def test_an_axis_value_the_two_probe_runs_disagree_on_is_unstable_and_not_in_the_id():
+    """float16 shows the discrepancy in the binding's worker but not in a fresh process (as MindSpore's stale
+    memory does): it is marked unstable, and the id is the one where float16 never shows it."""
+    binding, fresh = _fake_judge(lambda c: dtypes.name(c.arrays["input"]) == "float64")
+    _, shared = _fake_judge(lambda c: dtypes.name(c.arrays["input"]) in ("float16", "float64"))
+    v = fresh([_case("float64")])[0]
+    [varies] = locate(group([v]), SPEC, lambda f: shared, isolated=lambda judge: fresh)
+    [steady] = locate(group([fresh([_case("float64")])[0]]), SPEC, lambda f: fresh, isolated=lambda judge: fresh)
+    assert varies.unstable == {"dtype(input)": ["float16"]}
+    assert varies.region == steady.region == {"dtype(input)": ["float64"], "values": ["finite"]}
+    assert varies.id == steady.id and not steady.unstable

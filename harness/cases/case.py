@@ -57,6 +57,12 @@ class Case:
         kept because every binding of a spec asks the same questions of the same case."""
         return {}
 
+    @cached_property
+    def nonfinite(self) -> bool:
+        """Whether a float input holds nan or ±inf: there the docs are silent and peers decide."""
+        return any(a is not None and dtypes.is_float(dtypes.name(a)) and a.size > 0
+                   and not np.isfinite(dtypes.to_float64(a)).all() for a in self.arrays.values())
+
     def fingerprint(self) -> str:
         """Identity of the case's content (computed once: every binding of a spec asks)."""
         return self._fingerprint

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from harness.spec.names import CheckName
 
@@ -70,6 +70,11 @@ class Check:
         """False when `case` cannot give `head`'s verdict whatever the framework does (shrinking skips it)."""
         return True
 
+    def peer_call(self, v: Verdict, inputs: list[str]) -> dict[str, Any] | None:
+        """The request fields that make `v`'s call again in a peer's binding, for peer arbitration of a
+        verdict no doc decides (None: this check's verdicts are not arbitrated). `inputs`: the spec's inputs."""
+        return None
+
 
 class BindingCheck(Check):
     """A check that makes its own calls for a binding (its signature, its defaults, its examples, its gradients)."""
@@ -96,6 +101,9 @@ class CaseCheck(Check):
 
     def judge(self, ctx: CaseContext) -> list[Verdict]:
         raise NotImplementedError
+
+    def peer_call(self, v: Verdict, inputs: list[str]) -> dict[str, Any] | None:
+        return {}  # the plain call of the case
 
     def shrink_space(self) -> Literal["valid", "all"]:
         """Which cases the shrinker searches: valid ones, or valid and invalid (raise probes)."""

@@ -28,6 +28,7 @@ from harness.cases.generate import array_specs
 from harness.checks.base import BindingCheck, TableRow
 from harness.judge import compare
 from harness.judge.gradref import GradientReference, InputGradient, derive
+from harness.judge.peers import ARBITRATED, Result
 from harness.judge.verdicts import Verdict, VerdictName, explain, matching_rules, unsupported_dtypes
 from harness.run import wire
 from harness.spec import dtypes
@@ -72,15 +73,10 @@ def why_none(spec: Spec) -> str | None:
     return None
 
 
-def _nonfinite(case: Case) -> bool:
-    return any(a is not None and dtypes.is_float(dtypes.name(a)) and not np.isfinite(dtypes.to_float64(a)).all()
-               for a in case.arrays.values())
-
-
 def _pick(cases: list[Case], room: int, nonfinite: int) -> list[Case]:
     """The first `room` cases, with up to `nonfinite` of them holding nan/inf: propagation is checked too."""
-    special = [c for c in cases if _nonfinite(c)][:min(nonfinite, room)]
-    return special + [c for c in cases if not _nonfinite(c)][:max(0, room - len(special))]
+    special = [c for c in cases if c.nonfinite][:min(nonfinite, room)]
+    return special + [c for c in cases if not c.nonfinite][:max(0, room - len(special))]
 
 
 def _select(eligible: list[Case]) -> list[Case]:
@@ -88,7 +84,7 @@ def _select(eligible: list[Case]) -> list[Case]:
     their own, and explored ones only fill what room is left: which core cases get a gradient check must not
     depend on the seed (the gate decides on core cases)."""
     core = _pick([c for c in eligible if not c.explored], GRAD_CASES, NONFINITE_CASES)
-    special = sum(1 for c in core if _nonfinite(c))
+    special = sum(1 for c in core if c.nonfinite)
     explored = _pick([c for c in eligible if c.explored], GRAD_CASES - len(core), max(0, NONFINITE_CASES - special))
     chosen = {id(c) for c in core + explored}
     return [c for c in eligible if id(c) in chosen]
@@ -139,7 +135,7 @@ class GradientCheck:
             for name, g in ref.inputs.items():
                 kinks[name] = kinks.get(name, 0) + int(g.kinks.sum())
         methods = sorted({self.reference(c, self.spec.formula, "").method for c in self.cases})
-        return {"cases": len(self.cases), "nonfinite": sum(1 for c in self.cases if _nonfinite(c)), "kinks": kinks,
+        return {"cases": len(self.cases), "nonfinite": sum(1 for c in self.cases if c.nonfinite), "kinks": kinks,
                 "method": "; ".join(methods)}
 
     def applicable(self, binding: BindingView, case: Case) -> bool:
@@ -191,6 +187,12 @@ class GradientsCheck(BindingCheck):
     def empty_note(self, run: TargetRunner) -> str | None:
         return run.spec_run.gradients.empty_reason()
 
+    def peer_call(self, v: Verdict, inputs: list[str]) -> dict[str, Any] | None:
+        names = str(v.metrics.get("wrt", "")).split(",")
+        if not all(n in inputs for n in names):
+            return None
+        return {"op": "grad", "wrt": [inputs.index(n) for n in names]}
+
     def prober(self, run: TargetRunner) -> Callable[[list[Case]], list[Verdict]] | None:
         grads = run.spec_run.gradients
         return lambda cases: self.judge(run, [c for c in cases if grads.eligible(c)])
@@ -214,16 +216,29 @@ def judge_reply(binding: BindingView, case: Case, names: list[str], reply: dict[
                     expected={"gradients": names}, actual={"error": err.get("type"), "message": err.get("message", "")[:2000]})
         v.metrics, v.subject = {"wrt": ",".join(names)}, ",".join(names)
         explain(v, None, None, [])
+        if verdict == "unexpected-error":
+            _silence(v, Result("error", error=str(err.get("type"))))
         return [v]
     out = []
     for name, enc in zip(names, reply.get("grads") or []):
         peer, doc = common.inputs[name], (own.inputs.get(name) if own else None)
         actual = _decode(enc)
         gdtype = enc["dtype"] if enc else "float64"
-        out.append(_smooth(binding, case, name, actual, gdtype, peer, doc))
+        out.append(_silence(_smooth(binding, case, name, actual, gdtype, peer, doc), Result.of_array(actual, gdtype)))
         if actual is not None and actual.shape == peer.value.shape and (peer.kinks.any() or (doc is not None and doc.kinks.any())):
-            out.append(_kinks(binding, case, name, actual, gdtype, peer, doc or peer, own is not None))
+            out.append(_silence(_kinks(binding, case, name, actual, gdtype, peer, doc or peer, own is not None),
+                                Result.of_array(actual, gdtype)))
     return out
+
+
+def _silence(v: Verdict, raw: Result) -> Verdict:
+    """No framework documents its gradients: a gradient discrepancy that no doc explains is for the peers
+    to decide (the same input differentiated in each other framework's binding)."""
+    if not v.is_match and not v.documented and v.verdict in ARBITRATED:
+        v.silent = ("subgradient at a kink" if v.subject.endswith(" at kinks") else
+                    "non-finite input" if v.case is not None and v.case.nonfinite else "no doc states the gradient")
+        v.raw = raw
+    return v
 
 
 def _decode(enc: dict[str, Any] | None) -> np.ndarray | None:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from harness.cases.case import Case
 from harness.checks import registry
@@ -24,18 +22,15 @@ def features(case: Case | None) -> dict[str, str]:
     if case is None:
         return {}
     out: dict[str, str] = {"variant": str(case.variant)} if case.variant else {}
-    nonfinite = False
     for name, a in case.arrays.items():
         if a is None:
             out[f"{name}"] = "absent"
             continue
         out[f"dtype({name})"] = dtypes.name(a)
-        if dtypes.is_float(dtypes.name(a)) and a.size:
-            nonfinite |= bool(~np.isfinite(dtypes.to_float64(a)).all())
     first = next((a for a in case.arrays.values() if a is not None), None)
     if first is not None:
         out["shape"] = "empty" if first.size == 0 else ("0-d" if first.ndim == 0 else ("large" if first.size > 1000 else f"{first.ndim}-d"))
-    out["values"] = "non-finite" if nonfinite else "finite"
+    out["values"] = "non-finite" if case.nonfinite else "finite"
     for name, v in case.params.items():
         if name in case.omit:
             out[name] = "omitted"
@@ -55,6 +50,7 @@ class Finding:
     region: dict[str, list[str]]  # where it holds: its partition, then what `region.locate` finds by probing
     minimal: Verdict
     shrunk: bool = False
+    unstable: dict[str, list[str]] = field(default_factory=dict)  # axis values where repeated probes disagreed (not in the id)
 
     @property
     def head(self) -> Verdict:

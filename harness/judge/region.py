@@ -49,9 +49,15 @@ def _root(specs: dict, name: str) -> str:
 Judge = Callable[[list[Case]], list[Verdict]]
 
 
-def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Judge | None]) -> list[Finding]:
+def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Judge | None],
+           isolated: Callable[[Judge], Judge] | None = None) -> list[Finding]:
     """Probe every finding's region with the judge `prober` gives for it (None: its check is not probed),
-    then give ids (findings that turn out the same are merged)."""
+    then give ids (findings that turn out the same are merged).
+
+    Each probe runs twice: in the binding's worker, and (through `isolated`) in a process of its own with
+    no history. An axis value counts only where both runs agree: a framework whose results vary from run
+    to run, or with what its process ran before (MindSpore's uninitialised memory), must not move an id.
+    A value the two runs disagree on is `unstable`: left out of the id, shown in the report."""
     for f in findings:
         head = f.head
         if head.case is None or head.verdict in NOT_CHASED:
@@ -61,17 +67,21 @@ def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Judg
             continue
         probes = axes(spec, head.case)
         flat = [c for _, moved in probes for c in moved]
-        held = _holding(head, flat + flat, judge_cases)  # twice: a framework that varies run to run (MindSpore
-        # float16 reductions do) must not move the region; by fingerprint, either run showing it counts
+        held = _holding(head, flat, judge_cases)
+        again = _holding(head, flat, isolated(judge_cases) if isolated else judge_cases)
         i = 0
         for feature, moved in probes:
             own = features(head.case).get(feature)
-            where = sorted({features(c).get(feature, "-") for c, ok in zip(moved, held[i:i + len(moved)]) if ok}
-                           | ({own} if own else set()))
+            values = [features(c).get(feature, "-") for c in moved]
+            first, second = held[i:i + len(moved)], again[i:i + len(moved)]
             i += len(moved)
-            everywhere = {features(c).get(feature, "-") for c in moved} | ({own} if own else set())
-            if set(where) != everywhere:
-                f.region[feature] = where
+            mine = {own} if own else set()
+            stable = {v for v, a, b in zip(values, first, second) if a and b} | mine
+            varied = {v for v, a, b in zip(values, first, second) if a != b} - mine
+            if varied:
+                f.unstable[feature] = sorted(varied)
+            if stable | varied != set(values) | mine:  # some value shows no discrepancy in either run
+                f.region[feature] = sorted(stable)
     return identify(findings)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, describe_array, jsonable
 from harness.judge import compare
+from harness.judge.peers import ARBITRATED, Result
 from harness.judge.reference import Reference, holds
 from harness.spec import dtypes
 from harness.spec import formula as formula_mod
@@ -47,6 +48,7 @@ class Verdict:
     metrics: dict[str, Any] = field(default_factory=dict)
     silent: str = ""  # why no doc decides this discrepancy ("non-finite input", "overflow", "subgradient"): peers do
     peers: dict[str, Any] = field(default_factory=dict)  # framework -> its result on the same call, when peers arbitrated
+    raw: Result | None = field(default=None, repr=False)  # what the call gave, for peer arbitration (silent verdicts only)
 
     @property
     def is_match(self) -> bool:
@@ -219,7 +221,30 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
             if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
                 v.metrics["differs_at"] = np.argwhere(cmp.mask).tolist()[:64]
     explain(v, ctx.own_rule or ctx.accepting, ctx.own, ctx.unsupported)
+    if check == "values" and not v.documented:
+        v.silent = silence(ctx, v.verdict, cmp, ctx.common if peer != "match" else (ctx.own or ctx.common))
+        v.raw = Result.of_outcome(ctx.outcome) if v.silent else None
     return v
+
+
+def silence(ctx: CaseContext, verdict: VerdictName, cmp: compare.Comparison | None, ref: Reference | None) -> str:
+    """Why no doc decides this values discrepancy (empty: the formula on finite inputs does): the docs
+    state a formula for numbers, not what nan and inf do, nor whether an intermediate may overflow."""
+    if verdict not in ARBITRATED:
+        return ""
+    if ctx.case.nonfinite:
+        return "non-finite input"
+    if cmp is None or cmp.mask is None or ref is None or ref.value is None or not ctx.outcome.ok or ctx.outcome.value is None:
+        return ""
+    expected = np.asarray(dtypes.to_float64(ref.value), dtype=np.float64)
+    actual = np.asarray(dtypes.to_float64(ctx.outcome.value), dtype=np.float64)
+    if expected.shape != cmp.mask.shape or actual.shape != cmp.mask.shape:
+        return ""
+    if not np.isfinite(expected[cmp.mask]).all():
+        return "the formula's result is not finite"
+    if not np.isfinite(actual[cmp.mask]).all():
+        return "non-finite result where the formula's is finite"
+    return ""
 
 
 def _show(rule: Raise | None, ref: Reference | None, outcome: Outcome) -> tuple[Any, Any, str]:

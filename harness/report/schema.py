@@ -58,6 +58,7 @@ class FindingEntry(TypedDict):
     source: str | None  # the documentation that predicts it
     why: str
     region: dict[str, list[str]]  # case feature -> the values the finding's cases share
+    unstable: dict[str, list[str]]  # case feature -> values where repeated probes disagreed (not in the id)
     count: int
     explored: bool  # found only by this seed's explored cases
     shrunk: bool
@@ -66,6 +67,8 @@ class FindingEntry(TypedDict):
     expected: Any
     actual: Any
     message: str
+    silent: str  # why no doc decides it (peers did); empty where the docs decide
+    peers: dict[str, Any]  # framework -> its result on the same call, when peers arbitrated
     metrics: dict[str, Any]
     spec: SpecPlace
     repro: dict[str, Any] | None  # what a reproducer script needs (scripts.capture)

@@ -1,7 +1,9 @@
 """Running one spec against one binding: cases -> calls -> verdicts -> findings (shrunk)."""
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,14 +16,14 @@ from harness.cases.examples import load_examples
 from harness.checks import registry
 from harness.checks.base import BindingCheck, CaseCheck
 from harness.checks.gradients import GradientCheck
-from harness.judge import stability
+from harness.judge import peers, stability
 from harness.judge.findings import Finding, features, group, partition, partition_of
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
-from harness.judge.verdicts import CaseContext, Verdict
+from harness.judge.verdicts import CaseContext, Verdict, matching_rules, unsupported_dtypes
 from harness.run import wire
 from harness.run.budget import Budget
-from harness.run.deadline import Ledger
+from harness.run.deadline import Ledger, key
 from harness.run.pool import Pool, Worker, WorkerStartError
 from harness.spec.model import ArraySpec, BindingView, Spec
 
@@ -91,6 +93,9 @@ class SpecRun:
         self._refs: dict[tuple[str, str], Reference] = {}
         self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
         self.gradients = GradientCheck(spec, self.cases)
+        self._heard: dict[tuple[str, str, str], peers.Result | None] = {}  # (target, case, request fields) -> what it gave
+        self._peer_guards: dict[str, _PeerGuard] = {}
+        self._peer_ids = 0
 
     def reference(self, case: Case, binding: BindingView | None = None) -> Reference | None:
         """The common reference, or with `binding` that binding's own documented formula (if any)."""
@@ -104,6 +109,77 @@ class SpecRun:
 
     def _spent(self, seconds: float) -> None:
         self.reference_seconds += seconds
+
+    def heard(self, target: str, case: Case, extra: dict[str, Any], reply: dict[str, Any]) -> None:
+        """Keep what a binding's own call gave: when it is asked as a peer, the answer is already known."""
+        result = peers.Result.of_reply(reply)
+        if result is None or result.value is None or result.value.size <= HEARD_ELEMENTS:
+            self._heard[(target, case.fingerprint(), _fields(extra))] = result
+
+    def peers_of(self, binding: BindingView, pool: Pool) -> list[BindingView]:
+        """One binding of each other framework that can run here, of the same kind where there is one."""
+        out = []
+        for framework in dict.fromkeys(b.framework for b in self.spec.bindings):
+            if framework == binding.framework or framework not in pool.pythons:
+                continue
+            theirs = [b for b in self.spec.bindings if b.framework == framework]
+            out.append(next((b for b in theirs if b.kind == binding.kind), theirs[0]))
+        return out
+
+    def ask(self, peer: BindingView, items: list[tuple[Case, dict[str, Any]]], pool: Pool) -> list[peers.Result | None]:
+        """What `peer` gives for each (case, request fields): known answers, else calls in the pool's peer
+        worker. None where it cannot express the case, crashed, hung or was not asked again after crashing."""
+        keys: list[tuple[str, str, str] | None] = [None if _outside(peer, case) else (peer.target, case.fingerprint(), _fields(extra))
+                                                   for case, extra in items]
+        requests, asked = [], []
+        for k, (case, extra) in zip(keys, items):
+            if k is None or k in self._heard or k in asked:
+                continue
+            self._peer_ids += 1
+            request = build_request(peer, case, self._peer_ids)
+            if request is None:
+                self._heard[k] = None
+                continue
+            requests.append({**request, **extra})
+            asked.append(k)
+        if requests:
+            try:
+                worker = pool.peer(peer.framework)
+            except WorkerStartError:
+                return [None if k is None else self._heard.get(k) for k in keys]
+            guard = self._peer_guards.setdefault(peer.target, _PeerGuard())
+            for k, reply in zip(asked, worker.run(requests, guard)):
+                self._heard[k] = None if reply.get("skipped") else peers.Result.of_reply(reply)
+        return [None if k is None else self._heard.get(k) for k in keys]
+
+
+def _outside(peer: BindingView, case: Case) -> bool:
+    """A case outside the peer's documented domain (a dtype its docs do not list, a raise its docs state):
+    what it does there is no opinion on what no doc decides."""
+    return bool(unsupported_dtypes(peer, case)) or any(r.error != "none" for r in matching_rules(peer.raises, case))
+
+
+HEARD_ELEMENTS = 4096  # larger results are not kept: asked again if ever needed
+
+
+def _fields(extra: dict[str, Any]) -> str:
+    return json.dumps(extra, sort_keys=True)
+
+
+@dataclass
+class _PeerGuard:
+    """A peer call that crashed or hung is not sent again, and after LIMIT such calls none of that binding's are:
+    a peer is asked for its opinion, not tested (its own run reports its crashes)."""
+
+    LIMIT = 3
+    failed: set[str] = field(default_factory=set)
+
+    def admit(self, request: dict[str, Any]) -> bool:
+        return len(self.failed) < self.LIMIT and key(request) not in self.failed
+
+    def observe(self, request: dict[str, Any], reply: dict[str, Any]) -> None:
+        if reply.get("crash"):
+            self.failed.add(key(request))
 
 
 def build_request(binding: BindingView, case: Case, rid: int) -> dict[str, Any] | None:
@@ -180,6 +256,9 @@ class TargetRunner:
         self.budget = Budget(binding, config.crash_budget, config.crash_sample, config.restart_limit,
                              lambda: self._restarts() - self._restarts_before)
         self._checking: str | None = None  # the binding check sending calls (None: the case checks)
+        self._worker: Worker | None = None  # where calls go instead of the shared worker (see `_isolated`)
+        self._probe_worker: Worker | None = None
+        self.agreed: Counter[str] = Counter()  # per check: discrepancies no doc decides that every peer shares
 
     def _restarts(self) -> int:
         ledger = self.pool.ledgers.get(self.binding.target)
@@ -188,6 +267,27 @@ class TargetRunner:
     def call(self, cases: list[Case], worker: Worker | None = None) -> list[Outcome | None]:
         """Each case's outcome (None where the binding cannot express the case)."""
         return [None if reply is None else outcome_of(reply) for reply in self.send([(c, {}) for c in cases], worker)]
+
+    def _isolated(self, judge: Callable[[list[Case]], list[Verdict]]) -> Callable[[list[Case]], list[Verdict]]:
+        """`judge`, its calls sent to a worker process of this binding's own that only region probes use
+        (started on first use, closed after locating): its results do not depend on the shared worker's history."""
+        def run(cases: list[Case]) -> list[Verdict]:
+            if self._probe_worker is None:
+                try:
+                    self._probe_worker = self.pool.fresh(self.binding.framework)
+                except WorkerStartError:
+                    return judge(cases)
+            self._worker, before = self._probe_worker, self._worker
+            try:
+                return judge(cases)
+            finally:
+                self._worker = before
+        return run
+
+    def _close_isolated(self) -> None:
+        if self._probe_worker is not None:
+            self._probe_worker.close()
+            self._probe_worker = None
 
     def send(self, items: list[tuple[Case, dict[str, Any]]], worker: Worker | None = None) -> list[dict[str, Any] | None]:
         """Each case's call, with extra request fields (e.g. a gradient's `op` and `wrt`), answered in one batch."""
@@ -201,9 +301,11 @@ class TargetRunner:
                 self.budget.label(self._ids, self._checking, case)
         out: list[dict[str, Any] | None] = [None] * len(items)
         if requests:
-            worker = worker or self.pool.get(self.binding.framework)
+            worker = worker or self._worker or self.pool.get(self.binding.framework)
             for i, reply in zip(index, worker.run(requests, self.budget)):
                 out[i] = None if reply.get("skipped") else reply  # not run: no verdict (the budget's notes say why)
+                if out[i] is not None:
+                    self.spec_run.heard(self.binding.target, items[i][0], items[i][1], reply)
         return out
 
     def _call_fresh(self, cases: list[Case]) -> list[Outcome | None]:
@@ -235,7 +337,30 @@ class TargetRunner:
         if recheck and self.spec_run.config.recheck:
             config = self.spec_run.config
             judged = stability.recheck(judged, self.call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
-        return [v for j in judged for v in j.verdicts]
+        return self.arbitrate([v for j in judged for v in j.verdicts])
+
+    def arbitrate(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """Verdicts no doc decides, put to the peers (see judge/peers.py): a behaviour they share is a match,
+        an outlier keeps its verdict with every framework's result beside it."""
+        inputs = list(self.spec_run.spec.model.inputs)
+        calls = []
+        for v in verdicts:
+            if v.silent and v.raw is not None and not v.peers and not v.is_match and v.case is not None:
+                extra = registry.get(v.check).peer_call(v, inputs)
+                if extra is not None:
+                    calls.append((v, extra))
+        others = self.spec_run.peers_of(self.binding, self.pool) if calls else []
+        if not others:
+            return verdicts  # no peer here: the reference decides
+        answers = {p.target: self.spec_run.ask(p, [(v.case, extra) for v, extra in calls], self.pool) for p in others}  # type: ignore[misc]
+        for i, (v, _) in enumerate(calls):
+            shared, v.peers = peers.decide(v.raw, [peers.Peer(p.framework, p.target, answers[p.target][i]) for p in others])  # type: ignore[arg-type]
+            if shared:
+                v.verdict = v.peer = v.doc = "match"
+                self.agreed[v.check] += 1
+            else:
+                v.message = "; ".join(m for m in (v.message, peers.summary(v.peers)) if m)
+        return verdicts
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
@@ -252,7 +377,7 @@ class TargetRunner:
                     cases_judged = True
             elif isinstance(check, BindingCheck):
                 with self._sending(check.name):
-                    got = check.verdicts(self)
+                    got = self.arbitrate(check.verdicts(self))
                 note = None if got else check.empty_note(self)
                 if note:
                     result.notes[check.name] = note
@@ -266,11 +391,17 @@ class TargetRunner:
         for finding in findings:
             self._shrink(finding)
         # a finding's region is probed with the check that found it (ids differ by check, so the two never merge)
-        located = locate(findings, self.spec_run.spec, lambda f: self._prober(f.head.check, result))
+        try:
+            located = locate(findings, self.spec_run.spec, lambda f: self._prober(f.head.check, result), self._isolated)
+        finally:
+            self._close_isolated()
         result.findings = sorted(located, key=lambda f: (f.head.check, f.head.verdict, f.id))
         note = self.budget.notes()
         if note:
             result.notes["budget"] = note
+        if self.agreed:
+            result.notes["peers"] = "; ".join(f"{n} {check} discrepancies no doc decides are shared by its peers (no finding)"
+                                             for check, n in sorted(self.agreed.items()))
         result.seconds = time.perf_counter() - started
         result.costs = {k: round(v - before[k], 3) for k, v in self.costs().items()}
         return result
@@ -304,7 +435,8 @@ class TargetRunner:
             probe_started = time.perf_counter()
             try:
                 with self._sending(sender):
-                    return judge_moved(cases)
+                    got = judge_moved(cases)
+                    return self.arbitrate(got) if sender else got  # a case check's are, in judge_cases
             finally:
                 _add_time(result, name, probe_started)
         return timed

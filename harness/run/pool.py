@@ -299,6 +299,8 @@ class Pool:
         self.workers: dict[str, Worker] = {}
         self.ledgers: dict[str, Ledger] = {}  # per target, shared by every worker of this pool
         self.failed: dict[str, str] = {}
+        self.peers: dict[str, Worker] = {}
+        self.peer_ledgers: dict[str, Ledger] = {}  # the peer workers' own: their calls, restarts and deadlines
         self._spares: dict[str, Future[Worker]] = {}
         self._lock = threading.Lock()
 
@@ -316,6 +318,20 @@ class Pool:
                 if self.spares and framework not in self._spares:
                     self._spares[framework] = self._in_background(framework)
             return self.workers[framework]
+
+    def peer(self, framework: str) -> Worker:
+        """The worker that answers peer arbitration's calls, apart from the bindings' own: a binding's own
+        worker sees the same calls in the same order whatever its peers were asked (MindSpore's results
+        can depend on what its process ran before)."""
+        with self._lock:
+            if framework in self.failed:
+                raise WorkerStartError(self.failed[framework])
+            if framework not in self.peers:
+                worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory,
+                                ledgers=self.peer_ledgers)
+                worker.start()
+                self.peers[framework] = worker
+            return self.peers[framework]
 
     def fresh(self, framework: str) -> Worker:
         """A worker process that has answered no call yet, for the caller alone (who closes it).
@@ -350,9 +366,10 @@ class Pool:
         return {name: str(w.info.get("version")) for name, w in sorted(self.workers.items())}
 
     def close(self) -> None:
-        for worker in self.workers.values():
+        for worker in [*self.workers.values(), *self.peers.values()]:
             worker.close()
         self.workers.clear()
+        self.peers.clear()
         for spare in self._spares.values():
             try:
                 spare.result(timeout=self.timeout).close()

@@ -1,0 +1,140 @@
+"""Peer arbitration: where no doc decides a discrepancy, the other frameworks do.
+
+The float64 reference decides what the docs state (the formula on finite inputs, a documented raise, a
+documented dtype). Where they are silent (`Verdict.silent`: non-finite inputs, a result the formula
+leaves non-finite or one that overflows, subgradients at kinks, gradients no doc gives), the same call
+is made in each other framework's binding of the spec. A binding that agrees with at least one peer
+and is not outnumbered by the peers that disagree has no finding there, whatever the reference says;
+otherwise it keeps its verdict as an outlier, with every framework's result beside it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from harness.cases.case import Outcome, describe_array
+from harness.run import wire
+from harness.spec import dtypes
+
+ARBITRATED = ("value", "subgradient", "unexpected-error", "shape")
+"""Verdicts peers can overrule. Crashes, hangs, memory and nondeterministic results are never a convention."""
+ULPS = 16  # results closer than this many of the coarser dtype's eps (relative) agree
+FLOOR = 1e-9  # and never closer than this: peers sum in other orders, even in float64
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one call gave, reduced to what peers compare: a value, an error (of any type: no doc says
+    which), or nothing (no gradient for the input)."""
+
+    kind: Literal["value", "error", "none"]
+    value: np.ndarray | None = None
+    dtype: str = "float64"
+    error: str = ""
+
+    @classmethod
+    def of_outcome(cls, outcome: Outcome) -> Result | None:
+        """None for a crash or hang: those abstain."""
+        if outcome.crash:
+            return None
+        if not outcome.ok:
+            return cls("error", error=str((outcome.error or {}).get("type")))
+        if outcome.value is None:
+            return cls("none")
+        return cls("value", np.asarray(dtypes.to_float64(outcome.value), dtype=np.float64),
+                   outcome.dtype or dtypes.name(outcome.value))
+
+    @classmethod
+    def of_reply(cls, reply: dict[str, Any] | None) -> Result | None:
+        """A worker's reply: a call's value, or (for a gradient request) the first gradient asked for."""
+        if reply is None or reply.get("crash"):
+            return None
+        if reply.get("error"):
+            return cls("error", error=str(reply["error"].get("type")))
+        if "grads" in reply:
+            grads = reply.get("grads") or [None]
+            return cls("none") if grads[0] is None else cls.of_array(wire.decode_array(grads[0]), grads[0]["dtype"])
+        if reply.get("value") is None:
+            return cls("none")
+        value = wire.decode_array(reply["value"])
+        return cls.of_array(value, reply.get("dtype") or reply["value"]["dtype"])
+
+    @classmethod
+    def of_array(cls, value: np.ndarray | None, dtype: str) -> Result:
+        return cls("none") if value is None else cls("value", np.asarray(dtypes.to_float64(value), dtype=np.float64), dtype)
+
+    def shown(self) -> dict[str, Any]:
+        if self.kind == "error":
+            return {"error": self.error}
+        if self.kind == "none":
+            return {"value": None}
+        return {"value": describe_array(self.value), "dtype": self.dtype}
+
+
+def agree(a: Result, b: Result) -> bool:
+    """Same kind; for values the same shape, nan and ±inf in the same places, finite elements close."""
+    if a.kind != b.kind:
+        return False
+    if a.kind != "value":
+        return True
+    x, y = a.value, b.value
+    assert x is not None and y is not None
+    if x.shape != y.shape:
+        return False
+    with np.errstate(all="ignore"):
+        nan_x, nan_y = np.isnan(x), np.isnan(y)
+        inf_x, inf_y = np.isinf(x), np.isinf(y)
+        if (nan_x != nan_y).any() or (inf_x != inf_y).any() or (np.where(inf_x, x, 0) != np.where(inf_y, y, 0)).any():
+            return False
+        finite = ~(nan_x | inf_x)
+        if not finite.any():
+            return True
+        fx, fy = x[finite], y[finite]
+        tol = max(FLOOR, ULPS * max(_eps(a.dtype), _eps(b.dtype)))
+        scale = max(float(np.abs(fx).max()), float(np.abs(fy).max()))
+        return bool((np.abs(fx - fy) <= tol * (np.maximum(np.abs(fx), np.abs(fy)) + scale)).all())
+
+
+def _eps(dtype: str) -> float:
+    return dtypes.eps(dtype) if dtypes.is_float(dtype) else 0.0
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One other framework's answer to the same call (None: it could not express the case, crashed or hung)."""
+
+    framework: str
+    target: str
+    result: Result | None
+
+
+def decide(mine: Result, peers: list[Peer]) -> tuple[bool, dict[str, Any]]:
+    """Whether the peers share the binding's behaviour, and every framework's result for the report."""
+    answered = [p for p in peers if p.result is not None]
+    agreeing = [p for p in answered if agree(mine, p.result)]  # type: ignore[arg-type]
+    shared = bool(agreeing) and len(agreeing) + 1 > len(answered) - len(agreeing)
+    shown: dict[str, Any] = {}
+    for p in peers:
+        if p.result is None:
+            shown[p.framework] = {"target": p.target, "result": None, "agrees": None}
+        else:
+            shown[p.framework] = {"target": p.target, "result": p.result.shown(), "agrees": p in agreeing}
+    return shared, shown
+
+
+def summary(shown: dict[str, Any]) -> str:
+    """One line for a finding's message: what each peer did on the same call."""
+    parts = []
+    for framework, entry in shown.items():
+        result = entry["result"]
+        if result is None:
+            parts.append(f"{framework}: no answer")
+        elif "error" in result:
+            parts.append(f"{framework} raises {result['error']}")
+        elif result["value"] is None:
+            parts.append(f"{framework}: no value")
+        else:
+            parts.append(f"{framework} {'agrees' if entry['agrees'] else 'differs'}")
+    return "peers on the same call: " + ", ".join(parts) if parts else "no peer could run the same call"

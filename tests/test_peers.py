@@ -1,0 +1,51 @@
+"""Peer arbitration (harness/judge/peers.py): when results agree, and who is the outlier."""
+from __future__ import annotations
+
+import numpy as np
+
+from harness.cases.case import Outcome
+from harness.judge.peers import Peer, Result, agree, decide, summary
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _v(*values: float, dtype: str = "float32") -> Result:
+    return Result.of_array(np.array(values, dtype=dtype), dtype)
+
+
+def test_nan_and_inf_must_sit_in_the_same_places() -> None:
+    assert agree(_v(1.0, NAN, INF), _v(1.0, NAN, INF))
+    assert not agree(_v(1.0, NAN), _v(1.0, 0.0))
+    assert not agree(_v(INF), _v(-INF))
+    assert not agree(_v(1.0, 2.0), _v(1.0, 2.0, 3.0))
+
+
+def test_finite_elements_agree_within_the_coarser_dtype() -> None:
+    assert agree(_v(1.0, 2.0), _v(1.0 + 1e-6, 2.0))  # float32 rounding
+    assert not agree(_v(1.0, 2.0), _v(1.1, 2.0))
+    assert agree(_v(1.0, dtype="float16"), _v(1.001, dtype="float64"))  # float16's eps decides
+    assert not agree(_v(1.0, dtype="float64"), _v(1.0 + 1e-6, dtype="float64"))
+
+
+def test_errors_agree_whatever_their_type_and_never_with_a_value() -> None:
+    a, b = Result("error", error="ValueError"), Result("error", error="RuntimeError")
+    assert agree(a, b)
+    assert not agree(a, _v(1.0))
+    assert Result.of_outcome(Outcome(crash="crash")) is None  # a crash abstains
+    assert Result.of_outcome(Outcome(error={"type": "TypeError"})) == Result("error", error="TypeError")
+
+
+def test_a_behaviour_every_peer_shares_is_no_finding() -> None:
+    shared, shown = decide(_v(NAN), [Peer("b", "b.f", _v(NAN)), Peer("c", "c.f", _v(NAN))])
+    assert shared and all(e["agrees"] for e in shown.values())
+
+
+def test_the_majority_decides_and_an_outlier_keeps_its_finding() -> None:
+    mine = _v(0.0)
+    assert not decide(mine, [Peer("b", "b.f", _v(NAN)), Peer("c", "c.f", _v(NAN))])[0]  # outlier
+    assert decide(mine, [Peer("b", "b.f", _v(0.0)), Peer("c", "c.f", _v(NAN))])[0]  # with b against c
+    assert not decide(mine, [Peer("b", "b.f", _v(NAN))])[0]  # a tie: the reference decides
+    assert not decide(mine, [Peer("b", "b.f", None)])[0]  # nobody answered: the reference decides
+    shared, shown = decide(mine, [Peer("b", "b.f", _v(NAN)), Peer("c", "c.f", Result("error", error="ValueError"))])
+    assert not shared
+    assert summary(shown) == "peers on the same call: b differs, c raises ValueError"
