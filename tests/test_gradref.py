@@ -166,3 +166,33 @@ def test_loss_family_rules_at_special_points():
     assert g.inputs["y"].value[0] == 0.0 and g.inputs["y"].value[1] == pytest.approx(2 / np.e)
     inf = grad("result = norm(x, inf)", x=np.array([1.0, -3.0, 2.0])).inputs["x"].value
     assert inf.tolist() == [0.0, -1.0, 0.0]
+
+
+HUBER = load_spec(ROOT / "specs" / "losses" / "huber_loss.yaml")
+
+
+def test_huge_magnitudes_give_no_spurious_kink():
+    # At 4e307 a shift of 2^-40 |x| is about 4e295: far beyond the threshold |d| == delta, so a probe of that size
+    # lands in the linear part on both sides of d == 0 and reports a kink where Huber loss is smooth.
+    x = np.array([4e307, -3e307, 1e300, 2.5])
+    case = Case("huber_loss", {"input": x, "target": x.copy()}, {"delta": 1.0, "reduction": "sum"})
+    g = gradref.derive(HUBER.formula, case, ["input", "target"])
+    for name in ("input", "target"):
+        assert not g.inputs[name].kinks.any(), f"Huber loss is smooth at d == 0 ({name})"
+        assert g.inputs[name].value.tolist() == [0.0, 0.0, 0.0, 0.0]
+    near = Case("huber_loss", {"input": np.array([4e307]), "target": np.array([4e307])}, {"delta": 1.0, "reduction": "sum"})
+    assert not gradref.derive(SMOOTH.formula, near.with_(params={"beta": 1.0, "reduction": "sum"}), ["input"]).inputs[
+        "input"].kinks.any(), "SmoothL1 too"
+
+
+def test_exact_ties_are_still_kinks_at_every_magnitude():
+    x = np.array([4e307, -3e307, 1.0])
+    case = Case("l1_loss", {"input": x, "target": x.copy()}, {"reduction": "sum"})
+    g = gradref.derive(L1.formula, case, ["input"]).inputs["input"]
+    assert g.kinks.tolist() == [True, True, True], "|d| at d == 0 has left -1 and right +1 whatever |x| is"
+    assert g.left.tolist() == [-1.0, -1.0, -1.0] and g.right.tolist() == [1.0, 1.0, 1.0]
+    # a kink exactly on a threshold the formula compares against: |d| == beta, next to a smooth element near it
+    big = grad("result = sum(where(x < 1.0, 0.0 * x, x))", x=np.array([1.0, 1.0 + 2 ** -30, 1e300]))
+    k = big.inputs["x"]
+    assert k.kinks.tolist() == [True, False, False], "x == 1 is on the threshold; 1 + 2^-30 is close to it but not on it"
+    assert (k.left[0], k.right[0]) == (0.0, 1.0)

@@ -127,3 +127,54 @@ def test_a_condition_is_shared_only_between_cases_it_cannot_tell_apart():
     mismatched, weighted = _case([1.0, 2.0], [1.0, 2.0, 3.0]), _case([1.0, 2.0], [1.0, 2.0])
     mismatched.arrays["weight"] = weighted.arrays["weight"] = np.ones(2, np.float32)
     assert holds_once(by_shape, mismatched) is True and holds_once(by_shape, weighted) is False
+
+
+_DIFF_SPEC = """
+api: tiny
+title: Tiny
+dims: {S: {min: 1, max: 3}}
+inputs:
+  input: {dtypes: [float32], shape: [S]}
+params:
+  reduction: {type: str, enum: [none, sum], default: none}
+formula: |
+  result = reduce(abs(input), reduction)
+raises:
+  - {when: "reduction not in ('none', 'sum')", error: ValueError, source: "https://a.example/raise", quote: "Raises ValueError."}
+frameworks:
+  torch:
+    docs: https://a.example/torch
+    known_differences:
+      - {what: "refuses negative inputs", source: "https://a.example/neg", quote: "input must be >= 0.", when: "any(input < 0)",
+         verdicts: [unexpected-error]}
+      - {check: values, what: "rounds", source: "https://a.example/round", when: "any(input > 100)"}
+    bindings:
+      - {target: torch.tiny, kind: function, signature: "(input, reduction='none')"}
+"""
+
+
+def test_a_known_difference_without_check_explains_every_check_and_quotes_its_doc(tmp_path):
+    spec = load_spec(tmp_path / "tiny.yaml", _DIFF_SPEC)
+    b = spec.binding("torch.tiny")
+    assert [d.check for d, _ in b.differences] == [None, "values"]
+    neg = Case("tiny", {"input": np.array([-1.0], "float32")}, {"reduction": "none"})
+    (v,) = judge(b, neg, _err("RuntimeError"), evaluate(spec.formula, neg), None)
+    assert (v.check, v.verdict, v.documented, v.source) == ("values", "unexpected-error", True, "https://a.example/neg")
+    assert v.why == 'refuses negative inputs: "input must be >= 0."'
+    probe = neg.with_(origin="invalid")  # a raises probe meeting the same behaviour: another check
+    (r,) = judge(b, probe, _err("RuntimeError"), evaluate(spec.formula, probe), None)
+    assert (r.check, r.verdict, r.documented) == ("raises", "unexpected-error", True), "an unscoped difference explains it too"
+    big = Case("tiny", {"input": np.array([200.0], "float32")}, {"reduction": "mean"}, origin="invalid")
+    (s,) = judge(b, big, _ok(1.0), evaluate(spec.formula, big), None)
+    assert s.check == "raises" and (s.verdict, s.documented) == ("missing-error", False), "one scoped to values stays there"
+    dumped = b.differences[0][0].model_dump(exclude_defaults=True)
+    assert dumped["check"] is None, "readers of the difference table index `check`"
+
+
+def test_a_documented_raise_rule_quotes_its_sentence():
+    case = _case([1.0], [2.0], beta=0.0)
+    b = SPEC.binding("mindspore.ops.smooth_l1_loss")
+    rule = next(r for r, _ in b.raises if r.when == "beta <= 0")
+    (v,) = _judge("mindspore.ops.smooth_l1_loss", case, _err("RuntimeError"))
+    assert v.documented and v.why.startswith("documented to raise RuntimeError when beta <= 0")
+    assert (rule.quote is None) == (v.why == "documented to raise RuntimeError when beta <= 0")

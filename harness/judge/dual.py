@@ -99,17 +99,21 @@ class Dual:
 
     __rfloordiv__ = __mod__ = __rmod__ = __floordiv__
 
-    # comparisons and the like look at the value only ---------------------------------
+    # comparisons and the like look at the value only (an ordering is a threshold: `margins` records it)
     def __lt__(self, o: Any) -> Any:
+        _threshold(self, o)
         return self.v < value(o)
 
     def __le__(self, o: Any) -> Any:
+        _threshold(self, o)
         return self.v <= value(o)
 
     def __gt__(self, o: Any) -> Any:
+        _threshold(self, o)
         return self.v > value(o)
 
     def __ge__(self, o: Any) -> Any:
+        _threshold(self, o)
         return self.v >= value(o)
 
     def __eq__(self, o: Any) -> Any:
@@ -169,6 +173,42 @@ class magnitudes:
 
     def __exit__(self, *exc: Any) -> None:
         _MAGNITUDES[0] = False
+
+
+class margins:
+    """Within this block every threshold the formula meets is recorded: each ordering comparison of a
+    differentiated value (a < b: the threshold a == b), and the kinks of abs (at 0) and of maximum,
+    minimum and clip (where the arguments meet). `recorded` holds, per threshold, the distance to it
+    (|a - b|, elementwise) and how fast each seed moves that distance ((seeds,) + its shape). Use it
+    with `magnitudes()`, so the rates are bounds (|terms| summed) rather than possibly cancelled
+    sums; abs then counts with a derivative of magnitude 1 everywhere, 0 included, so a quantity
+    that passes through a kink still carries how fast it can move."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __enter__(self) -> margins:
+        _MARGINS.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _MARGINS.remove(self)
+
+
+_MARGINS: list[margins] = []
+
+
+def _threshold(a: Any, b: Any) -> None:
+    """Record the threshold a == b, if some `margins` block is listening and either side is differentiated."""
+    if not _MARGINS or not (isinstance(a, Dual) or isinstance(b, Dual)):
+        return
+    with np.errstate(all="ignore"):
+        va, vb = np.asarray(value(a), dtype=np.float64), np.asarray(value(b), dtype=np.float64)
+        gap = np.abs(va - vb)
+        n = _seeds(a, b)
+        shape = np.broadcast_shapes(va.shape, vb.shape)
+        rate = np.abs(_lift(a, shape, n).astype(np.float64)) + np.abs(_lift(b, shape, n).astype(np.float64))
+    _MARGINS[-1].recorded.append((np.broadcast_to(gap, shape), rate))
 
 
 def times(d: Any, t: np.ndarray) -> np.ndarray:
@@ -287,12 +327,23 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
             va, vb = value(a), value(b)
             if not isinstance(a, Dual) and not isinstance(b, Dual):
                 return f(va, vb)
+            _threshold(a, b)
             with np.errstate(invalid="ignore"):
                 picked = _where(np.isnan(va) | pick_first(va, vb), a, b)
             return Dual(np.asarray(f(va, vb)), picked.t)
         return call
 
+    def _abs(x: Dual) -> Dual:
+        _threshold(x, 0.0)
+        if _MARGINS and _MAGNITUDES[0]:  # a bound on how fast |x| moves: 1 at the kink too
+            return _unary(x, np.abs, np.ones_like)
+        return _unary(x, np.abs, np.sign)
+
     def _clip(x: Any, lo: Any, hi: Any) -> Any:
+        if lo is not None:
+            _threshold(x, lo)
+        if hi is not None:
+            _threshold(x, hi)
         out = _where(value(x) < value(lo), lo, x) if lo is not None else x
         return _where(value(out) > value(hi), hi, out) if hi is not None else out
 
@@ -390,7 +441,7 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
         return dot / (table["maximum"](n1, floor) * table["maximum"](n2, floor))
 
     table: dict[str, Callable[..., Any]] = {
-        "abs": elementwise(np.abs, np.sign),
+        "abs": _abs,
         "sqrt": elementwise(np.sqrt, lambda v: 0.5 / np.sqrt(v)),
         "square": elementwise(np.square, lambda v: 2 * v),
         "exp": elementwise(np.exp, np.exp),

@@ -14,8 +14,13 @@ How a reference gradient is derived (README, "Gradients"):
    4 eps times that magnitude, not against the possibly cancelled result.
 4. Non-smooth points are found, not declared: the gradient is evaluated again at x shifted by
    +-delta along a fixed direction with distinct components (delta_k = 2^-40 |x_k|; for a zero
-   element, 2^-40 times the smallest nonzero |value| of the case's inputs, so no shift can cross a
-   threshold that is not exactly hit); an element whose gradient differs between the two is shifted alone, to
+   element, 2^-40 times the smallest nonzero |value| of the case's inputs), bounded so that no shift
+   crosses a threshold that is not exactly hit: every threshold the formula compares against (an
+   ordering, the kinks of abs, maximum, minimum and clip) is measured at x, with how fast each
+   element moves it, and delta_k shrinks until the probe moves none of them by more than half its
+   distance (`_room`; without it, at x ~ 4e307 the shift moved d = input - target from 0 past
+   Huber's |d| == delta and reported a kink where the loss is smooth; a delta below the spacing of
+   x_k leaves x_k in place: nothing to probe there); an element whose gradient differs between the two is shifted alone, to
    each side, and its left and right derivatives are compared. Where they differ, the element is
    a kink: its expected gradient is the subgradient the spec states (left, right, mean, zero), and
    the one-sided values' own error (the change between steps delta and 2 delta) is their slack.
@@ -130,6 +135,7 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
         magnitude = np.abs(np.where(finite, x, 0.0))
         delta = STEP * np.where(magnitude > 0, magnitude, scale)
         direction = 1.0 + (np.arange(x.size) * _DIRECTION % 1.0).reshape(x.shape)
+        delta = delta * _room(formula, wide, name, x, np.where(finite, 2 * delta, 0.0))
         shift = np.where(finite, delta * direction, 0.0)
         up = _grad(formula, wide, name, x + shift, Context())
         down = _grad(formula, wide, name, x - shift, Context())
@@ -156,6 +162,32 @@ def _derive_one(formula: Formula, case: Case, wide: dict[str, Any], name: str, x
             kinks[idx], left[idx], right[idx], slack[idx] = True, lo, hi, err
     fin = np.abs(g[np.isfinite(g)])
     return InputGradient(g, lowp, acc, kinks, left, right, slack, unjudged, float(fin.max()) if fin.size else 0.0, terms)
+
+
+def _room(formula: Formula, env: dict[str, Any], name: str, x: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Per element of x, the factor (at most 1) that keeps a probe of `reach` off every threshold it is not on.
+
+    One evaluation records each threshold the formula compares against (`dual.margins`): its distance
+    m_j and bounds T[k, j] on how fast element k moves it. Moving every element by up to reach_k moves
+    threshold j by at most sum_k T[k, j] reach_k; where that exceeds m_j / 2, the elements that move it
+    are scaled down so it does not. A threshold at distance 0 is exactly hit: that is the tie the probe
+    is for, and it bounds nothing. Why: a relative shift stays below the spacing of x's own values, but
+    not below the quantities the formula compares, e.g. d = input - target with both near 4e307,
+    where the smallest shift of input moves d by more than any threshold of order 1.
+    """
+    with dual.magnitudes(), dual.margins() as seen:
+        _grad(formula, env, name, x, Context())
+    factor = np.ones(x.size)
+    with np.errstate(all="ignore"):
+        for gap, rate in seen.recorded:
+            m = gap.reshape(-1)
+            t = dual._flat(rate)
+            t = np.where(np.isfinite(t), t, 0.0)
+            moved = reach.reshape(-1) @ t  # per threshold: how far the probe can move it
+            limit = np.where((m > 0) & np.isfinite(m) & (moved > m / 2), (m / 2) / moved, 1.0)
+            per_seed = np.where(t > 0, limit[None, :], 1.0).min(axis=1, initial=1.0)
+            factor = np.minimum(factor, per_seed)
+    return factor.reshape(x.shape)
 
 
 FD_STEP = 2.0 ** -17  # about eps^(1/3): balances truncation against rounding in float64
@@ -212,7 +244,9 @@ def _rounding_estimate(formula: Formula, case: Case, name: str, g: np.ndarray) -
     env = case.env()
     wide_input = dtypes.name(env[name]) == "float64"
     if wide_input:
-        env = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v) for k, v in env.items()}
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, as a float32 evaluation would have it
+            env = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v)
+                   for k, v in env.items()}
     try:
         low = dtypes.to_float64(_grad(formula, env, name, np.asarray(env[name]), Context()))
     except Exception:

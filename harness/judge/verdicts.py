@@ -265,26 +265,36 @@ def _show(rule: Raise | None, ref: Reference | None, outcome: Outcome) -> tuple[
 
 
 def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupported: list[str]) -> None:
-    """Mark a discrepancy documented when the binding's own docs predict what it did."""
+    """Mark a discrepancy documented when the binding's own docs predict what it did.
+
+    A known difference explains every check unless its `check` scopes it to one; one scoped to
+    values also explains the gradients of the same cases (their derivative). The reason given
+    quotes the documentation's sentence where the spec records it.
+    """
+    def _quoted(why: str, quote: str | None) -> str:
+        return f'{why}: "{quote}"' if quote else why
+
     if v.is_match:
         return
     b = v.binding
     for diff, condition in b.differences:
-        # a documented difference in values also explains the gradient of the same cases (its derivative)
-        same_check = diff.check == v.check or (diff.check, v.check) == ("values", "gradients")
+        same_check = diff.check is None or diff.check == v.check or (diff.check, v.check) == ("values", "gradients")
         if same_check and (not diff.verdicts or v.verdict in diff.verdicts) and (
                 condition is None or (v.case is not None and holds_once(condition, v.case))):
-            v.documented, v.source, v.why = True, diff.source, diff.what
+            v.documented, v.source, v.why = True, diff.source, _quoted(diff.what, diff.quote)
             return
     if v.doc == "match":
         v.documented = True
         if own_rule is not None and own_rule.error == "none":
-            v.source, v.why = own_rule.source or b.docs, f"documented to accept the case when {own_rule.when}"
+            v.source = own_rule.source or b.docs
+            v.why = _quoted(f"documented to accept the case when {own_rule.when}", own_rule.quote)
         elif own_rule is not None and v.peer != "match":
-            v.source, v.why = own_rule.source or b.docs, f"documented to raise {own_rule.error} when {own_rule.when}"
+            v.source = own_rule.source or b.docs
+            v.why = _quoted(f"documented to raise {own_rule.error} when {own_rule.when}", own_rule.quote)
         elif unsupported and v.check == "dtypes":
             v.source, v.why = b.docs, "its documentation does not list this dtype"
         elif own is not None:
-            v.source, v.why = b.docs, "follows the formula its own documentation gives"
+            quote = b.model.formula_quote or b.spec.model.frameworks[b.framework].formula_quote
+            v.source, v.why = b.docs, _quoted("follows the formula its own documentation gives", quote)
         else:
             v.source = b.docs

@@ -16,8 +16,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -103,17 +105,29 @@ class Raise(_Model):
     when: str
     error: str  # an exception class name (matched against the raised type's MRO), or "none": documented not to raise
     match: str | None = None  # a regular expression the message should contain
-    source: str | None = None
+    source: str | None = None  # the page that states the rule (a URL)
+    quote: str | None = None  # the sentence of that page that states it, quoted
 
 
 class Difference(_Model):
-    """A documented way a binding differs from the common spec."""
+    """A documented way a binding differs from the common spec.
 
-    check: CheckName
+    It explains a discrepancy of every check unless `check` scopes it to one (a behaviour a doc
+    states shows in every check that meets it: a broadcast accepted is a value and a missing raise).
+    """
+
+    check: CheckName | None = None  # the one check it explains (default: every check)
     what: str
-    source: str
+    source: str  # the page that states it (a URL)
+    quote: str | None = None  # the sentence of that page that states it, quoted
     when: str | None = None
     verdicts: list[str] = []  # the verdicts it explains (default: any)
+
+    @model_serializer(mode="wrap")
+    def _always_name_check(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        data.setdefault("check", self.check)  # readers index it even when absent (None: every check)
+        return data
 
 
 class Subgradient(_Model):
@@ -124,6 +138,7 @@ class Subgradient(_Model):
     at: str | None = None  # elementwise condition over the case selecting the kinks meant (default: all)
     inputs: list[str] = []  # the inputs it applies to (default: all)
     source: str | None = None  # the documentation that states it; none: observed, the docs are silent
+    quote: str | None = None  # the sentence of that page that states it, quoted
     note: str = ""
 
 
@@ -184,6 +199,7 @@ class Overrides(_Model):
     variants: list[str] | None = None  # variants this binding documents
     raises: list[Raise] = []
     formula: str | None = None  # the binding's own documented formula, where it differs
+    formula_quote: str | None = None  # the sentence of its docs page that states that formula, quoted
     extra: dict[str, str] = {}  # framework-only arguments: name -> expression over the case
     known_differences: list[Difference] = []
     grad: list[str] | None = None  # inputs whose gradients it supports (default: every differentiable input)
