@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate.add_argument("--report", default=str(reports / "report.json"))
     gate.add_argument("--baselines", default=str(reports / "baselines"))
     gate.add_argument("--out", default=str(reports), help="where gate.txt/.json/.html go")
+    gate.add_argument("--classes", default="all", metavar="LIST",
+                      help="finding classes whose new or changed findings fail the gate, comma-separated (default: all): "
+                      "crash-memory, wrong-value, nondeterministic, error, interface, dtype, precision, convention")
     base = sub.add_parser("baseline", help="accept a run's findings as the baseline of its framework versions")
     base.add_argument("action", choices=["update"])
     base.add_argument("--report", default=str(reports / "report.json"))
@@ -58,7 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report" and args.merge:
         return _merge([Path(p) for p in args.merge], Path(args.report_dir))
     if args.command == "gate":
-        return _gate(Path(args.report), Path(args.baselines), Path(args.out))
+        from harness.judge.classes import parse_selection
+
+        try:
+            gating = parse_selection(args.classes)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return _gate(Path(args.report), Path(args.baselines), Path(args.out), gating)
     if args.command == "stability":
         return _stability([Path(p) for p in args.reports], Path(args.baselines), Path(args.out))
     if args.command == "baseline":
@@ -147,28 +156,30 @@ def _load_report(path: Path) -> Report | None:
         return None
 
 
-def _gate_delta(report: Report, baselines: Path) -> Delta:
-    """A run against the accepted findings of its frameworks' versions."""
+def _gate_delta(report: Report, baselines: Path, gating: frozenset[str] | None = None) -> Delta:
+    """A run against the accepted findings of its frameworks' versions (only the `gating` classes fail: default all)."""
     from harness.gate import baselines as baseline
     from harness.gate import delta
+    from harness.judge.classes import CLASSES
 
     accepted, used = baseline.load_for(report.get("frameworks", {}).items(), baselines)
     ran = ", ".join(f"{k} {v}" for k, v in sorted(report.get("frameworks", {}).items()))
     against = ", ".join(f"{k}-{v}" if v else f"{k}: NO BASELINE" for k, v in sorted(used.items()))
-    d = delta.compare(accepted, report, f"baseline ({against or 'none'})", f"run ({ran or 'no frameworks'})")
+    d = delta.compare(accepted, report, f"baseline ({against or 'none'})", f"run ({ran or 'no frameworks'})",
+                      gating=frozenset(CLASSES) if gating is None else gating)
     d.versions = {k: (used.get(k) or "-", v) for k, v in sorted(report.get("frameworks", {}).items())}
     if not report.get("frameworks"):
         d.errors.append("no framework ran; fix: install one (nox -s conformance sets them up) or pass --workers")
     return d
 
 
-def _gate(report_path: Path, baselines: Path, out: Path) -> int:
+def _gate(report_path: Path, baselines: Path, out: Path, gating: frozenset[str] | None = None) -> int:
     from harness.gate import delta
 
     report = _load_report(report_path)
     if report is None:
         return delta.HARNESS_ERROR
-    d = _gate_delta(report, baselines)
+    d = _gate_delta(report, baselines, gating)
     print(delta.text(d))
     for path in delta.write(d, out, "gate"):
         print(f"wrote {path}")

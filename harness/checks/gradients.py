@@ -28,7 +28,7 @@ from harness.cases.generate import array_specs
 from harness.checks.base import BindingCheck, TableRow
 from harness.judge import compare
 from harness.judge.gradref import GradientReference, InputGradient, derive
-from harness.judge.peers import ARBITRATED, Result
+from harness.judge.peers import ARBITRATED, GRADIENT, NONFINITE_INPUT, SUBGRADIENT, Result
 from harness.judge.verdicts import Verdict, VerdictName, explain, matching_rules, unsupported_dtypes
 from harness.run import wire
 from harness.spec import dtypes
@@ -235,8 +235,8 @@ def _silence(v: Verdict, raw: Result) -> Verdict:
     """No framework documents its gradients: a gradient discrepancy that no doc explains is for the peers
     to decide (the same input differentiated in each other framework's binding)."""
     if not v.is_match and not v.documented and v.verdict in ARBITRATED:
-        v.silent = ("subgradient at a kink" if v.subject.endswith(" at kinks") else
-                    "non-finite input" if v.case is not None and v.case.nonfinite else "no doc states the gradient")
+        v.silent = (SUBGRADIENT if v.subject.endswith(" at kinks") else
+                    NONFINITE_INPUT if v.case is not None and v.case.nonfinite else GRADIENT)
         v.raw = raw
     return v
 

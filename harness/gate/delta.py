@@ -13,6 +13,8 @@ from typing import Any
 import jinja2
 
 from harness.gate.baselines import Entry, entries
+from harness.judge.causes import class_of
+from harness.judge.classes import CLASSES
 from harness.report.schema import Report
 
 OK, FINDINGS, HARNESS_ERROR = 0, 1, 2
@@ -36,6 +38,9 @@ class Delta:
     moved: list[tuple[Entry, Entry]] = field(default_factory=list)  # (fixed, new): the same cause, its region moved
     redocumented: list[tuple[Entry, Entry]] = field(default_factory=list)  # same verdict, documentation changed
     fixed: list[Entry] = field(default_factory=list)
+    ungated: list[Entry] = field(default_factory=list)  # new or changed, of a class the gate policy does not gate
+    gating: frozenset[str] = frozenset(CLASSES)  # the classes whose new or changed findings fail the gate
+    classes: dict[str, str] = field(default_factory=dict)  # finding id -> class, of the run's findings
     not_run: list[Entry] = field(default_factory=list)  # accepted, but its target did not run this time
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)  # why the harness could not run everything
@@ -58,7 +63,8 @@ class Delta:
                 "flipped": [{"old": row(a), "new": row(b)} for a, b in self.flipped],
                 "moved": [{"old": row(a), "new": row(b)} for a, b in self.moved],
                 "redocumented": [{"old": row(a), "new": row(b)} for a, b in self.redocumented],
-                "fixed": [row(e) for e in self.fixed], "not_run": [row(e) for e in self.not_run],
+                "fixed": [row(e) for e in self.fixed], "gating": sorted(self.gating, key=CLASSES.index),
+                "ungated": [{**row(e), "class": self.classes.get(e.id)} for e in self.ungated], "not_run": [row(e) for e in self.not_run],
                 "unchanged": self.unchanged, "errors": self.errors}
 
 
@@ -78,11 +84,13 @@ def harness_errors(report: Report) -> list[str]:
 
 
 def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label: str,
-            scope: set[str] | None = None) -> Delta:
-    """Accepted entries `old` against a run; only targets in `scope` (default: those that ran) count."""
+            scope: set[str] | None = None, gating: frozenset[str] = frozenset(CLASSES)) -> Delta:
+    """Accepted entries `old` against a run; only targets in `scope` (default: those that ran) count, and only
+    findings of the `gating` classes fail (the others' new and changed ones are listed as not gating)."""
     scope = ran(new_report) if scope is None else scope
     new = {k: e for k, e in entries(new_report).items() if e.target in scope}
-    d = Delta(old_label, new_label, errors=harness_errors(new_report))
+    d = Delta(old_label, new_label, errors=harness_errors(new_report), gating=gating,
+              classes={f["id"]: class_of(f) for f in new_report.get("findings", [])})
     for key, e in sorted(new.items(), key=lambda kv: _order(kv[1])):
         before = old.get(key)
         if before is None:
@@ -97,7 +105,18 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
         if key not in new:
             (d.fixed if e.target in scope else d.not_run).append(e)
     _pair_moved(d)
+    _apply_policy(d)
     return d
+
+
+def _apply_policy(d: Delta) -> None:
+    """New and changed findings of classes the policy does not gate are listed apart, not failing."""
+    def gated(e: Entry) -> bool:
+        return d.classes.get(e.id, "") in d.gating or e.id not in d.classes  # a finding of unknown class gates
+
+    d.ungated += [e for e in d.new if not gated(e)] + [b for _a, b in d.changed if not gated(b)]
+    d.new = [e for e in d.new if gated(e)]
+    d.changed = [(a, b) for a, b in d.changed if gated(b)]
 
 
 def cause(e: Entry) -> tuple[str, ...] | None:
@@ -173,6 +192,10 @@ def text(d: Delta) -> str:
     if d.redocumented:
         lines.append(f"DOCUMENTATION CHANGED ({len(d.redocumented)}, not failing)")
         lines += [row("~", b, f" (was {'documented' if a.documented else 'undocumented'})") for a, b in d.redocumented]
+    if d.ungated:
+        lines.append(f"NOT GATED ({len(d.ungated)}, not failing: new or changed findings of classes the gate policy leaves "
+                     f"out; gating: {', '.join(sorted(d.gating, key=CLASSES.index)) or 'none'})")
+        lines += [row("o", e, f" [{d.classes.get(e.id)}]") for e in d.ungated]
     if d.not_run:
         lines.append(f"NOT RUN ({len(d.not_run)} accepted findings whose target did not run)")
     lines.append(f"unchanged: {d.unchanged}")

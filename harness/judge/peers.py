@@ -20,6 +20,14 @@ from harness.spec import dtypes
 
 ARBITRATED = ("value", "subgradient", "unexpected-error", "shape")
 """Verdicts peers can overrule. Crashes, hangs, memory and nondeterministic results are never a convention."""
+NONFINITE_INPUT = "non-finite input"
+NONFINITE_FORMULA = "the formula's result is not finite"
+NONFINITE_RESULT = "non-finite result where the formula's is finite"
+SUBGRADIENT = "subgradient at a kink"
+GRADIENT = "no doc states the gradient"
+CONVENTIONS = (NONFINITE_INPUT, NONFINITE_FORMULA, NONFINITE_RESULT, SUBGRADIENT)
+"""Why-silent reasons that make a surviving outlier a convention (nan, inf, overflow, a kink's choice). A gradient
+outlier at a smooth point is not one: it is the gradient of another formula, or of the same one less precisely."""
 ULPS = 16  # results closer than this many of the coarser dtype's eps (relative) agree
 FLOOR = 1e-9  # and never closer than this: peers sum in other orders, even in float64
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, describe_array, jsonable
 from harness.judge import compare
-from harness.judge.peers import ARBITRATED, Result
+from harness.judge.peers import ARBITRATED, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, Result
 from harness.judge.reference import Reference, holds
 from harness.spec import dtypes
 from harness.spec import formula as formula_mod
@@ -233,7 +233,7 @@ def silence(ctx: CaseContext, verdict: VerdictName, cmp: compare.Comparison | No
     if verdict not in ARBITRATED:
         return ""
     if ctx.case.nonfinite:
-        return "non-finite input"
+        return NONFINITE_INPUT
     if cmp is None or cmp.mask is None or ref is None or ref.value is None or not ctx.outcome.ok or ctx.outcome.value is None:
         return ""
     expected = np.asarray(dtypes.to_float64(ref.value), dtype=np.float64)
@@ -241,9 +241,9 @@ def silence(ctx: CaseContext, verdict: VerdictName, cmp: compare.Comparison | No
     if expected.shape != cmp.mask.shape or actual.shape != cmp.mask.shape:
         return ""
     if not np.isfinite(expected[cmp.mask]).all():
-        return "the formula's result is not finite"
+        return NONFINITE_FORMULA
     if not np.isfinite(actual[cmp.mask]).all():
-        return "non-finite result where the formula's is finite"
+        return NONFINITE_RESULT
     return ""
 
 

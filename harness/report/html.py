@@ -14,11 +14,13 @@ from markupsafe import Markup
 
 from harness.checks import registry
 from harness.files import write_atomic
+from harness.judge import causes
+from harness.judge.classes import CLASSES, DESCRIPTIONS
 from harness.judge.coverage import untested
 from harness.report import mathml, plots
 from harness.report import scripts as repro
 from harness.report import tables as apitable
-from harness.report.schema import ApiEntry, FindingEntry, Report
+from harness.report.schema import ApiEntry, CauseEntry, FindingEntry, Report
 from harness.run.frameworks import registry as frameworks
 
 _ENV = Environment(loader=PackageLoader("harness.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
@@ -58,7 +60,10 @@ def _num(v: Any) -> str:
 
 
 def headline(f: FindingEntry) -> str:
-    """One sentence: what this finding is."""
+    """One sentence: what this finding is (its diagnosis, where it has one)."""
+    diagnosis = f["diagnosis"]["text"] if f.get("diagnosis") else None
+    if diagnosis:
+        return diagnosis
     m, exp, act = f.get("metrics") or {}, f.get("expected") or {}, f.get("actual") or {}
     v = f["verdict"]
     if v == "value" and m:
@@ -165,6 +170,7 @@ def write_html(report: Report, path: Path) -> float:
                                                           f["target"], f["check"], f["id"]))
     rows = sorted(matrix(report), key=lambda r: (r["api"], rank(r["framework"]), r["target"]))
     titles = {t["api"]: t.get("title", t["api"]) for t in report["targets"]}
+    found = report_causes(report)
     html = _ENV.get_template("report.html.j2").render(
         r=report, rows=rows, checks=registry.names(), where=where, by_id={f["id"]: f for f in findings},
         versions=sorted(report.get("frameworks", {}).items(), key=lambda kv: (rank(kv[0]), kv[0])),
@@ -173,7 +179,9 @@ def write_html(report: Report, path: Path) -> float:
         apis=sorted({t["api"] for t in report["targets"]}), titles=titles,
         api_info=apis, tables={t["api"]: t for t in tables}, plots=_plots(shown),
         formulas={k: formulas(v) for k, v in apis.items()},
-        findings=findings, repros=repros, headline=headline, elements=elements, source_link=_source_link,
+        findings=findings, causes=found, cause_of={i: c for c in found for i in c["findings"] + c.get("explains", [])},
+        classes=CLASSES, class_text=DESCRIPTIONS, class_of=causes.class_of,
+        repros=repros, headline=headline, elements=elements, source_link=_source_link,
         started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(report["started"])) if report.get("started") else None,
         dumps=lambda v: json.dumps(v, sort_keys=True, default=str, separators=(", ", ": ")),
         short=lambda v: _short_value(v), isnum=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
@@ -204,18 +212,32 @@ def coverage_lines(report: Report) -> list[str]:
     return out
 
 
-def text_table(report: Report) -> str:
-    """The findings as a fixed-width table, undocumented first."""
-    rows = [("api", "target", "check", "verdict", "documented", "cases", "id")]
-    for f in sorted(report["findings"], key=lambda f: (f["documented"], f["api"], f["target"], f["check"])):
-        rows.append((f["api"], f["target"], f["check"], f["verdict"], "yes" if f["documented"] else "NO",
-                     str(f["count"]), f["id"]))
+def report_causes(report: Report) -> list[CauseEntry]:
+    """The report's causes; computed from its findings for a report written before causes were."""
+    if "causes" in report:
+        return report["causes"]
+    return cast("list[CauseEntry]", causes.of(report.get("findings", [])))
+
+
+def text_table(report: Report, width: int = 90) -> str:
+    """The causes as a fixed-width table, most severe first, undocumented before documented: one row per cause
+    (its findings are in report.json and the HTML)."""
+    found = report_causes(report)
+    rows = [("class", "api", "framework", "check", "documented", "findings", "cause", "diagnosis")]
+    for c in found:
+        rows.append((c["class"], c["api"], ",".join(c["frameworks"]), c["check"], "yes" if c["documented"] else "NO",
+                     str(len(c["findings"]) + len(c.get("explains", []))), c["id"], _first_line(c["diagnosis"], width)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     s = report["summary"]
-    lines.append(f"{s['findings']} findings ({s['undocumented']} undocumented, {s['documented']} documented) "
+    undocumented = [c for c in found if not c["documented"]]
+    lines.append(f"{len(found)} causes ({len(undocumented)} undocumented) of {s['findings']} findings "
+                 f"({s['undocumented']} undocumented, {s['documented']} documented) "
                  f"over {s['targets']} targets and {s['cases']} verdicts")
+    per_class = s.get("classes") or {}
+    if any(per_class.values()):
+        lines.append("undocumented findings by class: " + ", ".join(f"{k} {n}" for k, n in per_class.items() if n))
     lines += coverage_lines(report)
     for t in report.get("targets", []):
         if t.get("notes", {}).get("budget"):

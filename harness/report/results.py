@@ -13,9 +13,13 @@ from typing import Any, cast
 
 from harness.cases.case import jsonable, replayable
 from harness.files import write_atomic
+from harness.judge import causes
+from harness.judge.classes import CLASSES, classify
+from harness.judge.diagnose import diagnose
 from harness.judge.findings import Finding
 from harness.report.schema import (
     ApiEntry,
+    CauseEntry,
     Counts,
     CoverageEntry,
     FindingEntry,
@@ -47,9 +51,16 @@ def _relative(path: Path) -> str:
 
 
 def finding_json(spec: Spec, finding: Finding) -> FindingEntry:
+    """A finding with its class and diagnosis (computed here, from its head verdict: after every judgement of the
+    binding, peer arbitration included)."""
     v = finding.head
     b = v.binding
+    d = diagnose(v)
     return jsonable({
+        "class": classify(v.verdict, v.check, v.silent, d.implies),
+        "diagnosis": {"rule": d.rule, "text": d.text},
+        **({"silent": v.silent} if v.silent else {}),
+        **({"peers": v.peers} if v.peers else {}),
         "id": finding.id,
         "api": spec.api,
         "framework": b.framework,
@@ -72,9 +83,7 @@ def finding_json(spec: Spec, finding: Finding) -> FindingEntry:
         "replay": replayable(v.case, b.target, finding.id) if v.case is not None else None,
         "expected": v.expected,
         "actual": v.actual,
-        "message": v.message,
-        "silent": v.silent,
-        "peers": v.peers,
+        "message": v.message or d.text,  # a value verdict records none: say what was measured
         "metrics": v.metrics,
         "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", b.framework)},
         "repro": capture(v),
@@ -162,6 +171,7 @@ def merge(parts: Iterable[Path], meta: RunMeta) -> Report:
     ordered = [targets[k] for k in sorted(targets)]
     findings = sorted((f for t in ordered for f in t["findings"]),
                       key=lambda f: (f["api"], f["framework"], f["target"], f["check"], f["verdict"], f["id"]))
+    found = cast("list[CauseEntry]", causes.of(findings))  # over the merged findings: shards and xdist workers alike
     timing = {"seconds": round(max(0.0, last_written - part_meta["started"]), 3)} if "started" in part_meta else {}
     return cast(Report, {
         "schema": SCHEMA,
@@ -175,10 +185,22 @@ def merge(parts: Iterable[Path], meta: RunMeta) -> Report:
         "apis": dict(sorted(apis.items())),
         "targets": [_without_findings(t) for t in ordered],
         "findings": findings,
+        "causes": found,
         "coverage": dict(sorted(cover.items())),
         "summary": {**summarize(findings, ordered), "coverage": {"reached": sum(c["reached"] for c in cover.values()),
-                                                                 "total": sum(c["total"] for c in cover.values())}},
+                                                                 "total": sum(c["total"] for c in cover.values())},
+                    "causes": len(found), "classes": class_counts(findings)},
     })
+
+
+def class_counts(findings: Sequence[FindingEntry]) -> dict[str, int]:
+    """Undocumented findings per class, in severity order."""
+    counts = {k: 0 for k in CLASSES}
+    for f in findings:
+        if not f["documented"]:
+            k = causes.class_of(f)
+            counts[k] = counts.get(k, 0) + 1
+    return counts
 
 
 def _without_findings(t: PartTarget) -> TargetEntry:

@@ -41,7 +41,18 @@ class MissingEntry(TypedDict):
     spec: SpecPlace
 
 
-class FindingEntry(TypedDict):
+class DiagnosisEntry(TypedDict):
+    """What the head verdict measured, explained by the first hypothesis that held (judge.diagnose)."""
+
+    rule: str  # the hypothesis, free of drawn numbers ("param-float32:beta", "measured:nan"): part of a cause's key
+    text: str
+
+
+# `class` is a Python keyword: the key is declared in the functional form and inherited.
+_Classed = TypedDict("_Classed", {"class": NotRequired[str]})  # a finding's class (judge.classes); absent in old reports
+
+
+class FindingEntry(_Classed):
     """One finding: discrepancies of one binding grouped by check, verdict and region."""
 
     id: str  # hash of api, target, check, subject and region: stable across seeds
@@ -67,11 +78,35 @@ class FindingEntry(TypedDict):
     expected: Any
     actual: Any
     message: str
-    silent: str  # why no doc decides it (peers did); empty where the docs decide
-    peers: dict[str, Any]  # framework -> its result on the same call, when peers arbitrated
     metrics: dict[str, Any]
     spec: SpecPlace
     repro: dict[str, Any] | None  # what a reproducer script needs (scripts.capture)
+    diagnosis: NotRequired[DiagnosisEntry]
+    silent: NotRequired[str]  # why no doc decides it (then its peers do)
+    peers: NotRequired[dict[str, Any]]  # framework -> its result on the same call, when peers arbitrated
+
+
+_CauseClass = TypedDict("_CauseClass", {"class": str})
+
+
+class CauseEntry(_CauseClass):
+    """Findings that share one behaviour (judge.causes): what a maintainer fixes once."""
+
+    id: str  # hash of api, frameworks, check, class, diagnosis rule and documentation status
+    severity: int  # 0 is the most severe class
+    api: str
+    frameworks: list[str]
+    check: str
+    rule: str
+    diagnosis: str  # the lead finding's diagnosis
+    documented: bool
+    explored: bool  # every finding it covers was found only by this seed's explored cases
+    findings: list[str]  # ids of its findings
+    explains: list[str]  # ids of gradient findings its values behaviour explains
+    targets: list[str]
+    cases: int
+    lead: str  # the finding that shows it best
+    repro: str | None  # the lead's reproducer script, relative to the report
 
 
 class _TargetFields(TypedDict):
@@ -166,8 +201,10 @@ class CoverageTotal(TypedDict):
     total: int
 
 
-class Summary(Counts):
+class Summary(Counts, total=False):
     coverage: CoverageTotal
+    causes: int
+    classes: dict[str, int]  # class -> undocumented findings
 
 
 class RunMeta(TypedDict, total=False):
@@ -197,6 +234,7 @@ class Report(RunMeta):
     apis: dict[str, ApiEntry]
     targets: list[TargetEntry]
     findings: list[FindingEntry]
+    causes: list[CauseEntry]  # the findings grouped by what causes them, most severe first
     coverage: dict[str, CoverageEntry]
     summary: Summary
 

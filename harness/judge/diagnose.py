@@ -1,0 +1,469 @@
+"""Diagnoses: what a finding's head verdict measured, explained by the first hypothesis that holds.
+
+Why: "1 of 1 elements differ" says nothing a maintainer can act on. Each hypothesis is tested
+against the measured values, never assumed: the formula is evaluated again with the parameters
+rounded to float32, with the inputs in float32, the framework's own documented formula is tried,
+a constant ratio to the reference is compared with every parameter's value, values on empty
+input are checked for numbers no computation on nothing gives. Where none holds, the diagnosis
+says what was measured, plainly. A diagnosis is never empty.
+
+`rule` names the hypothesis (free of drawn numbers) so that findings diagnosed alike can form one
+cause; `implies` is the class a hypothesis stands for, when it decides one (see classes.classify).
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.cases.case import Case
+from harness.judge import compare
+from harness.judge.reference import Reference, evaluate
+from harness.judge.verdicts import Verdict, matching_rules
+from harness.spec import dtypes
+from harness.spec.formula import Formula
+from harness.spec.model import ArraySpec
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    rule: str  # which hypothesis held ("param-float32:delta", "ratio:delta", "measured:nan", ...): a cause's key
+    text: str  # what it says, with the measured numbers
+    implies: str | None = None  # the class the hypothesis stands for, when it decides one
+
+
+def diagnose(v: Verdict) -> Diagnosis:
+    """The diagnosis of one (head) verdict; a failing hypothesis test falls through to the next."""
+    for test in (_unstable, _nondeterministic, _stale, _errors, _values, _gradient):
+        try:
+            found = test(v)
+        except Exception as exc:  # a hypothesis that cannot be tested on this case is not evidence
+            found = None
+            if test is _values:
+                return Diagnosis(f"{v.verdict}", f"{_fallback(v)} (diagnosis failed: {type(exc).__name__})")
+        if found is not None:
+            return found
+    return Diagnosis(f"{v.verdict}", _fallback(v))
+
+
+# -- reading what a verdict recorded ------------------------------------------------------------------
+
+def _array(described: Any) -> np.ndarray | None:
+    """A described array (Case.describe's form) back as float64; None when it was summarized."""
+    if not isinstance(described, Mapping) or "values" not in described:
+        return None
+    def num(x: Any) -> Any:
+        if isinstance(x, list):
+            return [num(y) for y in x]
+        return float(x) if isinstance(x, (str, int, float)) and not isinstance(x, bool) else math.nan
+    try:
+        return np.asarray(num(described["values"]), dtype=np.float64).reshape(described.get("shape", ()))
+    except (TypeError, ValueError):
+        return None
+
+
+def _outputs(shown: Any) -> list[np.ndarray]:
+    """Every array value in an expected/actual record (e.g. the runs of a nondeterministic call)."""
+    out: list[np.ndarray] = []
+    if isinstance(shown, Mapping):
+        if "values" in shown and "shape" in shown:
+            a = _array(shown)
+            return [a] if a is not None else []
+        for x in shown.values():
+            out += _outputs(x)
+    return out
+
+
+def _empty(case: Case | None) -> bool:
+    return case is not None and any(a is not None and a.size == 0 for a in case.arrays.values())
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}" if math.isfinite(x) else str(x)
+
+
+def _first_line(text: str, n: int = 100) -> str:
+    line = next((s.strip() for s in (text or "").splitlines() if s.strip() and not s.strip().startswith("-")), "")
+    return line if len(line) <= n else line[: n - 1] + "…"
+
+
+def _names(frameworks: list[str]) -> str:
+    return frameworks[0] if len(frameworks) == 1 else ", ".join(frameworks[:-1]) + " and " + frameworks[-1]
+
+
+def _peer(result: Any) -> tuple[str, Any]:
+    """A peer's result as ("error", type name) or ("value", array or None), whatever form it was stored in."""
+    if isinstance(result, np.ndarray):
+        return "value", result.astype(np.float64)
+    if hasattr(result, "ok") and hasattr(result, "value"):  # an Outcome
+        if not result.ok:
+            return "error", (result.error or {}).get("type") or result.crash or "an error"
+        return "value", None if result.value is None else np.asarray(result.value, np.float64)
+    if isinstance(result, Mapping):
+        if result.get("error") or result.get("kind"):
+            return "error", result.get("error") or result.get("kind")
+        value = result.get("value", result)
+        return "value", _array(value) if isinstance(value, Mapping) else (
+            np.asarray(value, np.float64) if isinstance(value, (int, float, list)) else None)
+    return "value", None
+
+
+def _fallback(v: Verdict) -> str:
+    m = v.metrics or {}
+    if "mismatched" in m:
+        return f"{m['mismatched']} of {m.get('total')} elements differ: max abs error {m.get('max_abs')}"
+    return _first_line(v.message) or f"{v.verdict} in the {v.check} check"
+
+
+# -- crashes, hangs, memory --------------------------------------------------------------------------
+
+def _unstable(v: Verdict) -> Diagnosis | None:
+    if v.verdict not in ("crash", "timeout", "memory"):
+        return None
+    on = " on empty input" if _empty(v.case) else ""
+    if v.verdict == "timeout":
+        return Diagnosis("timeout", f"hangs{on}: {_first_line(v.message)}")
+    if v.verdict == "memory":
+        return Diagnosis("memory", f"runs out of memory{on}: {_first_line(v.message)}")
+    signal = re.search(r"signal (\w+)", v.message or "")
+    how = f"killed by {signal.group(1)}" if signal else _first_line(v.message)
+    return Diagnosis(f"crash:{signal.group(1) if signal else 'died'}{':empty' if on else ''}",
+                     f"the process dies{on} ({how})")
+
+
+def _nondeterministic(v: Verdict) -> Diagnosis | None:
+    if v.verdict != "nondeterministic":
+        return None
+    seen = [_num(float(x)) for a in _outputs(v.expected) + _outputs(v.actual) for x in a.ravel()[:1]]
+    if _empty(v.case):
+        return Diagnosis("empty-memory", f"varies between runs on empty input ({', '.join(seen)}): "
+                         "memory read before it was written", "crash-memory")
+    return Diagnosis("varies", f"varies between runs of the same call{' (' + ', '.join(seen) + ')' if seen else ''}")
+
+
+def _stale(v: Verdict) -> Diagnosis | None:
+    """On empty input a call computes from nothing: a sum gives 0, a mean nan, an extremum ±inf. A value that is
+    none of those (nor the reference's) came from memory that was never written."""
+    if v.verdict != "value" or not _empty(v.case) or v.case is None:
+        return None
+    ref = evaluate(v.binding.spec.formula, v.case).value
+    allowed = [0.0] + ([float(x) for x in ref.ravel() if np.isfinite(x)] if ref is not None else [])  # (±inf: not finite)
+    odd = sorted({float(x) for a in _outputs(v.actual) + _outputs(v.expected) for x in a.ravel()
+                  if np.isfinite(x) and not any(abs(x - y) <= 1e-6 * max(1.0, abs(y)) for y in allowed)})
+    if not odd:
+        return None
+    shown = "nan" if ref is None or not ref.size else _num(float(ref.ravel()[0]))
+    return Diagnosis("empty-memory", f"gives {', '.join(_num(x) for x in odd[:3])} on empty input where nothing is "
+                     f"computed (the reference: {shown}): uninitialised memory", "crash-memory")
+
+
+# -- error behaviour ---------------------------------------------------------------------------------
+
+def _peer_split(v: Verdict) -> tuple[list[str], dict[str, list[str]]]:
+    """Peers that computed, and peers that raised (by error type)."""
+    computed: list[str] = []
+    raised: dict[str, list[str]] = {}
+    for name, result in sorted(v.peers.items()):
+        kind, what = _peer(result)
+        if kind == "error":
+            raised.setdefault(str(what), []).append(name)
+        else:
+            computed.append(name)
+    return computed, raised
+
+
+def _rule_text(v: Verdict) -> str:
+    if v.case is None:
+        return ""
+    rules = matching_rules(v.binding.raises, v.case) or matching_rules(v.binding.spec.raises, v.case)
+    return f" when {rules[0].when}" if rules else ""
+
+
+def _errors(v: Verdict) -> Diagnosis | None:
+    err = v.actual if isinstance(v.actual, Mapping) else {}
+    exp = v.expected if isinstance(v.expected, Mapping) else {}
+    computed, raised = _peer_split(v)
+    on = " on empty input" if _empty(v.case) else ""
+    if v.verdict == "unexpected-error":
+        kind = err.get("error") or "an error"
+        where = f"where {_names(computed)} compute" if computed else "where a value was expected"
+        return Diagnosis(f"raises:{kind}",
+                         f"raises {kind}{on} {where}{_dtype_note(v)}: {_first_line(str(err.get('message', '')))}")
+    if v.verdict == "missing-error":
+        wanted = exp.get("error") or "an error"
+        if raised:
+            kind, names = max(raised.items(), key=lambda kv: len(kv[1]))
+            return Diagnosis(f"computes:{wanted}", f"returns a value where {_names(names)} raise {kind}{_rule_text(v)}")
+        whose = "its docs say" if v.case is not None and matching_rules(v.binding.raises, v.case) else "the common spec says"
+        return Diagnosis(f"computes:{wanted}{_rule_text(v)}",
+                         f"returns a value where {whose} it raises {wanted}{_rule_text(v)}")
+    if v.verdict == "wrong-error":
+        kind, wanted = err.get("error") or "an error", exp.get("error") or "another error"
+        peers = f" ({_names([n for names in raised.values() for n in names])} raise {', '.join(raised)})" if raised else ""
+        return Diagnosis(f"wrong-error:{kind}:{wanted}",
+                         f"raises {kind} where {wanted} is documented{_rule_text(v)}{peers}: "
+                         f"{_first_line(str(err.get('message', '')))}")
+    return None
+
+
+def _dtype_note(v: Verdict) -> str:
+    if v.check != "dtypes" or v.case is None:
+        return ""
+    kinds = sorted({dtypes.name(a) for a in v.case.arrays.values() if a is not None and dtypes.is_float(dtypes.name(a))})
+    return f" (inputs {', '.join(kinds)})" if kinds else ""
+
+
+# -- values ------------------------------------------------------------------------------------------
+
+def _values(v: Verdict) -> Diagnosis | None:
+    if v.check == "gradients":
+        return None
+    if v.verdict == "shape":
+        e, a = (v.expected or {}).get("value") or {}, (v.actual or {}).get("value") or {}
+        return Diagnosis("shape", f"output shape {a.get('shape')} where the reference has {e.get('shape')}")
+    if v.verdict == "dtype":
+        return Diagnosis(f"dtype:{_first_line(v.message)}", _first_line(v.message) or "another output dtype")
+    if v.verdict == "subgradient":
+        return Diagnosis("subgradient", _first_line(v.message, 200) or "a kink no documentation covers")
+    if v.verdict == "signature" or v.check in ("signature", "defaults"):
+        return Diagnosis(f"{v.check}:{v.subject or _first_line(v.message)}", _first_line(v.message, 200) or v.check)
+    if v.verdict != "value" or v.case is None or not isinstance(v.actual, Mapping):
+        return None
+    act = _array(v.actual.get("value"))
+    out_dtype = str(v.actual.get("dtype") or (v.actual.get("value") or {}).get("dtype") or "float64")
+    if act is None:
+        return Diagnosis("measured:summary", _fallback(v))
+    return ValueTests(v, act, out_dtype).run()
+
+
+class ValueTests:
+    """The hypotheses about one value verdict, tested in order: the first that holds explains it."""
+
+    def __init__(self, v: Verdict, act: np.ndarray, out_dtype: str) -> None:
+        assert v.case is not None
+        self.v, self.case, self.act, self.dtype = v, v.case, act, out_dtype
+        self.common = evaluate(v.binding.spec.formula, v.case)
+        self.own = evaluate(v.binding.formula, v.case) if v.binding.formula is not None else None
+
+    def matches(self, ref: Reference | None, dtype: str | None = None) -> bool:
+        if ref is None or ref.value is None or np.shape(ref.value) != np.shape(self.act):
+            return False
+        return compare.compare(self.act, ref.value, dtype or self.dtype, lambda: ref.lowp, ref.accumulation,
+                               ref.scale).verdict == "match"
+
+    def run(self) -> Diagnosis:
+        facts = [self.ratio(), self.peers()]
+        primary = self.own_formula() or self.stored_float32() or self.computed_float32() or self.clamped()
+        primary = primary or next((f for f in facts if f is not None), None) or self.measured()
+        extra = [f.text for f in facts if f is not None and f is not primary]
+        return Diagnosis(primary.rule, "; ".join([primary.text, *extra]), primary.implies)
+
+    def formulas(self) -> list[tuple[str, Formula, Reference]]:
+        """Its own documented formula first (where it has one), then the common one."""
+        out = []
+        if self.own is not None and self.v.binding.formula is not None:
+            out.append(("follows its own documented formula", self.v.binding.formula, self.own))
+        out.append(("follows the formula", self.v.binding.spec.formula, self.common))
+        return out
+
+    def own_formula(self) -> Diagnosis | None:
+        if self.v.peer != "match" and self.own is not None and self.matches(self.own):
+            return Diagnosis("own-formula", "follows its own documented formula")
+        return None
+
+    def float_params(self) -> list[tuple[str, float]]:
+        return [(k, float(x)) for k, x in self.case.params.items()
+                if isinstance(x, float) and math.isfinite(x) and float(np.float32(x)) != x]
+
+    def stored_float32(self) -> Diagnosis | None:
+        """A parameter rounded to float32 before use: the formula with that one parameter rounded matches."""
+        for says, formula, _ref in self.formulas():
+            for name, x in self.float_params():
+                rounded = float(np.float32(x))
+                if self.matches(evaluate(formula, self.case, {name: rounded})):
+                    shown = self.v.binding.name_of(name) or name
+                    return Diagnosis(f"param-float32:{name}", f"{says} with parameter {shown} stored as float32 "
+                                     f"({x!r} is {rounded!r}, relative error {_num(abs(rounded - x) / abs(x))})",
+                                     "precision")
+        return None
+
+    def computed_float32(self) -> Diagnosis | None:
+        """Float64 inputs computed in float32: it matches the formula on the inputs rounded to float32, at float32's
+        tolerance, where it does not match at float64's."""
+        wide = [k for k, a in self.case.arrays.items() if a is not None and dtypes.name(a) == "float64"]
+        if not wide or self.dtype != "float64":
+            return None
+        with np.errstate(over="ignore"):
+            narrow = self.case.with_(arrays={k: (a.astype(np.float32) if k in wide and a is not None else a)
+                                             for k, a in self.case.arrays.items()})
+        params = {k: float(np.float32(x)) for k, x in self.float_params()}
+        for says, formula, _ref in self.formulas():
+            ref32 = evaluate(formula, narrow, params)
+            if self.matches(ref32, "float32"):
+                with np.errstate(all="ignore"):
+                    err = np.abs(self.act - ref32.value)
+                err = err[np.isfinite(err)]
+                return Diagnosis("float32", f"computed in float32: {says} evaluated in float32 (float64 inputs "
+                                 f"{', '.join(wide)}; max abs error {_num(float(err.max()) if err.size else 0.0)})",
+                                 "precision")
+        return None
+
+    @property
+    def basis(self) -> tuple[str, Reference]:
+        """What the verdict failed against: the common formula, or (when that matched) its own documented one."""
+        if self.v.peer == "match" and self.own is not None:
+            return "its own documented formula", self.own
+        return "the reference", self.common
+
+    def differing(self, against: Reference | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        base = against or self.common
+        ref = base.value
+        if ref is None or np.shape(ref) != np.shape(self.act):
+            return None
+        mask = compare.compare(self.act, ref, self.dtype, lambda: base.lowp, base.accumulation, base.scale).mask
+        if mask is None:
+            return None
+        return self.act.ravel(), np.asarray(ref, np.float64).ravel(), mask.ravel()
+
+    def clamped(self) -> Diagnosis | None:
+        """Every differing element is the same finite value where the reference lies beyond it (or is infinite)."""
+        got = self.differing()
+        if got is None:
+            return None
+        act, ref, mask = got
+        a, e = act[mask], ref[mask]
+        if not a.size or not np.isfinite(a).all() or not (a == a[0]).all() or a[0] == 0:
+            return None
+        c = float(a[0])
+        beyond = np.isinf(e) & (np.sign(e) == np.sign(c))
+        if beyond.all() or (a.size > 1 and ((np.abs(e) > abs(c)) & (np.sign(e) == np.sign(c))).all()):
+            return Diagnosis(f"clamp:{_num(c)}", f"clamped at {_num(c)}: gives {_num(c)} where the reference is "
+                             f"{', '.join(sorted({_num(float(x)) for x in e[:4]}))}")
+        return None
+
+    def ratio(self) -> Diagnosis | None:
+        """A constant ratio to the reference over its nonzero elements: named after the parameter (or the count
+        of rows) it equals."""
+        got = self.differing()
+        if got is None:
+            return None
+        act, ref, mask = got
+        use = np.isfinite(act) & np.isfinite(ref) & (ref != 0)
+        if not (use & mask).any():
+            return None
+        with np.errstate(all="ignore"):
+            r = act[use] / ref[use]
+        r0 = float(np.median(r))
+        tol = max(1e-6, 16 * dtypes.eps(self.dtype))
+        if r0 == 0 or not np.all(np.abs(r - r0) <= tol * abs(r0)) or abs(r0 - 1) <= tol:
+            return None
+        for name, x in sorted(self.case.params.items()):
+            if isinstance(x, (int, float)) and not isinstance(x, bool) and x not in (0, 1, -1):
+                shown = self.v.binding.name_of(name) or name
+                if abs(r0 - x) <= tol * abs(x):
+                    return Diagnosis(f"ratio:{name}", f"equals the reference × {shown} ({shown}={x!r})")
+                if abs(r0 * x - 1) <= tol:
+                    return Diagnosis(f"ratio:1/{name}", f"equals the reference ÷ {shown} ({shown}={x!r})")
+        counts = self.ignored_counts()
+        if counts is not None:
+            total, kept = counts
+            if kept and abs(r0 - kept / total) <= tol:
+                return Diagnosis("divides-including-ignored", f"divides by N including ignored rows ({total} rows, "
+                                 f"{total - kept} of them ignored; the reference divides by {kept})")
+        if r0 == -1:
+            return Diagnosis("ratio:-1", "has the opposite sign of the reference")
+        if r.size > 1:
+            return Diagnosis("ratio", f"equals the reference × {_num(r0)} (a constant ratio over {r.size} elements)")
+        return None
+
+    def ignored_counts(self) -> tuple[int, int] | None:
+        """(rows, rows not ignored) of the index input whose `ignore:` parameter the case sets."""
+        for name, spec in self.v.binding.spec.model.inputs.items():
+            a = self.case.arrays.get(name)
+            if isinstance(spec, ArraySpec) and spec.ignore and a is not None and spec.ignore in self.case.params:
+                if a.dtype.kind in "iu" and a.size:
+                    return int(a.size), int((a != self.case.params[spec.ignore]).sum())
+        return None
+
+    def peers(self) -> Diagnosis | None:
+        """What the peers gave on the same call: nan (or inf) where they give a number, or that they agree."""
+        values = {n: a for n, (kind, a) in ((n, _peer(r)) for n, r in sorted(self.v.peers.items()))
+                  if kind == "value" and a is not None and np.shape(a) == np.shape(self.act)}
+        if not values:
+            return None
+        finite = np.logical_and.reduce([np.isfinite(a) for a in values.values()])
+        names = _names(sorted(values))
+        for what, test in (("nan", np.isnan), ("inf", np.isinf)):
+            where = test(self.act) & finite
+            if where.any():
+                return Diagnosis(f"peers-{what}", f"{what} where {names} give a number ({int(where.sum())} of "
+                                 f"{self.act.size} elements)")
+        first = next(iter(values.values()))
+        if all(compare.same_result(first, a) for a in values.values()):
+            return Diagnosis("peers-agree", f"differs from {names}, which agree with each other")
+        return None
+
+    def measured(self) -> Diagnosis:
+        said, base = self.basis
+        got = self.differing(base)
+        if got is None:
+            e = self.common.value
+            return Diagnosis("measured:shape", f"gives shape {list(self.act.shape)} where the reference gives "
+                             f"{list(np.shape(e)) if e is not None else 'nothing'}")
+        act, ref, mask = got
+        parts, kinds = [], []
+        finite = mask & np.isfinite(act) & np.isfinite(ref)
+        if finite.any():
+            err = np.abs(act - ref)[finite]
+            rel = err / np.maximum(np.abs(ref[finite]), dtypes.tiny(self.dtype))
+            parts.append(f"max abs error {_num(float(err.max()))} (rel {_num(float(rel.max()))}) at "
+                         f"{int(finite.sum())} of {act.size} elements" + ("" if base is self.common else f" from {said}"))
+            kinds.append("finite")
+        checks: list[tuple[str, str, Callable[[np.ndarray], Any], Callable[[np.ndarray], Any]]] = [
+            ("nan", "nan where the reference is finite", np.isnan, np.isfinite),
+            ("finite-for-nan", "a number where the reference is nan", np.isfinite, np.isnan),
+            ("inf", "inf where the reference is finite", np.isinf, np.isfinite),
+            ("finite-for-inf", "finite where the reference is inf", np.isfinite, np.isinf),
+            ("sign-of-inf", "the opposite infinity", np.isinf, np.isinf)]
+        for kind, text, on_act, on_ref in checks:
+            where = mask & on_act(act) & on_ref(ref)
+            if where.any():
+                parts.append(f"{text} at {int(where.sum())} of {act.size} element{'s' if act.size != 1 else ''}")
+                kinds.append(kind)
+        if _empty(self.case) and act.size == 1:
+            return Diagnosis("empty-input", f"gives {_num(float(act[0]))} on empty input where the reference is "
+                             f"{_num(float(ref[0]))}")
+        if not parts:
+            parts, kinds = [_fallback(self.v)], ["other"]
+        return Diagnosis("measured:" + "+".join(kinds), "; ".join(parts))
+
+
+# -- gradients ---------------------------------------------------------------------------------------
+
+def _gradient(v: Verdict) -> Diagnosis | None:
+    if v.check != "gradients" or v.verdict != "value":
+        return None
+    exp, act = _array((v.expected or {}).get("gradient")), _array((v.actual or {}).get("gradient"))
+    wrt = (v.actual or {}).get("wrt") or (v.metrics or {}).get("wrt") or "input"
+    if exp is None or act is None or exp.shape != act.shape:
+        return Diagnosis("gradient:measured", f"gradient of {wrt}: {_fallback(v)}")
+    parts, kinds = [], []
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(exp) & np.isfinite(act)
+        err = np.abs(exp - act)[finite]
+        bad = err > 4 * dtypes.eps(str((v.actual or {}).get("dtype") or "float64")) * np.maximum(np.abs(exp[finite]), 1)
+    if bad.any():
+        parts.append(f"max abs error {_num(float(err.max()))} at {int(bad.sum())} of {exp.size} elements")
+        kinds.append("finite")
+    for kind, text, where in (("nan", "nan where the reference is finite", np.isnan(act) & np.isfinite(exp)),
+                              ("finite-for-nan", "a number where the reference is nan", np.isfinite(act) & np.isnan(exp)),
+                              ("inf", "inf where the reference is finite", np.isinf(act) & np.isfinite(exp))):
+        if where.any():
+            parts.append(f"{text} at {int(where.sum())} of {exp.size} elements")
+            kinds.append(kind)
+    text = "; ".join(parts) or _fallback(v)
+    return Diagnosis("gradient:" + "+".join(kinds or ["other"]), f"gradient of {wrt}: {text}")
