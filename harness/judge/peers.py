@@ -18,13 +18,14 @@ from harness.cases.case import Outcome, describe_array
 from harness.run import wire
 from harness.spec import dtypes
 
-ARBITRATED = ("value", "subgradient", "unexpected-error", "shape")
+ARBITRATED = ("value", "subgradient", "unexpected-error", "shape", "missing-error", "wrong-error")
 """Verdicts peers can overrule. Crashes, hangs, memory and nondeterministic results are never a convention."""
 NONFINITE_INPUT = "non-finite input"
 NONFINITE_FORMULA = "the formula's result is not finite"
 NONFINITE_RESULT = "non-finite result where the formula's is finite"
 SUBGRADIENT = "subgradient at a kink"
 GRADIENT = "no doc states the gradient"
+RAISE = "no doc states what this input does"
 CONVENTIONS = (NONFINITE_INPUT, NONFINITE_FORMULA, NONFINITE_RESULT, SUBGRADIENT)
 """Why-silent reasons that make a surviving outlier a convention (nan, inf, overflow, a kink's choice). A gradient
 outlier at a smooth point is not one: it is the gradient of another formula, or of the same one less precisely."""

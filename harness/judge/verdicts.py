@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, describe_array, jsonable
 from harness.judge import compare
-from harness.judge.peers import ARBITRATED, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, Result
+from harness.judge.peers import ARBITRATED, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, RAISE, Result
 from harness.judge.reference import Reference, holds
 from harness.spec import dtypes
 from harness.spec import formula as formula_mod
@@ -223,8 +223,17 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     explain(v, ctx.own_rule or ctx.accepting, ctx.own, ctx.unsupported)
     if check == "values" and not v.documented:
         v.silent = silence(ctx, v.verdict, cmp, ctx.common if peer != "match" else (ctx.own or ctx.common))
-        v.raw = Result.of_outcome(ctx.outcome) if v.silent else None
+    elif check == "raises" and not v.documented and v.verdict in ("missing-error", "wrong-error", "unexpected-error"):
+        rules = ctx.common_rules if peer != "match" else ctx.own_rules
+        v.silent = RAISE if not any(stated(r) for r in rules) else ""
+    v.raw = Result.of_outcome(ctx.outcome) if v.silent else None
     return v
+
+
+def stated(rule: Raise) -> bool:
+    """Whether a doc states what breaking the rule does: a quoted sentence naming an exception type. A rule
+    written from a precondition alone ("same shape as the input", error: Exception) leaves it to the peers."""
+    return bool(rule.quote) and rule.error != "Exception"
 
 
 def silence(ctx: CaseContext, verdict: VerdictName, cmp: compare.Comparison | None, ref: Reference | None) -> str:
