@@ -20,7 +20,7 @@ from harness.judge import peers, stability
 from harness.judge.findings import Finding, features, group, partition, partition_of
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
-from harness.judge.verdicts import CaseContext, Verdict, matching_rules, unsupported_dtypes
+from harness.judge.verdicts import CaseContext, Verdict, matching_rules, stated, unsupported_dtypes
 from harness.run import wire
 from harness.run.budget import Budget
 from harness.run.deadline import Ledger, key
@@ -126,11 +126,13 @@ class SpecRun:
             out.append(next((b for b in theirs if b.kind == binding.kind), theirs[0]))
         return out
 
-    def ask(self, peer: BindingView, items: list[tuple[Case, dict[str, Any]]], pool: Pool) -> list[peers.Result | None]:
-        """What `peer` gives for each (case, request fields): known answers, else calls in the pool's peer
-        worker. None where it cannot express the case, crashed, hung or was not asked again after crashing."""
-        keys: list[tuple[str, str, str] | None] = [None if _outside(peer, case) else (peer.target, case.fingerprint(), _fields(extra))
-                                                   for case, extra in items]
+    def ask(self, peer: BindingView, items: list[tuple[Case, dict[str, Any]]], pool: Pool,
+            check: str = "values") -> list[peers.Result | None]:
+        """What `peer` gives for each (case, request fields) of `check`: known answers, else calls in the pool's
+        peer worker. None where the case is outside its documented domain, it cannot express the case, crashed,
+        hung or was not asked again after crashing."""
+        keys: list[tuple[str, str, str] | None] = [
+            None if _outside(peer, case, check) else (peer.target, case.fingerprint(), _fields(extra)) for case, extra in items]
         requests, asked = [], []
         for k, (case, extra) in zip(keys, items):
             if k is None or k in self._heard or k in asked:
@@ -153,10 +155,13 @@ class SpecRun:
         return [None if k is None else self._heard.get(k) for k in keys]
 
 
-def _outside(peer: BindingView, case: Case) -> bool:
-    """A case outside the peer's documented domain (a dtype its docs do not list, a raise its docs state):
-    what it does there is no opinion on what no doc decides."""
-    return bool(unsupported_dtypes(peer, case)) or any(r.error != "none" for r in matching_rules(peer.raises, case))
+def _outside(peer: BindingView, case: Case, check: str) -> bool:
+    """A case outside the peer's documented domain: what it does there is no opinion on what no doc decides.
+    Outside is a dtype its docs do not list, or (but for the raises check, where raising is the answer asked
+    for) a raise its docs state; a precondition alone (see `verdicts.stated`) does not take it out."""
+    if unsupported_dtypes(peer, case):
+        return True
+    return check != "raises" and any(r.error != "none" and stated(r) for r in matching_rules(peer.raises, case))
 
 
 HEARD_ELEMENTS = 4096  # larger results are not kept: asked again if ever needed
@@ -352,9 +357,16 @@ class TargetRunner:
         others = self.spec_run.peers_of(self.binding, self.pool) if calls else []
         if not others:
             return verdicts  # no peer here: the reference decides
-        answers = {p.target: self.spec_run.ask(p, [(v.case, extra) for v, extra in calls], self.pool) for p in others}  # type: ignore[misc]
-        for i, (v, _) in enumerate(calls):
-            shared, v.peers = peers.decide(v.raw, [peers.Peer(p.framework, p.target, answers[p.target][i]) for p in others])  # type: ignore[arg-type]
+        answers: dict[tuple[str, str], list[peers.Result | None]] = {}
+        for check in {v.check for v, _ in calls}:
+            mine = [(v.case, extra) for v, extra in calls if v.check == check]
+            for p in others:
+                answers[(p.target, check)] = self.spec_run.ask(p, mine, self.pool, check)  # type: ignore[arg-type]
+        seen: Counter[str] = Counter()
+        for v, _ in calls:
+            i, seen[v.check] = seen[v.check], seen[v.check] + 1
+            asked = [peers.Peer(p.framework, p.target, answers[(p.target, v.check)][i]) for p in others]
+            shared, v.peers = peers.decide(v.raw, asked)  # type: ignore[arg-type]
             if shared:
                 v.verdict = v.peer = v.doc = "match"
                 self.agreed[v.check] += 1
