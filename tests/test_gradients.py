@@ -131,6 +131,16 @@ def test_a_spec_without_differentiable_inputs_says_why(tmp_path):
     assert "integer-only op" in gradients.why_none(load_spec(path))
 
 
+def test_a_spec_that_skips_gradients_does_not_differentiate_its_replayed_regression_cases(tmp_path, spec):
+    """A replayed case of an accepted finding is eligible where the spec checks gradients, never where it skips them
+    (else the next run finds gradient findings the accepted run did not check, and the gate fails at rest)."""
+    replayed = case([1.0, 2.0], [0.5, 2.5]).with_(origin="regression:abc", regression="abc")
+    assert gradients.GradientCheck(spec, []).eligible(replayed)
+    path = tmp_path / "skips.yaml"
+    path.write_text(SPEC.replace("gradients:\n", "gradients:\n  skip: no gradients here\n"))
+    assert not gradients.GradientCheck(load_spec(path), []).eligible(replayed)
+
+
 def test_bad_gradient_settings_name_the_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(SPEC.replace("grad: [input]", "grad: [bogus]"))
