@@ -1,4 +1,4 @@
-"""A FAKE framework adapter, for fault-injection tests only: it misbehaves on purpose.
+"""A FAKE framework adapter, for fault-injection and gate tests only: it misbehaves on purpose.
 
 Its "tensors" are numpy arrays and it goes through the real adapter call path (`Adapter.call`).
 A target `<anything>.<fault>` doubles its first argument, except that on a *faulty* input it
@@ -12,6 +12,12 @@ ANSI escapes and megabytes of text), unprintable (an exception whose str() raise
 wrong_dtype, not_array, random (a different value on each call), flaky (an error the first time
 an input is seen in a process only), deferred (returns, but the *next* call raises: an error
 surfacing on a later call than the one that caused it, as asynchronous runtimes do).
+
+Versions, for the gate's test of a framework upgrade: the fake reports the version in $FAKE_VERSION
+(default 0.0-fake), and the target `<anything>.drift` behaves by version: it doubles its input
+correctly before 1.1; from 1.1 on, a float64 input with no nan or inf takes a new fast path whose
+result is 1.5 times too large, while float32 and non-finite inputs stay right (one binding's result
+changed in one region, as an upgrade can do).
 """
 from __future__ import annotations
 
@@ -27,6 +33,22 @@ import numpy as np
 from harness.run.frameworks.base import Adapter as Base
 
 _state: dict[str, Any] = {"deferred": False, "seen": set()}
+VERSION_VAR = "FAKE_VERSION"
+DRIFTS_FROM = (1, 1)  # the first version whose `drift` is wrong (on finite float64 inputs)
+
+
+def version() -> str:
+    return os.environ.get(VERSION_VAR, "0.0-fake")
+
+
+def _release(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("-")[0].split(".") if p.isdigit())
+
+
+def _drift(input: np.ndarray, **kwargs: Any) -> Any:
+    if input.dtype == np.float64 and np.isfinite(input).all() and _release(version()) >= DRIFTS_FROM:
+        return input * 3
+    return input * 2
 
 
 def faulty(x: np.ndarray, always: bool) -> bool:
@@ -112,6 +134,8 @@ FAULTS: dict[str, Callable[[np.ndarray], Any]] = {
 
 
 def _function(name: str) -> Callable[..., Any]:
+    if name == "drift":
+        return _drift
     fault, always, _ = name.partition("_always")
     misbehave = FAULTS.get(fault)
     if fault != "ok" and misbehave is None:
@@ -145,7 +169,7 @@ class Adapter(NumpyTensors):
     name = package = "fake"
 
     def version(self) -> str:
-        return "0.0-fake"
+        return version()
 
     def resolve(self, target: str) -> Any:
         return _function(target.rsplit(".", 1)[-1])
