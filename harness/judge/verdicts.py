@@ -211,20 +211,21 @@ def two_axes(ctx: CaseContext, check: CheckName) -> Verdict:
 
 def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: VerdictName, cmp: compare.Comparison | None) -> Verdict:
     """The verdict on both axes, with what was expected and shown when it is a discrepancy, and its documentation."""
-    verdict = peer if peer != "match" else doc
-    v = Verdict(ctx.binding, ctx.case, check, verdict, peer, doc)
+    # a case the binding documents to accept is judged by what it returns: its docs, not the common raise rule
+    by_peers = peer != "match" and not (ctx.accepting is not None and peer == "missing-error")
+    v = Verdict(ctx.binding, ctx.case, check, peer if by_peers else doc, peer, doc)
     if not v.is_match:  # only discrepancies are ever shown: describing every match cost a third of judging
-        v.expected, v.actual, v.message = _show(ctx.common_rule if peer != "match" else ctx.own_rule,
-                                                ctx.common if peer != "match" else (ctx.own or ctx.common), ctx.outcome)
+        v.expected, v.actual, v.message = _show(ctx.common_rule if by_peers else ctx.own_rule,
+                                                ctx.common if by_peers else (ctx.own or ctx.common), ctx.outcome)
         if cmp is not None:
             v.metrics = cmp.metrics()
             if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
                 v.metrics["differs_at"] = np.argwhere(cmp.mask).tolist()[:64]
     explain(v, ctx.own_rule or ctx.accepting, ctx.own, ctx.unsupported)
     if check == "values" and not v.documented:
-        v.silent = silence(ctx, v.verdict, cmp, ctx.common if peer != "match" else (ctx.own or ctx.common))
+        v.silent = silence(ctx, v.verdict, cmp, ctx.common if by_peers else (ctx.own or ctx.common))
     elif check == "raises" and not v.documented and v.verdict in ("missing-error", "wrong-error", "unexpected-error"):
-        rules = ctx.common_rules if peer != "match" else ctx.own_rules
+        rules = ctx.common_rules if by_peers else ctx.own_rules
         v.silent = RAISE if not any(stated(r) for r in rules) else ""
     v.raw = Result.of_outcome(ctx.outcome) if v.silent else None
     return v
