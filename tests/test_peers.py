@@ -49,3 +49,10 @@ def test_the_majority_decides_and_an_outlier_keeps_its_finding() -> None:
     shared, shown = decide(mine, [Peer("b", "b.f", _v(NAN)), Peer("c", "c.f", Result("error", error="ValueError"))])
     assert not shared
     assert summary(shown) == "peers on the same call: b differs, c raises ValueError"
+
+
+def test_on_a_convention_a_peer_computing_float64_in_float32_still_agrees() -> None:
+    """The question is nan or a number: precision is another finding's matter (but not for a gradient's value)."""
+    mine, peer = _v(11.34368365332343, dtype="float64"), _v(11.343683242797852, dtype="float64")
+    assert decide(mine, [Peer("b", "b.f", peer)], silent="non-finite input")[0]
+    assert not decide(mine, [Peer("b", "b.f", peer)], silent="no doc states the gradient")[0]

@@ -196,11 +196,15 @@ def _errors(v: Verdict) -> Diagnosis | None:
     if v.verdict == "missing-error":
         wanted = exp.get("error") or "an error"
         if raised:
-            kind, names = max(raised.items(), key=lambda kv: len(kv[1]))
-            return Diagnosis(f"computes:{wanted}", f"returns a value where {_names(names)} raise {kind}{_rule_text(v)}")
-        whose = "its docs say" if v.case is not None and matching_rules(v.binding.raises, v.case) else "the common spec says"
+            kinds = ", ".join(f"{_names(names)} {'raises' if len(names) == 1 else 'raise'} {kind}"
+                              for kind, names in sorted(raised.items()))
+            return Diagnosis(f"computes:{wanted}", f"returns a value where {kinds}{_rule_text(v)}")
+        whose = "its docs" if v.case is not None and matching_rules(v.binding.raises, v.case) else "the common spec"
+        if wanted == "Exception":  # a precondition: no doc says what breaking it does
+            return Diagnosis(f"computes:{wanted}{_rule_text(v)}",
+                             f"returns a value for an input that breaks a precondition of {whose}{_rule_text(v)}")
         return Diagnosis(f"computes:{wanted}{_rule_text(v)}",
-                         f"returns a value where {whose} it raises {wanted}{_rule_text(v)}")
+                         f"returns a value where {whose} {'say' if whose == 'its docs' else 'says'} it raises {wanted}{_rule_text(v)}")
     if v.verdict == "wrong-error":
         kind, wanted = err.get("error") or "an error", exp.get("error") or "another error"
         peers = f" ({_names([n for names in raised.values() for n in names])} raise {', '.join(raised)})" if raised else ""

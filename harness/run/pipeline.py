@@ -366,7 +366,7 @@ class TargetRunner:
         for v, _ in calls:
             i, seen[v.check] = seen[v.check], seen[v.check] + 1
             asked = [peers.Peer(p.framework, p.target, answers[(p.target, v.check)][i]) for p in others]
-            shared, v.peers = peers.decide(v.raw, asked)  # type: ignore[arg-type]
+            shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
             if shared:
                 v.verdict = v.peer = v.doc = "match"
                 self.agreed[v.check] += 1
