@@ -9,6 +9,7 @@ from harness.cases.case import Case, Outcome, describe_array
 from harness.judge.classes import CLASSES, classify, parse_selection, severity
 from harness.judge.diagnose import diagnose
 from harness.judge.findings import Finding
+from harness.judge.peers import Peer, Result, decide
 from harness.judge.reference import evaluate
 from harness.judge.verdicts import Verdict
 from harness.report.results import finding_json
@@ -138,15 +139,18 @@ def test_nondeterministic_on_empty_input_is_memory_elsewhere_nondeterministic():
 def test_peers_name_who_computes_and_silent_discrepancies_are_conventions():
     b = SMOOTH.binding("paddle.nn.SmoothL1Loss")
     err = {"error": "ValueError", "message": "bad input\nmore"}
-    peers = {"torch": {"value": describe_array(np.array([1.0]))}, "mindspore": Outcome(value=np.array([1.0]), dtype="float64")}
+    one = Result.of_array(np.array([1.0]), "float64")
+    _, peers = decide(Result("error", error="ValueError"), [Peer("torch", "torch.f", one), Peer("mindspore", "ms.f", one),
+                                                           Peer("tensorflow", "tf.f", None)])  # the entries the report keeps
     v = Verdict(b, _smooth_case(1), "values", "unexpected-error", "unexpected-error", "unexpected-error", actual=err,
                 peers=peers)
     klass, d = _classed(v)
-    assert klass == "error" and "raises ValueError where mindspore and torch compute" in d.text
+    assert klass == "error" and "raises ValueError where mindspore and torch compute" in d.text  # no answer: not named
     case = _smooth_case(2, beta=1.0)
     ref = evaluate(SMOOTH.formula, case).value
     v = _verdict(SMOOTH, "torch.nn.SmoothL1Loss", case, [np.nan, ref[1]])
-    v.peers = {"paddle": {"value": describe_array(ref)}, "mindspore": {"value": describe_array(ref)}}
+    both = [Peer(n, f"{n}.f", Result.of_array(ref, "float64")) for n in ("paddle", "mindspore")]
+    v.peers = decide(Result.of_array(np.array([np.nan, ref[1]]), "float64"), both, "non-finite input")[1]
     v.silent = "non-finite input"
     klass, d = _classed(v)
     assert klass == "convention" and "nan where mindspore and paddle give a number" in d.text

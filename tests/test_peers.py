@@ -48,7 +48,7 @@ def test_the_majority_decides_and_an_outlier_keeps_its_finding() -> None:
     assert not decide(mine, [Peer("b", "b.f", None)])[0]  # nobody answered: the reference decides
     shared, shown = decide(mine, [Peer("b", "b.f", _v(NAN)), Peer("c", "c.f", Result("error", error="ValueError"))])
     assert not shared
-    assert summary(shown) == "peers on the same call: b differs, c raises ValueError"
+    assert summary(shown) == "peers on the same call: b differs, c raises ValueError (no opinion on the value)"
 
 
 def test_on_a_convention_a_peer_computing_float64_in_float32_still_agrees() -> None:
@@ -56,3 +56,13 @@ def test_on_a_convention_a_peer_computing_float64_in_float32_still_agrees() -> N
     mine, peer = _v(11.34368365332343, dtype="float64"), _v(11.343683242797852, dtype="float64")
     assert decide(mine, [Peer("b", "b.f", peer)], silent="non-finite input")[0]
     assert not decide(mine, [Peer("b", "b.f", peer)], silent="no doc states the gradient")[0]
+
+
+def test_a_peer_that_raises_has_no_opinion_on_what_a_value_should_be() -> None:
+    """nan or a number is asked of peers that compute; one that raises (say, no kernel for the dtype) abstains."""
+    shared, shown = decide(_v(NAN), [Peer("b", "b.f", Result("error", error="TypeError"))], silent="non-finite input")
+    assert not shared and shown["b"]["agrees"] is None and shown["b"]["result"] == {"error": "TypeError"}
+    assert summary(shown) == "peers on the same call: b raises TypeError (no opinion on the value)"
+    raising = Result("error", error="ValueError")  # whether to raise is the question: then raising is an answer
+    assert decide(_v(1.0), [Peer("b", "b.f", raising), Peer("c", "c.f", raising)],
+                      silent="no doc states what this input does")[1]["b"]["agrees"] is not None

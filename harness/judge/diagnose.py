@@ -163,11 +163,23 @@ def _stale(v: Verdict) -> Diagnosis | None:
 
 # -- error behaviour ---------------------------------------------------------------------------------
 
+def _answers(v: Verdict) -> dict[str, Any]:
+    """Each peer's result on the same call (peers.decide's entries), but for those with no answer or no
+    opinion on the question."""
+    out = {}
+    for name, entry in sorted(v.peers.items()):
+        result = entry.get("result", entry) if isinstance(entry, Mapping) else entry
+        if result is None or (isinstance(entry, Mapping) and "agrees" in entry and entry["agrees"] is None):
+            continue
+        out[name] = result
+    return out
+
+
 def _peer_split(v: Verdict) -> tuple[list[str], dict[str, list[str]]]:
     """Peers that computed, and peers that raised (by error type)."""
     computed: list[str] = []
     raised: dict[str, list[str]] = {}
-    for name, result in sorted(v.peers.items()):
+    for name, result in _answers(v).items():
         kind, what = _peer(result)
         if kind == "error":
             raised.setdefault(str(what), []).append(name)
@@ -395,7 +407,7 @@ class ValueTests:
 
     def peers(self) -> Diagnosis | None:
         """What the peers gave on the same call: nan (or inf) where they give a number, or that they agree."""
-        values = {n: a for n, (kind, a) in ((n, _peer(r)) for n, r in sorted(self.v.peers.items()))
+        values = {n: a for n, (kind, a) in ((n, _peer(r)) for n, r in _answers(self.v).items())
                   if kind == "value" and a is not None and np.shape(a) == np.shape(self.act)}
         if not values:
             return None

@@ -120,18 +120,26 @@ class Peer:
     framework: str
     target: str
     result: Result | None
+    abstained: Result | None = None  # what it gave when that is no opinion on the question (shown, not counted)
 
 
 def decide(mine: Result, peers: list[Peer], silent: str = "") -> tuple[bool, dict[str, Any]]:
-    """Whether the peers share the binding's behaviour, and every framework's result for the report."""
+    """Whether the peers share the binding's behaviour, and every framework's result for the report.
+
+    Where the binding computed a value and the question is what that value should be (not whether to raise),
+    a peer that raises has no opinion on it: it abstains (a dtype it lacks a kernel for, say)."""
     floor = CONVENTION_FLOOR if silent in CONVENTIONS else FLOOR
+    if silent != RAISE and mine.kind == "value":
+        peers = [p if p.result is None or p.result.kind != "error" else Peer(p.framework, p.target, None, p.result)
+                 for p in peers]
     answered = [p for p in peers if p.result is not None]
     agreeing = [p for p in answered if agree(mine, p.result, floor)]  # type: ignore[arg-type]
     shared = bool(agreeing) and len(agreeing) + 1 > len(answered) - len(agreeing)
     shown: dict[str, Any] = {}
     for p in peers:
         if p.result is None:
-            shown[p.framework] = {"target": p.target, "result": None, "agrees": None}
+            shown[p.framework] = {"target": p.target, "result": p.abstained.shown() if p.abstained else None,
+                                  "agrees": None}
         else:
             shown[p.framework] = {"target": p.target, "result": p.result.shown(), "agrees": p in agreeing}
     return shared, shown
@@ -144,6 +152,8 @@ def summary(shown: dict[str, Any]) -> str:
         result = entry["result"]
         if result is None:
             parts.append(f"{framework}: no answer")
+        elif entry["agrees"] is None:
+            parts.append(f"{framework} raises {result.get('error')} (no opinion on the value)")
         elif "error" in result:
             parts.append(f"{framework} raises {result['error']}")
         elif result["value"] is None:
