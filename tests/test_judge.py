@@ -6,6 +6,7 @@ import numpy as np
 from harness.cases.case import Case, Outcome
 from harness.checks.signature import signature_verdict
 from harness.judge.reference import evaluate
+from harness.judge.verdicts import Verdict, explained_by_dtype
 from harness.run.pipeline import judge
 from harness.spec.model import load_spec
 
@@ -178,3 +179,19 @@ def test_a_documented_raise_rule_quotes_its_sentence():
     (v,) = _judge("mindspore.ops.smooth_l1_loss", case, _err("RuntimeError"))
     assert v.documented and v.why.startswith("documented to raise RuntimeError when beta <= 0")
     assert (rule.quote is None) == (v.why == "documented to raise RuntimeError when beta <= 0")
+
+
+def test_a_wrong_error_a_dtype_also_raises_on_valid_cases_is_that_dtypes_failure():
+    """The probe's TypeError is the dtype's (found on valid cases by the values check): no second claim."""
+    spec = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
+    b = spec.binding("mindspore.nn.SmoothL1Loss")
+    x = np.zeros(2, dtype=np.float32)
+    valid = Case("smooth_l1_loss", {"input": x, "target": x}, {"reduction": "mean", "beta": 1.0})
+    probe = Case("smooth_l1_loss", {"input": x, "target": x}, {"reduction": "bogus", "beta": 1.0}, origin="invalid")
+    other = Case("smooth_l1_loss", {"input": x.astype(np.float64), "target": x.astype(np.float64)},
+                 {"reduction": "bogus", "beta": 1.0}, origin="invalid")
+    verdicts = [Verdict(b, valid, "values", "unexpected-error", "unexpected-error", "unexpected-error", actual={"error": "TypeError"}),
+                Verdict(b, probe, "raises", "wrong-error", "wrong-error", "wrong-error", actual={"error": "TypeError"}),
+                Verdict(b, other, "raises", "wrong-error", "wrong-error", "wrong-error", actual={"error": "TypeError"})]
+    explained_by_dtype(verdicts)
+    assert [v.verdict for v in verdicts] == ["unexpected-error", "match", "wrong-error"]

@@ -308,3 +308,24 @@ def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupport
             v.source, v.why = b.docs, _quoted("follows the formula its own documentation gives", quote)
         else:
             v.source = b.docs
+
+
+def explained_by_dtype(verdicts: list[Verdict]) -> list[Verdict]:
+    """A wrong error on an invalid probe that the binding also raises, with the same type, on valid cases of the
+    same dtypes is that dtype's failure (a values finding), not the probe's: it is no second claim."""
+    failing = {(_dtypes_of(v.case), _error_of(v)) for v in verdicts
+               if v.check == "values" and v.verdict == "unexpected-error" and v.case is not None}
+    for v in verdicts:
+        if v.check == "raises" and v.verdict == "wrong-error" and (_dtypes_of(v.case), _error_of(v)) in failing:
+            v.verdict = v.peer = v.doc = "match"
+    return verdicts
+
+
+def _dtypes_of(case: Case | None) -> tuple[tuple[str, str], ...]:
+    if case is None:
+        return ()
+    return tuple(sorted((name, dtypes.name(a)) for name, a in case.arrays.items() if a is not None))
+
+
+def _error_of(v: Verdict) -> str:
+    return str(v.actual.get("error")) if isinstance(v.actual, dict) else ""

@@ -20,7 +20,7 @@ from harness.judge import peers, stability
 from harness.judge.findings import Finding, features, group, partition, partition_of
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
-from harness.judge.verdicts import CaseContext, Verdict, matching_rules, stated, unsupported_dtypes
+from harness.judge.verdicts import CaseContext, Verdict, explained_by_dtype, matching_rules, stated, unsupported_dtypes
 from harness.run import wire
 from harness.run.budget import Budget
 from harness.run.deadline import Ledger, key
@@ -396,6 +396,7 @@ class TargetRunner:
             verdicts += got
             _add_time(result, check.name, check_started)
         result.calls = self._ids
+        verdicts = explained_by_dtype(verdicts)
         for v in verdicts:
             result.counts.setdefault(v.check, {}).setdefault(v.verdict, 0)
             result.counts[v.check][v.verdict] += 1
