@@ -5,6 +5,7 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome
 from harness.checks.signature import signature_verdict
+from harness.judge.classes import classify
 from harness.judge.reference import evaluate
 from harness.judge.verdicts import Verdict, explained_by_dtype
 from harness.run.pipeline import judge
@@ -195,3 +196,17 @@ def test_a_wrong_error_a_dtype_also_raises_on_valid_cases_is_that_dtypes_failure
                 Verdict(b, other, "raises", "wrong-error", "wrong-error", "wrong-error", actual={"error": "TypeError"})]
     explained_by_dtype(verdicts)
     assert [v.verdict for v in verdicts] == ["unexpected-error", "match", "wrong-error"]
+
+
+def test_refusing_a_half_precision_dtype_its_docs_do_not_list_is_for_the_peers():
+    """torch lists no dtypes for SmoothL1Loss: a float16 refusal is put to the peers (class dtype), a float32 one is not."""
+    spec = load_spec(ROOT / "specs" / "losses" / "smooth_l1_loss.yaml")
+    b = spec.binding("torch.nn.SmoothL1Loss")
+    refused = Outcome(error={"type": "NotImplementedError", "message": "not implemented for 'Half'"})
+    for dtype, silent in (("float16", "no doc lists the dtypes it supports"), ("float32", "")):
+        x = np.ones(2, dtype=dtype)
+        case = Case("smooth_l1_loss", {"input": x, "target": x}, {"reduction": "mean", "beta": 1.0})
+        [v] = judge(b, case, refused, evaluate(spec.formula, case), None)
+        assert (v.verdict, v.silent) == ("unexpected-error", silent)
+        assert v.raw is not None if silent else v.raw is None
+    assert classify("unexpected-error", "values", "no doc lists the dtypes it supports") == "dtype"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from harness.judge.peers import CONVENTIONS
+from harness.judge.peers import CONVENTIONS, DTYPES
 
 ClassName = Literal["crash-memory", "wrong-value", "nondeterministic", "error", "interface", "dtype", "precision",
                     "convention"]
@@ -53,7 +53,7 @@ def classify(verdict: str, check: str, silent: str = "", implied: str | None = N
         return "convention"
     if check in INTERFACE_CHECKS:
         return "interface"
-    if check == "dtypes" or verdict == "dtype":
+    if check == "dtypes" or verdict == "dtype" or silent == DTYPES:
         return "dtype"
     if verdict in ERRORS:
         return "error"

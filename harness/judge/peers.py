@@ -26,6 +26,7 @@ NONFINITE_RESULT = "non-finite result where the formula's is finite"
 SUBGRADIENT = "subgradient at a kink"
 GRADIENT = "no doc states the gradient"
 RAISE = "no doc states what this input does"
+DTYPES = "no doc lists the dtypes it supports"
 CONVENTIONS = (NONFINITE_INPUT, NONFINITE_FORMULA, NONFINITE_RESULT, SUBGRADIENT)
 """Why-silent reasons that make a surviving outlier a convention (nan, inf, overflow, a kink's choice). A gradient
 outlier at a smooth point is not one: it is the gradient of another formula, or of the same one less precisely."""

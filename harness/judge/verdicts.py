@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, describe_array, jsonable
 from harness.judge import compare
-from harness.judge.peers import ARBITRATED, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, RAISE, Result
+from harness.judge.peers import ARBITRATED, DTYPES, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, RAISE, Result
 from harness.judge.reference import Reference, holds
 from harness.spec import dtypes
 from harness.spec import formula as formula_mod
@@ -231,6 +231,16 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     return v
 
 
+LOW_PRECISION = ("float16", "bfloat16")  # the dtypes CPU kernels most often lack
+
+
+def _undeclared_low_precision(ctx: CaseContext) -> bool:
+    """A half-precision input whose dtypes the binding's docs do not list: refusing it breaks no stated promise,
+    so whether it should compute is for the peers (one that computes makes the refusal a finding)."""
+    return any(a is not None and name not in ctx.binding.dtypes and dtypes.name(a) in LOW_PRECISION
+               for name, a in ctx.case.arrays.items())
+
+
 def stated(rule: Raise) -> bool:
     """Whether a doc states what breaking the rule does: a quoted sentence naming an exception type. A rule
     written from a precondition alone ("same shape as the input", error: Exception) leaves it to the peers."""
@@ -242,6 +252,8 @@ def silence(ctx: CaseContext, verdict: VerdictName, cmp: compare.Comparison | No
     state a formula for numbers, not what nan and inf do, nor whether an intermediate may overflow."""
     if verdict not in ARBITRATED:
         return ""
+    if verdict == "unexpected-error" and _undeclared_low_precision(ctx):
+        return DTYPES
     if ctx.case.nonfinite:
         return NONFINITE_INPUT
     if cmp is None or cmp.mask is None or ref is None or ref.value is None or not ctx.outcome.ok or ctx.outcome.value is None:
