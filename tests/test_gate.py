@@ -224,3 +224,13 @@ def test_stability_counts_per_framework_what_each_seed_changed(tmp_path, capsys)
     assert summary["new"]["per_run"] == [0, 1] and summary["changed"]["per_run"] == [0, 1]
     assert summary["fixed"]["distinct"] == ["crash0000000", "moves0000000"]
     assert "FAIL: some run found new or changed findings (exit 1)" in capsys.readouterr().out
+
+
+def test_a_finding_diagnosed_as_stale_memory_is_listed_not_failing():
+    """Uninitialised memory on empty input comes and goes between runs: listed apart; any other new finding fails."""
+    stale = {**_finding("stale0000000", verdict="value"), "diagnosis": {"rule": "empty-memory", "text": "stale"}}
+    d = delta.compare({}, _report([stale]), "a", "b")
+    assert [e.id for e in d.stale] == ["stale0000000"] and not d.new and d.exit_code == delta.OK
+    assert "STALE MEMORY (1" in delta.text(d)
+    d = delta.compare({}, _report([{**stale, "diagnosis": {"rule": "values", "text": "x"}}]), "a", "b")
+    assert [e.id for e in d.new] == ["stale0000000"] and d.exit_code == delta.FINDINGS

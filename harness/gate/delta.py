@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 
 from harness.gate.baselines import Entry, entries
-from harness.judge.causes import class_of
+from harness.judge.causes import class_of, rule_of
 from harness.judge.classes import CLASSES
 from harness.report.schema import Report
 
@@ -39,8 +39,10 @@ class Delta:
     redocumented: list[tuple[Entry, Entry]] = field(default_factory=list)  # same verdict, documentation changed
     fixed: list[Entry] = field(default_factory=list)
     ungated: list[Entry] = field(default_factory=list)  # new or changed, of a class the gate policy does not gate
+    stale: list[Entry] = field(default_factory=list)  # new or changed, diagnosed as uninitialised memory: not failing
     gating: frozenset[str] = frozenset(CLASSES)  # the classes whose new or changed findings fail the gate
     classes: dict[str, str] = field(default_factory=dict)  # finding id -> class, of the run's findings
+    rules: dict[str, str] = field(default_factory=dict)  # finding id -> its diagnosis rule, of the run's findings
     not_run: list[Entry] = field(default_factory=list)  # accepted, but its target did not run this time
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)  # why the harness could not run everything
@@ -64,7 +66,8 @@ class Delta:
                 "moved": [{"old": row(a), "new": row(b)} for a, b in self.moved],
                 "redocumented": [{"old": row(a), "new": row(b)} for a, b in self.redocumented],
                 "fixed": [row(e) for e in self.fixed], "gating": sorted(self.gating, key=CLASSES.index),
-                "ungated": [{**row(e), "class": self.classes.get(e.id)} for e in self.ungated], "not_run": [row(e) for e in self.not_run],
+                "ungated": [{**row(e), "class": self.classes.get(e.id)} for e in self.ungated],
+                "stale_memory": [row(e) for e in self.stale], "not_run": [row(e) for e in self.not_run],
                 "unchanged": self.unchanged, "errors": self.errors}
 
 
@@ -90,7 +93,8 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
     scope = ran(new_report) if scope is None else scope
     new = {k: e for k, e in entries(new_report).items() if e.target in scope}
     d = Delta(old_label, new_label, errors=harness_errors(new_report), gating=gating,
-              classes={f["id"]: class_of(f) for f in new_report.get("findings", [])})
+              classes={f["id"]: class_of(f) for f in new_report.get("findings", [])},
+              rules={f["id"]: rule_of(f) for f in new_report.get("findings", [])})
     for key, e in sorted(new.items(), key=lambda kv: _order(kv[1])):
         before = old.get(key)
         if before is None:
@@ -109,11 +113,23 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
     return d
 
 
+STALE_MEMORY = "empty-memory"
+"""The diagnosis of a result read from memory nothing wrote (a reduction over empty input): which calls show it
+depends on what the allocator hands out, so such a finding comes and goes between runs with nothing changed."""
+
+
 def _apply_policy(d: Delta) -> None:
-    """New and changed findings of classes the policy does not gate are listed apart, not failing."""
+    """New and changed findings of classes the policy does not gate are listed apart, not failing; so are those
+    diagnosed as uninitialised memory (still reported in full, and in the report's crash-memory causes)."""
     def gated(e: Entry) -> bool:
         return d.classes.get(e.id, "") in d.gating or e.id not in d.classes  # a finding of unknown class gates
 
+    def stale(e: Entry) -> bool:
+        return d.rules.get(e.id) == STALE_MEMORY
+
+    d.stale += [e for e in d.new if stale(e)] + [b for _a, b in d.changed if stale(b)]
+    d.new = [e for e in d.new if not stale(e)]
+    d.changed = [(a, b) for a, b in d.changed if not stale(b)]
     d.ungated += [e for e in d.new if not gated(e)] + [b for _a, b in d.changed if not gated(b)]
     d.new = [e for e in d.new if gated(e)]
     d.changed = [(a, b) for a, b in d.changed if gated(b)]
@@ -192,6 +208,10 @@ def text(d: Delta) -> str:
     if d.redocumented:
         lines.append(f"DOCUMENTATION CHANGED ({len(d.redocumented)}, not failing)")
         lines += [row("~", b, f" (was {'documented' if a.documented else 'undocumented'})") for a, b in d.redocumented]
+    if d.stale:
+        lines.append(f"STALE MEMORY ({len(d.stale)}, not failing: results read from memory nothing wrote, on empty input; "
+                     "they come and go between runs)")
+        lines += [row("s", e) for e in d.stale]
     if d.ungated:
         lines.append(f"NOT GATED ({len(d.ungated)}, not failing: new or changed findings of classes the gate policy leaves "
                      f"out; gating: {', '.join(sorted(d.gating, key=CLASSES.index)) or 'none'})")
