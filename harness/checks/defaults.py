@@ -51,14 +51,30 @@ class DefaultsCheck(BindingCheck):
                 else:
                     explicit.append(case.with_(params={**case.params, name: default}))
                     omitted.append(case.with_(params={**case.params, name: default}, omit=case.omit + (name,)))
-            for _e_case, o_case, e_out, o_out in zip(explicit, omitted, run.call(explicit), run.call(omitted)):
+            outs = list(zip(explicit, omitted, run.call(explicit), run.call(omitted)))
+            differ = [i for i, (_e, _o, e_out, o_out) in enumerate(outs)
+                      if e_out is not None and o_out is not None and not _same_outcome(e_out, o_out)]
+            # a pair that differs is called again: a call that does not repeat itself (memory nothing wrote) is
+            # nondeterministic, not a default that differs
+            again = dict(zip(differ, zip(run.call([explicit[i] for i in differ]), run.call([omitted[i] for i in differ]))))
+            for i, (_e_case, o_case, e_out, o_out) in enumerate(outs):
                 if e_out is None or o_out is None:
                     continue
-                same = _same_outcome(e_out, o_out)
-                verdict: VerdictName = "match" if same else ("value" if e_out.ok and o_out.ok else "unexpected-error")
+                same = i not in again
+                e_again, o_again = again.get(i, (None, None))
+                varies = not same and any(x is not None and not _same_outcome(first, x)
+                                          for first, x in ((e_out, e_again), (o_out, o_again)))
+                verdict: VerdictName = ("match" if same else "nondeterministic" if varies else
+                                        "value" if e_out.ok and o_out.ok else "unexpected-error")
+                message = ("" if same else f"the same call gives another result when repeated (passing or omitting {name})"
+                           if varies else f"omitting {name} differs from passing its documented default {default!r}")
+                expected: dict[str, object] = {"explicit": brief(e_out, kind=False)}
+                actual: dict[str, object] = {"omitted": brief(o_out, kind=False)}
+                if varies:
+                    expected["explicit, again"] = brief(e_again, kind=False) if e_again else None
+                    actual["omitted, again"] = brief(o_again, kind=False) if o_again else None
                 verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
-                                        message="" if same else f"omitting {name} differs from passing its documented default {default!r}",
-                                        expected={"explicit": brief(e_out, kind=False)}, actual={"omitted": brief(o_out, kind=False)}))
+                                        message=message, expected=expected, actual=actual))
         return verdicts
 
 
