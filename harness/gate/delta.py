@@ -6,6 +6,7 @@ everything (a bad spec, a framework that could not start), whatever else the run
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,12 +128,17 @@ def _apply_policy(d: Delta) -> None:
     def stale(e: Entry) -> bool:
         return d.rules.get(e.id) == STALE_MEMORY
 
-    d.stale += [e for e in d.new if stale(e)] + [b for _a, b in d.changed if stale(b)]
-    d.new = [e for e in d.new if not stale(e)]
-    d.changed = [(a, b) for a, b in d.changed if not stale(b)]
-    d.ungated += [e for e in d.new if not gated(e)] + [b for _a, b in d.changed if not gated(b)]
-    d.new = [e for e in d.new if gated(e)]
-    d.changed = [(a, b) for a, b in d.changed if gated(b)]
+    d.stale += _set_aside(d, stale)
+    d.ungated += _set_aside(d, lambda e: not gated(e))
+
+
+def _set_aside(d: Delta, apart: Callable[[Entry], bool]) -> list[Entry]:
+    """Take the new and changed findings `apart` selects out of the failing lists; return them (for a changed
+    one, its new entry)."""
+    out = [e for e in d.new if apart(e)] + [b for _a, b in d.changed if apart(b)]
+    d.new = [e for e in d.new if not apart(e)]
+    d.changed = [(a, b) for a, b in d.changed if not apart(b)]
+    return out
 
 
 def cause(e: Entry) -> tuple[str, ...] | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -93,7 +94,7 @@ class SpecRun:
         self._refs: dict[tuple[str, str], Reference] = {}
         self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
         self.gradients = GradientCheck(spec, self.cases)
-        self._heard: dict[tuple[str, str, str], peers.Result | None] = {}  # (target, case, request fields) -> what it gave
+        self._heard: dict[tuple[str, str, str], dict[str, Any] | None] = {}  # (target, case, request fields) -> its reply
         self._peer_guards: dict[str, _PeerGuard] = {}
         self._peer_ids = 0
 
@@ -111,10 +112,10 @@ class SpecRun:
         self.reference_seconds += seconds
 
     def heard(self, target: str, case: Case, extra: dict[str, Any], reply: dict[str, Any]) -> None:
-        """Keep what a binding's own call gave: when it is asked as a peer, the answer is already known."""
-        result = peers.Result.of_reply(reply)
-        if result is None or result.value is None or result.value.size <= HEARD_ELEMENTS:
-            self._heard[(target, case.fingerprint(), _fields(extra))] = result
+        """Keep what a binding's own call gave: when it is asked as a peer, the answer is already known. Kept as
+        received (decoded only if a peer is ever asked: most never are)."""
+        if math.prod((reply.get("value") or {}).get("shape") or ()) <= HEARD_ELEMENTS:
+            self._heard[(target, case.fingerprint(), _fields(extra))] = reply
 
     def peers_of(self, binding: BindingView, pool: Pool) -> list[BindingView]:
         """One binding of each other framework that can run here, of the same kind where there is one."""
@@ -148,11 +149,11 @@ class SpecRun:
             try:
                 worker = pool.peer(peer.framework)
             except WorkerStartError:
-                return [None if k is None else self._heard.get(k) for k in keys]
+                return [None if k is None else peers.Result.of_reply(self._heard.get(k)) for k in keys]
             guard = self._peer_guards.setdefault(peer.target, _PeerGuard())
             for k, reply in zip(asked, worker.run(requests, guard)):
-                self._heard[k] = None if reply.get("skipped") else peers.Result.of_reply(reply)
-        return [None if k is None else self._heard.get(k) for k in keys]
+                self._heard[k] = None if reply.get("skipped") else reply
+        return [None if k is None else peers.Result.of_reply(self._heard.get(k)) for k in keys]
 
 
 def _outside(peer: BindingView, case: Case, check: str) -> bool:
@@ -357,21 +358,18 @@ class TargetRunner:
         others = self.spec_run.peers_of(self.binding, self.pool) if calls else []
         if not others:
             return verdicts  # no peer here: the reference decides
-        answers: dict[tuple[str, str], list[peers.Result | None]] = {}
-        for check in {v.check for v, _ in calls}:
-            mine = [(v.case, extra) for v, extra in calls if v.check == check]
-            for p in others:
-                answers[(p.target, check)] = self.spec_run.ask(p, mine, self.pool, check)  # type: ignore[arg-type]
-        seen: Counter[str] = Counter()
-        for v, _ in calls:
-            i, seen[v.check] = seen[v.check], seen[v.check] + 1
-            asked = [peers.Peer(p.framework, p.target, answers[(p.target, v.check)][i]) for p in others]
-            shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
-            if shared:
-                v.verdict = v.peer = v.doc = "match"
-                self.agreed[v.check] += 1
-            else:
-                v.message = "; ".join(m for m in (v.message, peers.summary(v.peers)) if m)
+        for check in {v.check for v, _ in calls}:  # a peer's domain depends on the check (see `_outside`)
+            mine = [(v, extra) for v, extra in calls if v.check == check]
+            answers = [self.spec_run.ask(p, [(v.case, extra) for v, extra in mine], self.pool, check)  # type: ignore[misc]
+                       for p in others]
+            for i, (v, _) in enumerate(mine):
+                asked = [peers.Peer(p.framework, p.target, got[i]) for p, got in zip(others, answers)]
+                shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
+                if shared:
+                    v.verdict = v.peer = v.doc = "match"
+                    self.agreed[v.check] += 1
+                else:
+                    v.message = "; ".join(m for m in (v.message, peers.summary(v.peers)) if m)
         return verdicts
 
     def execute(self) -> TargetResult:

@@ -306,32 +306,30 @@ class Pool:
 
     def get(self, framework: str) -> Worker:
         with self._lock:
-            if framework in self.failed:
-                raise WorkerStartError(self.failed[framework])
-            if framework not in self.workers:
-                try:
-                    worker = self._new(framework)
-                except WorkerStartError as exc:
-                    self.failed[framework] = str(exc)
-                    raise
-                self.workers[framework] = worker
-                if self.spares and framework not in self._spares:
-                    self._spares[framework] = self._in_background(framework)
-            return self.workers[framework]
+            worker = self._kept(self.workers, framework, self._new, remember=True)
+            if self.spares and framework not in self._spares:
+                self._spares[framework] = self._in_background(framework)
+            return worker
 
     def peer(self, framework: str) -> Worker:
         """The worker that answers peer arbitration's calls, apart from the bindings' own: a binding's own
         worker sees the same calls in the same order whatever its peers were asked (MindSpore's results
         can depend on what its process ran before)."""
         with self._lock:
-            if framework in self.failed:
-                raise WorkerStartError(self.failed[framework])
-            if framework not in self.peers:
-                worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory,
-                                ledgers=self.peer_ledgers)
-                worker.start()
-                self.peers[framework] = worker
-            return self.peers[framework]
+            return self._kept(self.peers, framework, lambda name: self._new(name, for_peers=True), remember=False)
+
+    def _kept(self, table: dict[str, Worker], framework: str, make: Callable[[str], Worker], remember: bool) -> Worker:
+        """The framework's worker in `table`, started on first use; with `remember`, a failed start is final."""
+        if framework in self.failed:
+            raise WorkerStartError(self.failed[framework])
+        if framework not in table:
+            try:
+                table[framework] = make(framework)
+            except WorkerStartError as exc:
+                if remember:
+                    self.failed[framework] = str(exc)
+                raise
+        return table[framework]
 
     def fresh(self, framework: str) -> Worker:
         """A worker process that has answered no call yet, for the caller alone (who closes it).
@@ -344,9 +342,11 @@ class Pool:
             self._spares[framework] = self._in_background(framework)
         return spare.result() if spare else self._new(framework)
 
-    def _new(self, framework: str) -> Worker:
+    def _new(self, framework: str, for_peers: bool = False) -> Worker:
+        """A started worker: a binding's (replaced by a spare when it dies), or one for peer calls (its own ledgers)."""
         worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory,
-                        ledgers=self.ledgers, replace=lambda: self.fresh(framework))
+                        ledgers=self.peer_ledgers if for_peers else self.ledgers,
+                        replace=None if for_peers else lambda: self.fresh(framework))
         worker.start()
         return worker
 
