@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.cases.case import Outcome, brief
+from harness.cases.case import Case, Outcome, brief
 from harness.checks.base import BindingCheck, TableRow
 from harness.judge.compare import same_result
 from harness.judge.verdicts import Verdict, VerdictName, explain, matching_rules, unsupported_dtypes
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from harness.run.pipeline import TargetRunner
 
 CASES_PER_PARAM = 6  # valid core cases each default is tried on
+REPEATS = 3  # times a pair that differs is called again before the difference is believed
 
 
 class DefaultsCheck(BindingCheck):
@@ -54,16 +55,12 @@ class DefaultsCheck(BindingCheck):
             outs = list(zip(explicit, omitted, run.call(explicit), run.call(omitted)))
             differ = [i for i, (_e, _o, e_out, o_out) in enumerate(outs)
                       if e_out is not None and o_out is not None and not _same_outcome(e_out, o_out)]
-            # a pair that differs is called again: a call that does not repeat itself (memory nothing wrote) is
-            # nondeterministic, not a default that differs
-            again = dict(zip(differ, zip(run.call([explicit[i] for i in differ]), run.call([omitted[i] for i in differ]))))
+            again = _repeat(run, explicit, omitted, differ, outs)
             for i, (_e_case, o_case, e_out, o_out) in enumerate(outs):
                 if e_out is None or o_out is None:
                     continue
                 same = i not in again
-                e_again, o_again = again.get(i, (None, None))
-                varies = not same and any(x is not None and not _same_outcome(first, x)
-                                          for first, x in ((e_out, e_again), (o_out, o_again)))
+                e_again, o_again, varies = again.get(i, (None, None, False))
                 verdict: VerdictName = ("match" if same else "nondeterministic" if varies else
                                         "value" if e_out.ok and o_out.ok else "unexpected-error")
                 message = ("" if same else f"the same call gives another result when repeated (passing or omitting {name})"
@@ -76,6 +73,28 @@ class DefaultsCheck(BindingCheck):
                 verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
                                         message=message, expected=expected, actual=actual))
         return verdicts
+
+
+def _repeat(run: TargetRunner, explicit: list[Case], omitted: list[Case], differ: list[int],
+            outs: list[tuple[Case, Case, Outcome | None, Outcome | None]]) -> dict[int, tuple[Outcome | None, Outcome | None, bool]]:
+    """Call each differing pair again, omitted first then explicit, up to `REPEATS` times: a call whose result
+    changes (memory nothing wrote, whose content follows what ran before) is nondeterministic, not a default
+    that differs. The order alternates because such memory often repeats itself when the same calls repeat."""
+    again: dict[int, tuple[Outcome | None, Outcome | None, bool]] = {}
+    todo = list(differ)
+    for round_ in range(REPEATS):
+        if not todo:
+            break
+        first, second = (omitted, explicit) if round_ % 2 == 0 else (explicit, omitted)
+        a = run.call([first[i] for i in todo])
+        b = run.call([second[i] for i in todo])
+        o_new, e_new = (a, b) if round_ % 2 == 0 else (b, a)
+        for i, e_again, o_again in zip(todo, e_new, o_new):
+            e_out, o_out = outs[i][2], outs[i][3]
+            varies = any(x is not None and was is not None and not _same_outcome(was, x) for was, x in ((e_out, e_again), (o_out, o_again)))
+            again[i] = (e_again, o_again, varies)
+        todo = [i for i in todo if not again[i][2]]
+    return again
 
 
 def _same_outcome(a: Outcome, b: Outcome) -> bool:
