@@ -4,8 +4,9 @@ One long-lived process per framework answers calls over a pipe. A worker that di
 answering is replaced; the call it was on gets a `crash` or `timeout` reply (`memory` when
 the framework ran out of the memory limit) and the calls after it are sent to the new worker, so
 nothing already measured is lost. How long a call may take is learned per binding (see deadline.py),
-and a replacement is a pre-started spare when the pool keeps one, so neither a hang nor a crash costs
-the full time limit or a framework import again and again.
+and workers are forked from a fork server that imported the framework once (see forkserver.py; a
+replacement is a pre-started spare when the pool keeps one), so neither a hang nor a crash costs the
+full time limit or a framework import again and again.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 from harness.files import inside
 from harness.run import wire
 from harness.run.deadline import Ledger
+from harness.run.forkserver import Forked, ForkError, ForkServer
 from harness.run.frameworks import registry
 from harness.run.frameworks.base import Adapter
 
@@ -94,6 +96,15 @@ def discover(configured: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     return found, missing
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of a worker (or fork server) process: the harness importable, framework log noise down."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.setdefault("GLOG_minloglevel", "2")  # paddle/mindspore native log noise
+    env.setdefault("GLOG_v", "0")
+    return env
+
+
 @dataclass
 class Worker:
     framework: str
@@ -104,17 +115,14 @@ class Worker:
     memory: int = 0  # bytes a worker may allocate (RLIMIT_DATA); 0: no limit
     info: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
-    _proc: subprocess.Popen | None = None
+    _proc: subprocess.Popen | Forked | None = None
     _replies: queue.Queue[Any] = field(default_factory=queue.Queue)
     _log_start: int = 0  # where this process's stderr begins in the (appended) log
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # per target: learned deadline, costs (shared by a pool)
     replace: Callable[[], Worker] | None = None  # a ready worker to take over from a dead one (the pool's spare)
+    forks: Callable[[], ForkServer | None] | None = None  # the framework's fork server, if it has one (see forkserver.py)
 
     def start(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        env.setdefault("GLOG_minloglevel", "2")  # paddle/mindspore native log noise
-        env.setdefault("GLOG_v", "0")
         stderr: Any = subprocess.DEVNULL
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,8 +131,14 @@ class Worker:
         self._replies = queue.Queue()
         command = [self.python, "-m", "harness.run.worker", self.framework] + ([str(self.memory)] if self.memory else [])
         try:
-            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
-                                          cwd=str(ROOT))
+            forks = self.forks() if self.forks else None
+            try:
+                self._proc = forks.spawn(stderr, self.memory) if forks else None
+            except ForkError:
+                self._proc = None
+            if self._proc is None:
+                self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                              env=worker_env(), cwd=str(ROOT))
         except OSError as exc:
             raise WorkerStartError(f"{self.framework} worker could not start: {self.python}: {exc.strerror}; "
                                    "give the framework environment's python with --workers NAME=PYTHON") from None
@@ -293,7 +307,7 @@ class Pool:
     """One worker per framework, started on first use and closed at the end."""
 
     def __init__(self, pythons: dict[str, str], timeout: float = 60.0, log_dir: Path | None = None,
-                 memory: int = 0, spares: bool = False) -> None:
+                 memory: int = 0, spares: bool = False, forking: bool = True) -> None:
         self.pythons, self.timeout, self.log_dir, self.memory = pythons, timeout, log_dir, memory
         self.spares = spares  # keep a fresh worker per framework ready from the start (for re-runs)
         self.workers: dict[str, Worker] = {}
@@ -303,6 +317,9 @@ class Pool:
         self.peer_ledgers: dict[str, Ledger] = {}  # the peer workers' own: their calls, restarts and deadlines
         self._spares: dict[str, Future[Worker]] = {}
         self._lock = threading.Lock()
+        self.forking = forking  # start workers from a fork server per framework (see forkserver.py)
+        self._forks: dict[str, ForkServer | None] = {}  # None: it could not start; workers start the slow way
+        self._forks_lock = threading.Lock()
 
     def get(self, framework: str) -> Worker:
         with self._lock:
@@ -346,9 +363,31 @@ class Pool:
         """A started worker: a binding's (replaced by a spare when it dies), or one for peer calls (its own ledgers)."""
         worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory,
                         ledgers=self.peer_ledgers if for_peers else self.ledgers,
-                        replace=None if for_peers else lambda: self.fresh(framework))
+                        replace=None if for_peers else lambda: self.fresh(framework),
+                        forks=(lambda: self._fork_server(framework)) if self.forking else None)
         worker.start()
         return worker
+
+    def _fork_server(self, framework: str) -> ForkServer | None:
+        """The framework's fork server, started on first use; None if it cannot start (then never tried again)."""
+        with self._forks_lock:
+            server = self._forks.get(framework)
+            if server is not None and not server.alive():
+                server = None  # it died: start another
+            elif framework in self._forks and server is None:
+                return None
+            if server is None:
+                log = inside(self.log_dir, framework + ".log") if self.log_dir else None
+                stderr: Any = open(log, "ab") if log else subprocess.DEVNULL
+                try:
+                    server = ForkServer(framework, self.pythons[framework], worker_env(), stderr, self.timeout * 5)
+                except ForkError:
+                    server = None
+                finally:
+                    if log:
+                        stderr.close()
+                self._forks[framework] = server
+            return server
 
     def _in_background(self, framework: str) -> Future[Worker]:
         future: Future[Worker] = Future()
@@ -376,3 +415,8 @@ class Pool:
             except Exception:
                 pass  # a spare that never started has nothing to close
         self._spares.clear()
+        with self._forks_lock:
+            for server in self._forks.values():
+                if server is not None:
+                    server.close()
+            self._forks.clear()

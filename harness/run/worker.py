@@ -4,7 +4,8 @@ Started as `python -m harness.worker FRAMEWORK [MEMORY_LIMIT_BYTES]`. It imports
 standard library, numpy, `wire` and one adapter, so the framework's environment needs nothing else
 from the harness. Framework output to stdout is moved to stderr so it can never corrupt the
 protocol. The memory limit (RLIMIT_DATA, which covers heap and anonymous mappings) is set before the
-framework is imported, so an allocation beyond it fails inside the framework: a `memory` reply.
+framework's first call (before its import here, after it in a worker forked by forkserver.py), so an
+allocation beyond it fails inside the framework: a `memory` reply.
 """
 from __future__ import annotations
 
@@ -35,13 +36,19 @@ def limit_memory(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
-def serve(framework: str, stdin: Any, stdout: Any) -> None:
+def prepare(framework: str) -> tuple[Any, float]:
+    """The framework's adapter, imported and set up, and the seconds that took."""
     adapter = adapter_for(framework)
     started = time.perf_counter()
     adapter.setup()
+    return adapter, time.perf_counter() - started
+
+
+def serve(framework: str, adapter: Any, stdin: Any, stdout: Any, startup: float) -> None:
+    """Answer calls until the stream ends (the adapter set up by `prepare`, here or in a fork server)."""
     wire.send(stdout, {"op": "hello", "framework": framework, "version": adapter.version(),
                        "python": sys.version.split()[0], "numpy": adapter.numpy_version(),
-                       "startup_seconds": time.perf_counter() - started, "pid": os.getpid()})
+                       "startup_seconds": startup, "pid": os.getpid()})
     while True:
         message = wire.receive(stdin)
         if message is None or message.get("op") == "exit":
@@ -86,7 +93,8 @@ def main() -> None:
     protocol_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the framework prints goes to stderr
     sys.stdout = sys.stderr
-    serve(framework, sys.stdin.buffer, protocol_out)
+    adapter, startup = prepare(framework)
+    serve(framework, adapter, sys.stdin.buffer, protocol_out, startup)
     sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown: a framework's takes seconds, and there is nothing to save
 
