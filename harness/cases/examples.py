@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from harness.cases.case import Case
 from harness.spec import dtypes
 from harness.spec.model import Spec
-from harness.spec.source import SourceError, load
+from harness.spec.source import Located, SourceError, load
 
 
 class _ArrayIn(BaseModel):
@@ -56,13 +56,25 @@ class _FileIn(BaseModel):
     cases: list[_CaseIn]
 
 
+_LOADED: dict[tuple[Path, int, int], Located] = {}
+
+
+def _load(path: Path) -> Located:
+    """A case file, parsed once per process while it is unchanged (every spec's run reads every file for its api)."""
+    stat = path.stat()
+    key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    if key not in _LOADED:
+        _LOADED[key] = load(path)
+    return _LOADED[key]
+
+
 def load_examples(root: Path | None, spec: Spec) -> list[Case]:
     """The checked-in cases of one spec. A malformed file raises SourceError with its line."""
     if root is None or not Path(root).exists():
         return []
     out: list[Case] = []
     for path in sorted(Path(root).rglob("*.yaml")):
-        located = load(path)
+        located = _load(path)
         if not isinstance(located.data, dict) or located.data.get("api") != spec.api:
             continue
         try:

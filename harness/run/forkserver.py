@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -109,9 +110,16 @@ class Forked:
     def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes], server: ForkServer) -> None:
         self.pid, self.stdin, self.stdout, self._server = pid, stdin, stdout, server
         self.returncode: int | None = None
+        try:  # readable once the process has ended: polled without asking the server every time
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
+
+    def _running(self) -> bool:
+        return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
 
     def poll(self) -> int | None:
-        if self.returncode is None:
+        if self.returncode is None and not self._running():
             try:
                 self.returncode = self._server.status(self.pid)
             except ForkError:  # the server is gone, and with it the exit status: alive or killed, as the OS says
@@ -119,6 +127,9 @@ class Forked:
                     os.kill(self.pid, 0)
                 except ProcessLookupError:
                     self.returncode = -signal.SIGKILL
+        if self.returncode is not None and self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
         return self.returncode
 
     def kill(self) -> None:

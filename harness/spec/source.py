@@ -15,6 +15,7 @@ Path_ = tuple[Any, ...]
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_NODES = 100_000
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it: the same nodes, marks, errors
 _OPEN = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
          yaml.FlowSequenceStartToken)
 _CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
@@ -50,7 +51,7 @@ def load(file: str | Path, text: str | None = None) -> Located:
     if len(text) > MAX_BYTES:
         raise SourceError(file, None, f"is {len(text)} characters long; a spec is at most {MAX_BYTES}",
                           "split it into one file per API")
-    loader = yaml.SafeLoader(text)
+    loader = _LOADER(text)
     try:
         _check_depth(file, text)
         node = loader.get_single_node()
@@ -86,13 +87,19 @@ def _check_depth(file: str | Path, text: str) -> None:
     """Nesting, counted on tokens (the scanner does not recurse; the composer would overflow)."""
     depth = 0
     try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        for token in yaml.scan(text, Loader=_LOADER):
             depth += isinstance(token, _OPEN) - isinstance(token, _CLOSE)
             if depth > MAX_DEPTH:
                 raise SourceError(file, token.start_mark.line + 1, f"nests deeper than {MAX_DEPTH} levels",
                                   "flatten the structure")
-    except yaml.YAMLError:
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):  # libyaml's own limit, reached before ours
+            mark = exc.problem_mark or exc.context_mark
+            raise SourceError(file, mark.line + 1 if mark else None, f"nests deeper than {MAX_DEPTH} levels",
+                              "flatten the structure") from None
         return  # a syntax error: the parser reports it with its own, better placed, message
+    except yaml.YAMLError:
+        return
 
 
 def _check_expansion(file: str | Path, root: yaml.Node) -> None:
