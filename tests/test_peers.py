@@ -61,7 +61,8 @@ def test_on_a_convention_a_peer_computing_float64_in_float32_still_agrees() -> N
 def test_a_peer_that_raises_has_no_opinion_on_what_a_value_should_be() -> None:
     """nan or a number is asked of peers that compute; one that raises (say, no kernel for the dtype) abstains."""
     shared, shown = decide(_v(NAN), [Peer("b", "b.f", Result("error", error="TypeError"))], silent="non-finite input")
-    assert shared and shown["b"]["agrees"] is None  # the only peer abstains: nobody answered, no finding and shown["b"]["result"] == {"error": "TypeError"}
+    assert shared  # the only peer abstains: nobody answered, no finding
+    assert shown["b"]["agrees"] is None and shown["b"]["result"] == {"error": "TypeError"}
     assert summary(shown) == "peers on the same call: b raises TypeError (no opinion on the value)"
     raising = Result("error", error="ValueError")  # whether to raise is the question: then raising is an answer
     assert decide(_v(1.0), [Peer("b", "b.f", raising), Peer("c", "c.f", raising)],
