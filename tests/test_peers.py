@@ -100,3 +100,13 @@ def test_gradients_of_the_same_rule_agree_across_backward_formulas() -> None:
     mine, peer = _v(-794345113389.0, dtype="float64"), _v(-794345110215.6725, dtype="float64")
     assert decide(mine, [Peer("paddle", "p.f", peer)], silent="no doc states the gradient")[0]
     assert not decide(mine, [Peer("paddle", "p.f", peer)])[0]  # values keep the strict floor
+
+
+def test_a_peer_that_gives_no_gradient_for_the_input_has_no_opinion_on_it() -> None:
+    """BCE's target gradient at input 0: paddle differentiates the input only, mindspore has no float64: nobody answers."""
+    shared, shown = decide(_v(INF, dtype="float64"), [Peer("paddle", "p.f", Result("none")), Peer("mindspore", "m.f", None)],
+                           silent="no doc states the gradient")
+    assert shared and shown["paddle"]["agrees"] is None and shown["paddle"]["result"] == {"value": None}
+    assert summary(shown) == "peers on the same call: paddle: no value (no opinion on it), mindspore: no answer"
+    assert not decide(_v(INF), [Peer("paddle", "p.f", Result("none")), Peer("b", "b.f", _v(1.0))],
+                      silent="no doc states the gradient")[0]  # the peer that answers decides

@@ -143,8 +143,8 @@ def decide(mine: Result, peers: list[Peer], silent: str = "") -> tuple[bool, dic
     precondition evaluates to is no question any doc asks. Where no peer answers a question no doc decides
     (UNANSWERED_NO_CLAIM), there is no finding: the reference alone does not decide it."""
     floor = CONVENTION_FLOOR if silent in CONVENTIONS else GRADIENT_FLOOR if silent == GRADIENT else FLOOR
-    if silent != RAISE and mine.kind == "value":
-        peers = [p if p.result is None or p.result.kind != "error" else Peer(p.framework, p.target, None, p.result)
+    if silent != RAISE and mine.kind == "value":  # raising, or giving no gradient for the input, is no opinion on it
+        peers = [p if p.result is None or p.result.kind == "value" else Peer(p.framework, p.target, None, p.result)
                  for p in peers]
     answered = [p for p in peers if p.result is not None]
     agreeing = [p for p in answered if agree(mine, p.result, floor, elements=silent != RAISE)]  # type: ignore[arg-type]
@@ -169,7 +169,8 @@ def summary(shown: dict[str, Any]) -> str:
         if result is None:
             parts.append(f"{framework}: no answer")
         elif entry["agrees"] is None:
-            parts.append(f"{framework} raises {result.get('error')} (no opinion on the value)")
+            parts.append(f"{framework} raises {result.get('error')} (no opinion on the value)" if "error" in result
+                         else f"{framework}: no value (no opinion on it)")
         elif "error" in result:
             parts.append(f"{framework} raises {result['error']}")
         elif result["value"] is None:
