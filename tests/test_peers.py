@@ -45,7 +45,7 @@ def test_the_majority_decides_and_an_outlier_keeps_its_finding() -> None:
     assert not decide(mine, [Peer("b", "b.f", _v(NAN)), Peer("c", "c.f", _v(NAN))])[0]  # outlier
     assert decide(mine, [Peer("b", "b.f", _v(0.0)), Peer("c", "c.f", _v(NAN))])[0]  # with b against c
     assert not decide(mine, [Peer("b", "b.f", _v(NAN))])[0]  # a tie: the reference decides
-    assert not decide(mine, [Peer("b", "b.f", None)])[0]  # nobody answered: the reference decides
+    assert not decide(mine, [Peer("b", "b.f", None)])[0]  # nobody answered, and no silence given: the reference decides
     shared, shown = decide(mine, [Peer("b", "b.f", _v(NAN)), Peer("c", "c.f", Result("error", error="ValueError"))])
     assert not shared
     assert summary(shown) == "peers on the same call: b differs, c raises ValueError (no opinion on the value)"
@@ -61,8 +61,52 @@ def test_on_a_convention_a_peer_computing_float64_in_float32_still_agrees() -> N
 def test_a_peer_that_raises_has_no_opinion_on_what_a_value_should_be() -> None:
     """nan or a number is asked of peers that compute; one that raises (say, no kernel for the dtype) abstains."""
     shared, shown = decide(_v(NAN), [Peer("b", "b.f", Result("error", error="TypeError"))], silent="non-finite input")
-    assert not shared and shown["b"]["agrees"] is None and shown["b"]["result"] == {"error": "TypeError"}
+    assert shared  # the only peer abstains: nobody answered, no finding
+    assert shown["b"]["agrees"] is None and shown["b"]["result"] == {"error": "TypeError"}
     assert summary(shown) == "peers on the same call: b raises TypeError (no opinion on the value)"
     raising = Result("error", error="ValueError")  # whether to raise is the question: then raising is an answer
     assert decide(_v(1.0), [Peer("b", "b.f", raising), Peer("c", "c.f", raising)],
                       silent="no doc states what this input does")[1]["b"]["agrees"] is not None
+
+
+RAISE = "no doc states what this input does"
+
+
+def test_on_whether_to_raise_computing_agrees_with_computing_whatever_the_value() -> None:
+    """A shape probe no doc decides: torch broadcasts to nan, mindspore to inf (empty mean), paddle raises. What
+    an input that breaks a precondition evaluates to is no question: torch computes as mindspore does."""
+    mine = _v(NAN)
+    asked = [Peer("mindspore", "m.f", _v(INF)), Peer("paddle", "p.f", Result("error", error="ValueError"))]
+    shared, shown = decide(mine, asked, silent=RAISE)
+    assert shared and shown["mindspore"]["agrees"] and not shown["paddle"]["agrees"]
+    assert not decide(mine, asked, silent="non-finite input")[0]  # where the value is the question, nan is not inf
+    assert not decide(_v(1.0, 2.0), [Peer("b", "b.f", _v(1.0))], silent=RAISE)[0]  # another shape is another answer
+
+
+def test_a_question_no_doc_decides_and_no_peer_answers_is_no_finding() -> None:
+    """A bfloat16 shape probe that no peer's docs cover, a gradient or nan no peer can compute: nothing decides."""
+    nobody = [Peer("mindspore", "m.f", None), Peer("paddle", "p.f", None)]
+    for silent in (RAISE, "no doc states the gradient", "non-finite input", "subgradient at a kink",
+                   "the formula's result is not finite", "non-finite result where the formula's is finite"):
+        assert decide(_v(NAN), nobody, silent=silent)[0], silent
+    assert not decide(_v(NAN), nobody, silent="no doc lists the dtypes it supports")[0]  # a refusal is measured
+    assert not decide(_v(NAN), nobody)[0]
+    raising = [Peer("b", "b.f", Result("error", error="TypeError"))]  # raises on a value question: abstains
+    assert decide(_v(NAN), raising, silent="non-finite input")[0]
+
+
+def test_gradients_of_the_same_rule_agree_across_backward_formulas() -> None:
+    """BCE at input 0: torch and paddle both divide by an epsilon-clamped x(1-x), in float64 4e-9 apart."""
+    mine, peer = _v(-794345113389.0, dtype="float64"), _v(-794345110215.6725, dtype="float64")
+    assert decide(mine, [Peer("paddle", "p.f", peer)], silent="no doc states the gradient")[0]
+    assert not decide(mine, [Peer("paddle", "p.f", peer)])[0]  # values keep the strict floor
+
+
+def test_a_peer_that_gives_no_gradient_for_the_input_has_no_opinion_on_it() -> None:
+    """BCE's target gradient at input 0: paddle differentiates the input only, mindspore has no float64: nobody answers."""
+    shared, shown = decide(_v(INF, dtype="float64"), [Peer("paddle", "p.f", Result("none")), Peer("mindspore", "m.f", None)],
+                           silent="no doc states the gradient")
+    assert shared and shown["paddle"]["agrees"] is None and shown["paddle"]["result"] == {"value": None}
+    assert summary(shown) == "peers on the same call: paddle: no value (no opinion on it), mindspore: no answer"
+    assert not decide(_v(INF), [Peer("paddle", "p.f", Result("none")), Peer("b", "b.f", _v(1.0))],
+                      silent="no doc states the gradient")[0]  # the peer that answers decides

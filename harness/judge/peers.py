@@ -34,6 +34,13 @@ ULPS = 16  # results closer than this many of the coarser dtype's eps (relative)
 FLOOR = 1e-9  # and never closer than this: peers sum in other orders, even in float64
 CONVENTION_FLOOR = 1e-5  # where the question is a convention (nan, inf, a kink's choice), a peer computing
 #                          float64 in float32 still shares it: its precision is another finding's matter
+GRADIENT_FLOOR = 1e-8  # each framework differentiates with its own backward formula (another algebraic form,
+#                        another epsilon: BCE's 1/max(x(1-x), 1e-12) against 1/(x(1-x) + 1e-12)), so float64
+#                        gradients of the same rule differ by more than a few ulps; still 6x below float32's rounding
+UNANSWERED_NO_CLAIM = (RAISE, GRADIENT, *CONVENTIONS)
+"""Why-silent reasons where a binding no peer could answer for has no finding: no doc decides, and the reference
+alone (a precondition's "raises", the formula's own nan or 0 * inf) is no evidence that the binding misbehaves.
+A refusal of an undeclared dtype (DTYPES) is not among them: that the binding computes nothing is measured."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +92,10 @@ class Result:
         return {"value": describe_array(self.value), "dtype": self.dtype}
 
 
-def agree(a: Result, b: Result, floor: float = FLOOR) -> bool:
+def agree(a: Result, b: Result, floor: float = FLOOR, elements: bool = True) -> bool:
     """Same kind; for values the same shape, nan and ±inf in the same places, finite elements close
-    (relative to the larger, with the largest element as scale: within ULPS eps of the coarser dtype, or `floor`)."""
+    (relative to the larger, with the largest element as scale: within ULPS eps of the coarser dtype, or `floor`).
+    Without `elements`, two values of the same shape agree whatever they hold (the question is raise or compute)."""
     if a.kind != b.kind:
         return False
     if a.kind != "value":
@@ -96,6 +104,8 @@ def agree(a: Result, b: Result, floor: float = FLOOR) -> bool:
     assert x is not None and y is not None
     if x.shape != y.shape:
         return False
+    if not elements:
+        return True
     with np.errstate(all="ignore"):
         nan_x, nan_y = np.isnan(x), np.isnan(y)
         inf_x, inf_y = np.isinf(x), np.isinf(y)
@@ -128,14 +138,19 @@ def decide(mine: Result, peers: list[Peer], silent: str = "") -> tuple[bool, dic
     """Whether the peers share the binding's behaviour, and every framework's result for the report.
 
     Where the binding computed a value and the question is what that value should be (not whether to raise),
-    a peer that raises has no opinion on it: it abstains (a dtype it lacks a kernel for, say)."""
-    floor = CONVENTION_FLOOR if silent in CONVENTIONS else FLOOR
-    if silent != RAISE and mine.kind == "value":
-        peers = [p if p.result is None or p.result.kind != "error" else Peer(p.framework, p.target, None, p.result)
+    a peer that raises has no opinion on it: it abstains (a dtype it lacks a kernel for, say).
+    Where the question is whether to raise (RAISE), computing agrees with computing: what an input that breaks a
+    precondition evaluates to is no question any doc asks. Where no peer answers a question no doc decides
+    (UNANSWERED_NO_CLAIM), there is no finding: the reference alone does not decide it."""
+    floor = CONVENTION_FLOOR if silent in CONVENTIONS else GRADIENT_FLOOR if silent == GRADIENT else FLOOR
+    if silent != RAISE and mine.kind == "value":  # raising, or giving no gradient for the input, is no opinion on it
+        peers = [p if p.result is None or p.result.kind == "value" else Peer(p.framework, p.target, None, p.result)
                  for p in peers]
     answered = [p for p in peers if p.result is not None]
-    agreeing = [p for p in answered if agree(mine, p.result, floor)]  # type: ignore[arg-type]
+    agreeing = [p for p in answered if agree(mine, p.result, floor, elements=silent != RAISE)]  # type: ignore[arg-type]
     shared = bool(agreeing) and len(agreeing) + 1 > len(answered) - len(agreeing)
+    if not answered and silent in UNANSWERED_NO_CLAIM:
+        shared = True
     shown: dict[str, Any] = {}
     for p in peers:
         if p.result is None:
@@ -154,7 +169,8 @@ def summary(shown: dict[str, Any]) -> str:
         if result is None:
             parts.append(f"{framework}: no answer")
         elif entry["agrees"] is None:
-            parts.append(f"{framework} raises {result.get('error')} (no opinion on the value)")
+            parts.append(f"{framework} raises {result.get('error')} (no opinion on the value)" if "error" in result
+                         else f"{framework}: no value (no opinion on it)")
         elif "error" in result:
             parts.append(f"{framework} raises {result['error']}")
         elif result["value"] is None:
