@@ -265,6 +265,7 @@ class TargetRunner:
         self._worker: Worker | None = None  # where calls go instead of the shared worker (see `_isolated`)
         self._probe_worker: Worker | None = None
         self.agreed: Counter[str] = Counter()  # per check: discrepancies no doc decides that every peer shares
+        self.unanswered: Counter[str] = Counter()  # per check: no doc decides and no peer could answer (no finding)
 
     def _restarts(self) -> int:
         ledger = self.pool.ledgers.get(self.binding.target)
@@ -367,7 +368,8 @@ class TargetRunner:
                 shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
                 if shared:
                     v.verdict = v.peer = v.doc = "match"
-                    self.agreed[v.check] += 1
+                    answered = any(entry["agrees"] is not None for entry in v.peers.values())
+                    (self.agreed if answered else self.unanswered)[v.check] += 1
                 else:
                     v.message = "; ".join(m for m in (v.message, peers.summary(v.peers)) if m)
         return verdicts
@@ -410,9 +412,11 @@ class TargetRunner:
         note = self.budget.notes()
         if note:
             result.notes["budget"] = note
-        if self.agreed:
-            result.notes["peers"] = "; ".join(f"{n} {check} discrepancies no doc decides are shared by its peers (no finding)"
-                                             for check, n in sorted(self.agreed.items()))
+        said = [f"{n} {check} discrepancies no doc decides are shared by its peers" for check, n in sorted(self.agreed.items())]
+        said += [f"{n} {check} discrepancies from the reference no doc decides and no peer could answer"
+                 for check, n in sorted(self.unanswered.items())]
+        if said:
+            result.notes["peers"] = "; ".join(said) + " (no finding)"
         result.seconds = time.perf_counter() - started
         result.costs = {k: round(v - before[k], 3) for k, v in self.costs().items()}
         return result
