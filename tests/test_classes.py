@@ -185,3 +185,39 @@ def test_severity_order_and_selection():
     assert parse_selection("precision, crash-memory") == {"precision", "crash-memory"}
     with pytest.raises(ValueError, match="unknown finding class"):
         parse_selection("precision,bogus")
+
+
+def _gradient_verdict(target, case, grad):
+    """The gradients check's verdict on `grad` as the framework's gradient of the input (float64)."""
+    from harness.checks.gradients import judge_reply
+    from harness.judge.gradref import derive
+    from harness.run import wire
+
+    b = SMOOTH.binding(target)
+    common = derive(SMOOTH.formula, case, ["input"])
+    own = derive(b.formula, case, ["input"]) if b.formula else None
+    reply = {"grads": [wire.encode_array(np.asarray(grad, np.float64))]}
+    [v, *_] = judge_reply(b, case, ["input"], reply, common, own)
+    return v
+
+
+def test_a_gradient_with_a_parameter_stored_as_float32_is_precision():
+    from harness.judge.gradref import derive
+
+    case = _smooth_case(beta=1.438)
+    rounded = case.with_(params={**case.params, "beta": float(np.float32(1.438))})
+    got = derive(SMOOTH.formula, rounded, ["input"]).inputs["input"].value
+    v = _gradient_verdict("mindspore.ops.smooth_l1_loss", case, got)
+    assert v.verdict == "value"
+    klass, d = _classed(v)
+    assert (klass, d.rule) == ("precision", "param-float32:beta") and "stored as float32" in d.text
+    klass, d = _classed(_gradient_verdict("mindspore.ops.smooth_l1_loss", case, got * (1 + 1e-6)))
+    assert klass == "wrong-value" and not d.rule.startswith("param-float32")
+
+
+def test_float32_is_no_diagnosis_when_the_float32_formula_is_further_from_the_result():
+    case = _smooth_case(beta=1.0)
+    ref = evaluate(SMOOTH.formula, case).value
+    keeps_an_epsilon = np.asarray(ref) + 1e-9  # float32 rounding would explain it by size, not by value
+    klass, d = _classed(_verdict(SMOOTH, "torch.nn.SmoothL1Loss", case, keeps_an_epsilon))
+    assert d.rule != "float32" and klass == "wrong-value"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.cases.case import Outcome
-from harness.judge.peers import Peer, Result, agree, decide, summary
+from harness.judge.peers import DTYPES, Peer, Result, agree, decide, summary
 
 NAN, INF = float("nan"), float("inf")
 
@@ -87,9 +87,8 @@ def test_a_question_no_doc_decides_and_no_peer_answers_is_no_finding() -> None:
     """A bfloat16 shape probe that no peer's docs cover, a gradient or nan no peer can compute: nothing decides."""
     nobody = [Peer("mindspore", "m.f", None), Peer("paddle", "p.f", None)]
     for silent in (RAISE, "no doc states the gradient", "non-finite input", "subgradient at a kink",
-                   "the formula's result is not finite", "non-finite result where the formula's is finite"):
+                   "the formula's result is not finite", "non-finite result where the formula's is finite", DTYPES):
         assert decide(_v(NAN), nobody, silent=silent)[0], silent
-    assert not decide(_v(NAN), nobody, silent="no doc lists the dtypes it supports")[0]  # a refusal is measured
     assert not decide(_v(NAN), nobody)[0]
     raising = [Peer("b", "b.f", Result("error", error="TypeError"))]  # raises on a value question: abstains
     assert decide(_v(NAN), raising, silent="non-finite input")[0]
@@ -110,3 +109,18 @@ def test_a_peer_that_gives_no_gradient_for_the_input_has_no_opinion_on_it() -> N
     assert summary(shown) == "peers on the same call: paddle: no value (no opinion on it), mindspore: no answer"
     assert not decide(_v(INF), [Peer("paddle", "p.f", Result("none")), Peer("b", "b.f", _v(1.0))],
                       silent="no doc states the gradient")[0]  # the peer that answers decides
+
+
+def test_half_precision_results_near_zero_agree_within_an_ulp_of_one() -> None:
+    # terms near 0.33 that cancel: one framework keeps an ulp of them (4.9e-4 in float16), another gives 0
+    assert agree(_v(NAN, 4.9e-4, -2.4e-4, dtype="float16"), _v(NAN, 0.0, -2.4e-4, dtype="float16"))
+    assert not agree(_v(NAN, 0.1, dtype="float16"), _v(NAN, 0.0, dtype="float16"))
+    assert not agree(_v(4.9e-4, dtype="float32"), _v(0.0, dtype="float32"))  # float32 keeps the result's own scale
+
+
+def test_refusing_a_dtype_no_doc_lists_that_no_peer_can_run_is_no_finding() -> None:
+    refused = Result("error", error="NotImplementedError")
+    shared, shown = decide(refused, [Peer("b", "b.f", None), Peer("c", "c.f", None)], DTYPES)
+    assert shared and all(e["agrees"] is None for e in shown.values())
+    computes = decide(refused, [Peer("b", "b.f", _v(1.0, dtype="float16")), Peer("c", "c.f", None)], DTYPES)[0]
+    assert not computes  # a peer that computes it makes the refusal a finding

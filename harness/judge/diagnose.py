@@ -22,6 +22,7 @@ import numpy as np
 
 from harness.cases.case import Case
 from harness.judge import compare
+from harness.judge.gradref import derive
 from harness.judge.reference import Reference, evaluate
 from harness.judge.verdicts import Verdict, matching_rules
 from harness.spec import dtypes
@@ -319,7 +320,7 @@ class ValueTests:
         params = {k: float(np.float32(x)) for k, x in self.float_params()}
         for says, formula, _ref in self.formulas():
             ref32 = evaluate(formula, narrow, params)
-            if self.matches(ref32, "float32"):
+            if self.matches(ref32, "float32") and _nearer(self.act, ref32.value, _ref.value):
                 with np.errstate(all="ignore"):
                     err = np.abs(self.act - ref32.value)
                 err = err[np.isfinite(err)]
@@ -467,6 +468,9 @@ def _gradient(v: Verdict) -> Diagnosis | None:
     wrt = (v.actual or {}).get("wrt") or (v.metrics or {}).get("wrt") or "input"
     if exp is None or act is None or exp.shape != act.shape:
         return Diagnosis("gradient:measured", f"gradient of {wrt}: {_fallback(v)}")
+    precision = _gradient_precision(v, str(wrt), act, exp)
+    if precision is not None:
+        return precision
     parts, kinds = [], []
     with np.errstate(all="ignore"):
         finite = np.isfinite(exp) & np.isfinite(act)
@@ -483,3 +487,64 @@ def _gradient(v: Verdict) -> Diagnosis | None:
             kinds.append(kind)
     text = "; ".join(parts) or _fallback(v)
     return Diagnosis("gradient:" + "+".join(kinds or ["other"]), f"gradient of {wrt}: {text}")
+
+
+GRADIENT_MATCH = 1e-11  # relative: a hypothesis holds for a float64 gradient only when it explains it to rounding
+
+
+def _gradient_precision(v: Verdict, wrt: str, act: np.ndarray, exp: np.ndarray) -> Diagnosis | None:
+    """The gradient of the documented formula (its own where it has one) with one parameter stored as float32,
+    or with float64 inputs computed in float32: the hypotheses of the values check, differentiated."""
+    if v.case is None or str((v.actual or {}).get("dtype") or "float64") != "float64":
+        return None
+    formula = v.binding.formula or v.binding.spec.formula
+
+    def gradient(case: Case) -> np.ndarray | None:
+        got = derive(formula, case, [wrt])
+        g = got.inputs.get(wrt)
+        return None if got.error or g is None or g.value.shape != act.shape else g.value
+
+    def close(g: np.ndarray | None, rtol: float) -> bool:
+        if g is None:
+            return False
+        with np.errstate(all="ignore"):
+            scale = float(np.nanmax(np.abs(np.where(np.isfinite(g), g, 0.0)), initial=0.0))
+            same_specials = np.array_equal(np.isnan(act), np.isnan(g)) and np.array_equal(np.isinf(act), np.isinf(g))
+            finite = np.isfinite(act) & np.isfinite(g)
+            return same_specials and bool((np.abs(act - g)[finite] <= rtol * max(scale, dtypes.tiny("float64"))).all())
+
+    for name, x in sorted(v.case.params.items()):
+        if isinstance(x, float) and math.isfinite(x) and float(np.float32(x)) != x:
+            rounded = float(np.float32(x))
+            if close(gradient(v.case.with_(params={**v.case.params, name: rounded})), GRADIENT_MATCH):
+                shown = v.binding.name_of(name) or name
+                return Diagnosis(f"param-float32:{name}", f"gradient of {wrt}: follows the formula with parameter "
+                                 f"{shown} stored as float32 ({x!r} is {rounded!r})", "precision")
+    wide = {k for k, a in v.case.arrays.items() if a is not None and dtypes.name(a) == "float64"}
+    if wide:
+        with np.errstate(over="ignore"):
+            narrow = v.case.with_(arrays={k: (a.astype(np.float32) if k in wide and a is not None else a)
+                                          for k, a in v.case.arrays.items()},
+                                  params={k: (float(np.float32(x)) if isinstance(x, float) else x)
+                                          for k, x in v.case.params.items()})
+        g32 = gradient(narrow)
+        if close(g32, ULPS32 * dtypes.eps("float32")) and _nearer(act, g32, exp):
+            return Diagnosis("float32", f"gradient of {wrt}: computed in float32 (float64 inputs "
+                             f"{', '.join(sorted(wide))})", "precision")
+    return None
+
+
+ULPS32 = 16  # a gradient computed in float32 matches the float32-rounded case's within this many float32 eps
+
+
+def _nearer(act: np.ndarray, hypothesis: np.ndarray | None, reference: np.ndarray | None) -> bool:
+    """Whether a lower-precision evaluation is nearer the measured result than the float64 reference: one that is
+    further away (0 where the result keeps an epsilon the formula does not have) explains nothing."""
+    if hypothesis is None or reference is None or np.shape(hypothesis) != np.shape(act) or np.shape(reference) != np.shape(act):
+        return False
+    with np.errstate(all="ignore"):
+        h, r = np.asarray(hypothesis, np.float64), np.asarray(reference, np.float64)
+        finite = np.isfinite(act) & np.isfinite(h) & np.isfinite(r)
+        if not finite.any():
+            return True
+        return float(np.abs(act - h)[finite].max()) < float(np.abs(act - r)[finite].max())

@@ -37,10 +37,13 @@ CONVENTION_FLOOR = 1e-5  # where the question is a convention (nan, inf, a kink'
 GRADIENT_FLOOR = 1e-8  # each framework differentiates with its own backward formula (another algebraic form,
 #                        another epsilon: BCE's 1/max(x(1-x), 1e-12) against 1/(x(1-x) + 1e-12)), so float64
 #                        gradients of the same rule differ by more than a few ulps; still 6x below float32's rounding
-UNANSWERED_NO_CLAIM = (RAISE, GRADIENT, *CONVENTIONS)
+UNANSWERED_NO_CLAIM = (RAISE, GRADIENT, DTYPES, *CONVENTIONS)
 """Why-silent reasons where a binding no peer could answer for has no finding: no doc decides, and the reference
-alone (a precondition's "raises", the formula's own nan or 0 * inf) is no evidence that the binding misbehaves.
-A refusal of an undeclared dtype (DTYPES) is not among them: that the binding computes nothing is measured."""
+alone (a precondition's "raises", the formula's own nan or 0 * inf, a half-precision dtype no doc lists) is no
+evidence that the binding misbehaves."""
+HALF_UNIT = ("float16", "bfloat16")
+"""Dtypes whose rounding is compared at unit scale at least: a half-precision result near 0 is the difference of
+terms near 1, so two frameworks summing them in another order differ by an ulp of 1, not of the result."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def agree(a: Result, b: Result, floor: float = FLOOR, elements: bool = True) -> 
             return True
         fx, fy = x[finite], y[finite]
         tol = max(floor, ULPS * max(_eps(a.dtype), _eps(b.dtype)))
-        scale = max(float(np.abs(fx).max()), float(np.abs(fy).max()))
+        scale = max(float(np.abs(fx).max()), float(np.abs(fy).max()), 1.0 if {a.dtype, b.dtype} & set(HALF_UNIT) else 0.0)
         return bool((np.abs(fx - fy) <= tol * (np.maximum(np.abs(fx), np.abs(fy)) + scale)).all())
 
 

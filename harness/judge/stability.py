@@ -89,15 +89,37 @@ def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fres
     again = dict(zip(order, same([judged[i].case for i in order])))
     spread = suspects[::max(1, -(-len(suspects) // fresh_limit))] if fresh_limit > 0 else []
     anew = dict(zip(spread, fresh([judged[i].case for i in spread]))) if spread else {}
+    churned = _after_writes(judged, suspects, same)
     out = list(judged)
     for i in order:
         runs = [("same worker", again.get(i)), ("fresh process", anew.get(i))]
+        runs += [(f"same worker after another call ({k + 1})", o) for k, o in enumerate(churned.get(i, []))]
         reasons = [(label, why) for label, o in runs if o is not None and (why := differs(judged[i].outcome, o))]
         if reasons:
             out[i] = Judged(judged[i].case, judged[i].outcome,
                             [nondeterministic(judged[i], [(label, o) for label, o in runs if o is not None], reasons)],
                             judged[i].previous)
     return out
+
+
+EMPTY_SUSPECTS = 8  # empty-input suspects per binding re-run after other calls
+WRITES = 3  # times each, after a different call that writes memory
+
+
+def _after_writes(judged: list[Judged], suspects: list[int], same: Call) -> dict[int, list[Outcome | None]]:
+    """Suspects on empty input, each run again after each of a few other calls that returned values.
+
+    A reduction over nothing that reads memory it never wrote gives whatever an earlier call left there; run
+    again right after itself it often finds its own result, so a plain re-run can repeat the same garbage. After
+    calls that write other values, it shows itself as a result that changes."""
+    empty = [i for i in suspects if any(a is not None and a.size == 0 for a in judged[i].case.arrays.values())]
+    writers = sorted((j.case for j in judged if j.outcome.ok and j.case.size > 0), key=lambda c: -c.size)[:WRITES]
+    if not empty or not writers:
+        return {}
+    chosen = empty[:EMPTY_SUSPECTS]
+    calls = [c for i in chosen for w in writers for c in (w, judged[i].case)]
+    outcomes = same(calls)
+    return {i: outcomes[2 * (n * len(writers)) + 1::2][:len(writers)] for n, i in enumerate(chosen)}
 
 
 def nondeterministic(j: Judged, runs: list[tuple[str, Outcome]], reasons: list[tuple[str, str]]) -> Verdict:

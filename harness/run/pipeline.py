@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.cases import generate
 from harness.cases.case import Case, Outcome
 from harness.cases.examples import load_examples
@@ -26,6 +28,7 @@ from harness.run import wire
 from harness.run.budget import Budget
 from harness.run.deadline import Ledger, key
 from harness.run.pool import Pool, Worker, WorkerStartError
+from harness.spec import dtypes
 from harness.spec.model import ArraySpec, BindingView, Spec
 
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
@@ -132,11 +135,12 @@ class SpecRun:
         """What `peer` gives for each (case, request fields) of `check`: known answers, else calls in the pool's
         peer worker. None where the case is outside its documented domain, it cannot express the case, crashed,
         hung or was not asked again after crashing."""
+        cases = [within(peer, case, check) for case, _extra in items]
         keys: list[tuple[str, str, str] | None] = [
-            None if _outside(peer, case, check) else (peer.target, case.fingerprint(), _fields(extra)) for case, extra in items]
+            None if case is None else (peer.target, case.fingerprint(), _fields(extra)) for case, (_, extra) in zip(cases, items)]
         requests, asked = [], []
-        for k, (case, extra) in zip(keys, items):
-            if k is None or k in self._heard or k in asked:
+        for k, case, (_, extra) in zip(keys, cases, items):
+            if k is None or case is None or k in self._heard or k in asked:
                 continue
             self._peer_ids += 1
             request = build_request(peer, case, self._peer_ids)
@@ -163,6 +167,40 @@ def _outside(peer: BindingView, case: Case, check: str) -> bool:
     if unsupported_dtypes(peer, case):
         return True
     return check != "raises" and any(r.error != "none" and stated(r) for r in matching_rules(peer.raises, case))
+
+
+PEER_FLOATS = ("float32", "float64")  # what a float input a peer does not document is asked in instead, in order
+
+
+def within(peer: BindingView, case: Case, check: str) -> Case | None:
+    """The case as the peer is asked it: itself where the peer documents it; else, where only float dtypes are
+    outside the peer's docs (MindSpore's classes take no float64, no CPU kernel takes bfloat16), the same
+    values in a float dtype it documents (the question, a shape that should raise or a nan's convention, is
+    the same; the comparison allows the coarser dtype's rounding); None where it cannot be asked."""
+    if not _outside(peer, case, check):
+        return case
+    arrays = dict(case.arrays)
+    for name, allowed in peer.dtypes.items():
+        a = arrays.get(name)
+        if a is None or dtypes.name(a) in allowed:
+            continue
+        to = next((d for d in PEER_FLOATS if d in allowed), None)
+        if to is None or not dtypes.is_float(dtypes.name(a)):
+            return None
+        with np.errstate(over="ignore"):
+            cast = a.astype(to)
+        if not np.array_equal(np.isfinite(cast), np.isfinite(dtypes.to_float64(a))):
+            return None  # a value that overflows the narrower dtype asks another question
+        arrays[name] = cast
+    moved = case.with_(arrays=arrays)
+    return None if _outside(peer, moved, check) else moved
+
+
+def _same_formula(a: BindingView, b: BindingView) -> bool:
+    """Whether two bindings document the same formula (the common one, or the same own one): a peer whose docs
+    give another formula (paddle's SmoothL1Loss is the Huber form) computes another thing, so what it gives is no
+    opinion on a value no doc decides; on whether to raise it still has one."""
+    return (a.formula.source if a.formula else None) == (b.formula.source if b.formula else None)
 
 
 HEARD_ELEMENTS = 4096  # larger results are not kept: asked again if ever needed
@@ -364,7 +402,8 @@ class TargetRunner:
             answers = [self.spec_run.ask(p, [(v.case, extra) for v, extra in mine], self.pool, check)  # type: ignore[misc]
                        for p in others]
             for i, (v, _) in enumerate(mine):
-                asked = [peers.Peer(p.framework, p.target, got[i]) for p, got in zip(others, answers)]
+                asked = [peers.Peer(p.framework, p.target, got[i]) if v.silent == peers.RAISE or _same_formula(p, self.binding)
+                         else peers.Peer(p.framework, p.target, None, got[i]) for p, got in zip(others, answers)]
                 shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
                 if shared:
                     v.verdict = v.peer = v.doc = "match"
