@@ -124,3 +124,22 @@ def test_refusing_a_dtype_no_doc_lists_that_no_peer_can_run_is_no_finding() -> N
     assert shared and all(e["agrees"] is None for e in shown.values())
     computes = decide(refused, [Peer("b", "b.f", _v(1.0, dtype="float16")), Peer("c", "c.f", None)], DTYPES)[0]
     assert not computes  # a peer that computes it makes the refusal a finding
+
+
+def test_a_zero_gradient_where_the_formulas_is_not_is_no_opinion() -> None:
+    from pathlib import Path
+
+    from harness.checks.gradients import CHECK
+    from harness.judge.verdicts import Verdict
+    from harness.spec.model import load_spec
+
+    ROOT = Path(__file__).resolve().parent.parent
+
+    b = load_spec(ROOT / "specs" / "losses" / "kl_div_loss.yaml").bindings[0]
+    v = Verdict(b, None, "gradients", "value", "value", "value",
+                expected={"wrt": "target", "gradient": {"dtype": "float64", "shape": [2], "values": [0.5, "nan"]}})
+    zeros, some = _v(0.0, 0.0, dtype="float64"), _v(0.0, 0.1, dtype="float64")
+    assert CHECK.no_opinion(v, zeros)  # the peer does not differentiate the target
+    assert not CHECK.no_opinion(v, some)
+    v.expected = {"wrt": "target", "gradient": {"dtype": "float64", "shape": [2], "values": [0.0, "nan"]}}
+    assert not CHECK.no_opinion(v, zeros)  # a zero the formula also gives is an answer

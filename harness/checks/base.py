@@ -23,6 +23,7 @@ from harness.spec.names import CheckName
 
 if TYPE_CHECKING:
     from harness.cases.case import Case
+    from harness.judge.peers import Result
     from harness.judge.verdicts import CaseContext, Verdict
     from harness.run.pipeline import TargetRunner
 
@@ -74,6 +75,10 @@ class Check:
         """The request fields that make `v`'s call again in a peer's binding, for peer arbitration of a
         verdict no doc decides (None: this check's verdicts are not arbitrated). `inputs`: the spec's inputs."""
         return None
+
+    def no_opinion(self, v: Verdict, result: Result) -> bool:
+        """Whether a peer's answer to `v`'s call is no opinion on its question (shown, not counted)."""
+        return False
 
 
 class BindingCheck(Check):

@@ -274,7 +274,8 @@ class ValueTests:
 
     def run(self) -> Diagnosis:
         facts = [self.ratio(), self.peers()]
-        primary = self.own_formula() or self.stored_float32() or self.computed_float32() or self.clamped()
+        primary = (self.own_formula() or self.stored_float32() or self.computed_float32() or self.float32_rounding()
+                   or self.clamped())
         primary = primary or next((f for f in facts if f is not None), None) or self.measured()
         extra = [f.text for f in facts if f is not None and f is not primary]
         return Diagnosis(primary.rule, "; ".join([primary.text, *extra]), primary.implies)
@@ -328,6 +329,17 @@ class ValueTests:
                                  f"{', '.join(wide)}; max abs error {_num(float(err.max()) if err.size else 0.0)})",
                                  "precision")
         return None
+
+    def float32_rounding(self) -> Diagnosis | None:
+        """A float64 result within float32 rounding of the reference everywhere: some step computed in float32."""
+        if self.dtype != "float64":
+            return None
+        _says, ref = self.basis
+        rel = _float32_level(self.act, ref.value)
+        if rel is None:
+            return None
+        return Diagnosis("float32-rounding", f"within float32 rounding of {_says} on float64 inputs (max relative "
+                         f"error {_num(rel)}): some step is computed in float32", "precision")
 
     @property
     def basis(self) -> tuple[str, Reference]:
@@ -531,7 +543,29 @@ def _gradient_precision(v: Verdict, wrt: str, act: np.ndarray, exp: np.ndarray) 
         if close(g32, ULPS32 * dtypes.eps("float32")) and _nearer(act, g32, exp):
             return Diagnosis("float32", f"gradient of {wrt}: computed in float32 (float64 inputs "
                              f"{', '.join(sorted(wide))})", "precision")
+    rel = _float32_level(act, exp)
+    if rel is not None:
+        return Diagnosis("float32-rounding", f"gradient of {wrt}: within float32 rounding of the reference on float64 "
+                         f"inputs (max relative error {_num(rel)}): some step is computed in float32", "precision")
     return None
+
+
+def _float32_level(act: np.ndarray, ref: np.ndarray | None) -> float | None:
+    """The largest relative error when every element of a float64 result is the reference's to float32 rounding
+    (nan and inf in the same places, some element beyond float64's): a step computed in float32 (a divisor, a
+    parameter and a divisor at once) that no single hypothesis names; None otherwise."""
+    if ref is None or np.shape(ref) != np.shape(act):
+        return None
+    with np.errstate(all="ignore"):
+        r = np.asarray(ref, np.float64)
+        if not (np.array_equal(np.isnan(act), np.isnan(r)) and np.array_equal(np.isinf(act), np.isinf(r))):
+            return None
+        finite = np.isfinite(act) & np.isfinite(r)
+        if not finite.any() or (np.where(np.isinf(act), act, 0) != np.where(np.isinf(r), r, 0)).any():
+            return None
+        scale = max(float(np.abs(r[finite]).max()), dtypes.tiny("float64"))
+        rel = float((np.abs(act - r)[finite]).max()) / scale
+    return rel if 16 * dtypes.eps("float64") < rel <= ULPS32 * dtypes.eps("float32") else None
 
 
 ULPS32 = 16  # a gradient computed in float32 matches the float32-rounded case's within this many float32 eps

@@ -402,8 +402,7 @@ class TargetRunner:
             answers = [self.spec_run.ask(p, [(v.case, extra) for v, extra in mine], self.pool, check)  # type: ignore[misc]
                        for p in others]
             for i, (v, _) in enumerate(mine):
-                asked = [peers.Peer(p.framework, p.target, got[i]) if v.silent == peers.RAISE or _same_formula(p, self.binding)
-                         else peers.Peer(p.framework, p.target, None, got[i]) for p, got in zip(others, answers)]
+                asked = [self._peer(v, p, got[i]) for p, got in zip(others, answers)]
                 shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
                 if shared:
                     v.verdict = v.peer = v.doc = "match"
@@ -412,6 +411,14 @@ class TargetRunner:
                 else:
                     v.message = "; ".join(m for m in (v.message, peers.summary(v.peers)) if m)
         return verdicts
+
+    def _peer(self, v: Verdict, peer: BindingView, result: peers.Result | None) -> peers.Peer:
+        """A peer's answer to `v`'s call, counted, or shown as no opinion: on a value no doc decides when its docs
+        give another formula, or where the check says its answer is none (a gradient it does not take)."""
+        if result is not None and ((v.silent != peers.RAISE and not _same_formula(peer, self.binding))
+                                   or registry.get(v.check).no_opinion(v, result)):
+            return peers.Peer(peer.framework, peer.target, None, result)
+        return peers.Peer(peer.framework, peer.target, result)
 
     def execute(self) -> TargetResult:
         started = time.perf_counter()
