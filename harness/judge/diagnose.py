@@ -152,9 +152,12 @@ def _stale(v: Verdict) -> Diagnosis | None:
     if v.verdict != "value" or not _empty(v.case) or v.case is None:
         return None
     ref = evaluate(v.binding.spec.formula, v.case).value
-    allowed = [0.0] + ([float(x) for x in ref.ravel() if np.isfinite(x)] if ref is not None else [])  # (±inf: not finite)
+    allowed = [0.0] + ([float(x) for x in ref.ravel() if not np.isnan(x)] if ref is not None else [])
+    # a sum over nothing is 0 and a mean nan (0/0); ±inf needs a nonzero sum, so it too is memory nothing wrote
+    # (unless the reference itself is infinite there)
     odd = sorted({float(x) for a in _outputs(v.actual) + _outputs(v.expected) for x in a.ravel()
-                  if np.isfinite(x) and not any(abs(x - y) <= 1e-6 * max(1.0, abs(y)) for y in allowed)})
+                  if not np.isnan(x) and not any(x == y or (np.isfinite(x) and np.isfinite(y) and
+                                                            abs(x - y) <= 1e-6 * max(1.0, abs(y))) for y in allowed)})
     if not odd:
         return None
     shown = "nan" if ref is None or not ref.size else _num(float(ref.ravel()[0]))
