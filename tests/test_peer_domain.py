@@ -39,3 +39,27 @@ def test_a_peer_documenting_another_formula_is_no_peer_on_values() -> None:
     assert not _same_formula(paddle, torch)
     assert _same_formula(torch, SMOOTH.binding("mindspore.nn.SmoothL1Loss"))
     assert _same_formula(paddle, SMOOTH.binding("paddle.nn.functional.smooth_l1_loss"))
+
+
+def test_what_one_binding_of_a_framework_cannot_answer_is_asked_of_the_next() -> None:
+    from harness.judge.peers import Result
+    from harness.judge.verdicts import Verdict
+    from harness.run.pipeline import TargetRunner
+
+    first, second = HUBER.binding("mindspore.ops.huber_loss"), HUBER.binding("mindspore.nn.HuberLoss")
+    asked: list[tuple[str, int]] = []
+
+    class _Run:  # a stand-in for SpecRun.ask: the first binding answers only the first call
+        def ask(self, peer, items, pool, check):
+            asked.append((peer.target, len(items)))
+            if peer is first:
+                return [Result("error", error="ValueError")] + [None] * (len(items) - 1)
+            return [Result("error", error="TypeError")] * len(items)
+
+    runner = object.__new__(TargetRunner)
+    runner.spec_run, runner.pool = _Run(), None  # type: ignore[assignment]
+    v = Verdict(HUBER.binding("torch.nn.HuberLoss"), _case("float32"), "values", "value", "value", "value")
+    got = runner._ask([first, second], [(v, {}), (v, {})], "values")
+    assert [(b.target, r.error if r else None) for b, r in got] == [
+        ("mindspore.ops.huber_loss", "ValueError"), ("mindspore.nn.HuberLoss", "TypeError")]
+    assert asked == [("mindspore.ops.huber_loss", 2), ("mindspore.nn.HuberLoss", 1)]

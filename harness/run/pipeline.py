@@ -120,14 +120,16 @@ class SpecRun:
         if math.prod((reply.get("value") or {}).get("shape") or ()) <= HEARD_ELEMENTS:
             self._heard[(target, case.fingerprint(), _fields(extra))] = reply
 
-    def peers_of(self, binding: BindingView, pool: Pool) -> list[BindingView]:
-        """One binding of each other framework that can run here, of the same kind where there is one."""
+    def peers_of(self, binding: BindingView, pool: Pool) -> list[list[BindingView]]:
+        """The bindings of each other framework that can run here, the same kind first: the first answers; the
+        next is asked what the one before could not (a float margin MindSpore's function cannot take, its class
+        can)."""
         out = []
         for framework in dict.fromkeys(b.framework for b in self.spec.bindings):
             if framework == binding.framework or framework not in pool.pythons:
                 continue
             theirs = [b for b in self.spec.bindings if b.framework == framework]
-            out.append(next((b for b in theirs if b.kind == binding.kind), theirs[0]))
+            out.append(sorted(theirs, key=lambda b: b.kind != binding.kind))
         return out
 
     def ask(self, peer: BindingView, items: list[tuple[Case, dict[str, Any]]], pool: Pool,
@@ -399,10 +401,9 @@ class TargetRunner:
             return verdicts  # no peer here: the reference decides
         for check in {v.check for v, _ in calls}:  # a peer's domain depends on the check (see `_outside`)
             mine = [(v, extra) for v, extra in calls if v.check == check]
-            answers = [self.spec_run.ask(p, [(v.case, extra) for v, extra in mine], self.pool, check)  # type: ignore[misc]
-                       for p in others]
+            answers = [self._ask(bindings, mine, check) for bindings in others]
             for i, (v, _) in enumerate(mine):
-                asked = [self._peer(v, p, got[i]) for p, got in zip(others, answers)]
+                asked = [self._peer(v, *a[i]) for a in answers]
                 shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
                 if shared:
                     v.verdict = v.peer = v.doc = "match"
@@ -411,6 +412,20 @@ class TargetRunner:
                 else:
                     v.message = "; ".join(m for m in (v.message, peers.summary(v.peers)) if m)
         return verdicts
+
+    def _ask(self, bindings: list[BindingView], mine: list[tuple[Verdict, dict[str, Any]]],
+             check: str) -> list[tuple[BindingView, peers.Result | None]]:
+        """Each call's answer from one framework: its first binding, then each next one for the calls still without."""
+        got: list[tuple[BindingView, peers.Result | None]] = [(bindings[0], None)] * len(mine)
+        for b in bindings:
+            todo = [i for i, (_, r) in enumerate(got) if r is None]
+            if not todo:
+                break
+            results = self.spec_run.ask(b, [(mine[i][0].case, mine[i][1]) for i in todo], self.pool, check)  # type: ignore[misc]
+            for i, r in zip(todo, results):
+                if r is not None:
+                    got[i] = (b, r)
+        return got
 
     def _peer(self, v: Verdict, peer: BindingView, result: peers.Result | None) -> peers.Peer:
         """A peer's answer to `v`'s call, counted, or shown as no opinion: on a value no doc decides when its docs
