@@ -231,13 +231,14 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     return v
 
 
-LOW_PRECISION = ("float16", "bfloat16")  # the dtypes CPU kernels most often lack
+LESS_COMMON = ("float16", "bfloat16", "int32", "int16", "int8", "uint8")
+"""The dtypes kernels most often lack: half precision on CPU, and narrow integers where an index is a long."""
 
 
 def _undeclared_low_precision(ctx: CaseContext) -> bool:
-    """A half-precision input whose dtypes the binding's docs do not list: refusing it breaks no stated promise,
-    so whether it should compute is for the peers (one that computes makes the refusal a finding)."""
-    return any(a is not None and name not in ctx.binding.dtypes and dtypes.name(a) in LOW_PRECISION
+    """An input in a less common dtype whose dtypes the binding's docs do not list: refusing it breaks no stated
+    promise, so whether it should compute is for the peers (one that computes makes the refusal a finding)."""
+    return any(a is not None and name not in ctx.binding.dtypes and dtypes.name(a) in LESS_COMMON
                for name, a in ctx.case.arrays.items())
 
 

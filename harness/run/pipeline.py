@@ -133,11 +133,12 @@ class SpecRun:
         return out
 
     def ask(self, peer: BindingView, items: list[tuple[Case, dict[str, Any]]], pool: Pool,
-            check: str = "values") -> list[peers.Result | None]:
+            check: str = "values", cast: bool = True) -> list[peers.Result | None]:
         """What `peer` gives for each (case, request fields) of `check`: known answers, else calls in the pool's
-        peer worker. None where the case is outside its documented domain, it cannot express the case, crashed,
-        hung or was not asked again after crashing."""
-        cases = [within(peer, case, check) for case, _extra in items]
+        peer worker. None where the case is outside its documented domain (with `cast`, asked in a float dtype it
+        documents where only that is outside: see `within`), it cannot express the case, crashed, hung or was not
+        asked again after crashing."""
+        cases = [within(peer, case, check) if cast else None if _outside(peer, case, check) else case for case, _extra in items]
         keys: list[tuple[str, str, str] | None] = [
             None if case is None else (peer.target, case.fingerprint(), _fields(extra)) for case, (_, extra) in zip(cases, items)]
         requests, asked = [], []
@@ -399,9 +400,10 @@ class TargetRunner:
         others = self.spec_run.peers_of(self.binding, self.pool) if calls else []
         if not others:
             return verdicts  # no peer here: the reference decides
-        for check in {v.check for v, _ in calls}:  # a peer's domain depends on the check (see `_outside`)
-            mine = [(v, extra) for v, extra in calls if v.check == check]
-            answers = [self._ask(bindings, mine, check) for bindings in others]
+        # a peer's domain depends on the check (see `_outside`); on a dtype question it is asked in that dtype only
+        for check, of_dtype in {(v.check, v.silent == peers.DTYPES) for v, _ in calls}:
+            mine = [(v, extra) for v, extra in calls if v.check == check and (v.silent == peers.DTYPES) == of_dtype]
+            answers = [self._ask(bindings, mine, check, cast=not of_dtype) for bindings in others]
             for i, (v, _) in enumerate(mine):
                 asked = [self._peer(v, *a[i]) for a in answers]
                 shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
@@ -414,14 +416,15 @@ class TargetRunner:
         return verdicts
 
     def _ask(self, bindings: list[BindingView], mine: list[tuple[Verdict, dict[str, Any]]],
-             check: str) -> list[tuple[BindingView, peers.Result | None]]:
+             check: str, cast: bool = True) -> list[tuple[BindingView, peers.Result | None]]:
         """Each call's answer from one framework: its first binding, then each next one for the calls still without."""
         got: list[tuple[BindingView, peers.Result | None]] = [(bindings[0], None)] * len(mine)
         for b in bindings:
             todo = [i for i, (_, r) in enumerate(got) if r is None]
             if not todo:
                 break
-            results = self.spec_run.ask(b, [(mine[i][0].case, mine[i][1]) for i in todo], self.pool, check)  # type: ignore[misc]
+            results = self.spec_run.ask(b, [(mine[i][0].case, mine[i][1]) for i in todo], self.pool, check,  # type: ignore[misc]
+                                        cast)
             for i, r in zip(todo, results):
                 if r is not None:
                     got[i] = (b, r)
