@@ -50,7 +50,7 @@ def test_what_one_binding_of_a_framework_cannot_answer_is_asked_of_the_next() ->
     asked: list[tuple[str, int]] = []
 
     class _Run:  # a stand-in for SpecRun.ask: the first binding answers only the first call
-        def ask(self, peer, items, pool, check):
+        def ask(self, peer, items, pool, check, cast=True):
             asked.append((peer.target, len(items)))
             if peer is first:
                 return [Result("error", error="ValueError")] + [None] * (len(items) - 1)
