@@ -122,6 +122,8 @@ def test_values_on_empty_input_that_nothing_computes_are_memory():
     v = _verdict(SMOOTH, "torch.nn.SmoothL1Loss", _empty_case("mean"), 0.0)  # 0 where the mean is nan: computed
     klass, d = _classed(v)
     assert klass == "convention" and d.rule == "empty-input"  # the mean of nothing: no doc says; peers decide
+    v = _verdict(SMOOTH, "torch.nn.SmoothL1Loss", _empty_case(), float("nan"))  # a sum of nothing is 0: nan-filled
+    assert _classed(v)[0] == "crash-memory"
     v = _verdict(SMOOTH, "torch.nn.SmoothL1Loss", _empty_case("mean"), float("inf"))  # inf needs a nonzero sum
     klass, d = _classed(v)
     assert (klass, d.rule) == ("crash-memory", "empty-memory") and "inf" in d.text

@@ -143,3 +143,10 @@ def test_a_zero_gradient_where_the_formulas_is_not_is_no_opinion() -> None:
     assert not CHECK.no_opinion(v, some)
     v.expected = {"wrt": "target", "gradient": {"dtype": "float64", "shape": [2], "values": [0.0, "nan"]}}
     assert not CHECK.no_opinion(v, zeros)  # a zero the formula also gives is an answer
+
+
+def test_a_value_beyond_the_narrower_dtype_agrees_with_its_overflow() -> None:
+    # torch in float16 overflows to inf; a peer asked in float32 gives the finite 6.25e11 float16 cannot hold
+    assert agree(_v(INF, 1.0, dtype="float16"), _v(6.25e11, 1.0, dtype="float32"))
+    assert not agree(_v(-INF, 1.0, dtype="float16"), _v(6.25e11, 1.0, dtype="float32"))
+    assert not agree(_v(INF, dtype="float32"), _v(6.25e11, dtype="float32"))  # within float32's range: finite
