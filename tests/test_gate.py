@@ -234,3 +234,27 @@ def test_a_finding_diagnosed_as_stale_memory_is_listed_not_failing():
     assert "STALE MEMORY (1" in delta.text(d)
     d = delta.compare({}, _report([{**stale, "diagnosis": {"rule": "values", "text": "x"}}]), "a", "b")
     assert [e.id for e in d.new] == ["stale0000000"] and d.exit_code == delta.FINDINGS
+
+
+def _diagnosed(finding, rule):
+    return {**finding, "diagnosis": {"rule": rule, "text": rule}}
+
+
+def test_another_empty_input_result_of_a_binding_shown_reading_memory_nothing_wrote_does_not_fail():
+    memory = _diagnosed(_finding("mem000000000", verdict="nondeterministic", check="raises"), "empty-memory")
+    zero = _diagnosed(_finding("zero00000000", verdict="value", check="raises"), "empty-input")  # 0 where nan
+    d = delta.compare({}, _report([memory, zero]), "a", "b")
+    assert sorted(e.id for e in d.stale) == ["mem000000000", "zero00000000"] and d.exit_code == delta.OK
+    d = delta.compare({}, _report([zero]), "a", "b")  # no evidence this binding reads such memory: it fails
+    assert [e.id for e in d.new] == ["zero00000000"] and d.exit_code == delta.FINDINGS
+
+
+def test_an_empty_input_value_pairs_with_the_same_call_once_nondeterministic():
+    was = _with_subject(_finding("was000000000", verdict="nondeterministic", region={"values": ["finite"]}))
+    now = _diagnosed(_with_subject(_finding("now000000000", verdict="value", region={"dtype(input)": ["float16"],
+                                                                                   "values": ["finite"]})), "empty-input")
+    d = delta.compare(baseline.entries(_report([was])), _report([now]), "a", "b")
+    assert [(a.id, b.id) for a, b in d.moved] == [("was000000000", "now000000000")] and d.exit_code == delta.OK
+    other = _diagnosed(_with_subject(_finding("now000000000", verdict="value", region={"values": ["finite"]})), "measured")
+    d = delta.compare(baseline.entries(_report([was])), _report([other]), "a", "b")
+    assert d.moved == [] and d.exit_code == delta.FINDINGS  # a value not on empty input is another behaviour

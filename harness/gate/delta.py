@@ -44,6 +44,7 @@ class Delta:
     gating: frozenset[str] = frozenset(CLASSES)  # the classes whose new or changed findings fail the gate
     classes: dict[str, str] = field(default_factory=dict)  # finding id -> class, of the run's findings
     rules: dict[str, str] = field(default_factory=dict)  # finding id -> its diagnosis rule, of the run's findings
+    reads_memory: set[tuple[str, str]] = field(default_factory=set)  # (api, target) shown to read memory nothing wrote
     not_run: list[Entry] = field(default_factory=list)  # accepted, but its target did not run this time
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)  # why the harness could not run everything
@@ -96,6 +97,7 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
     d = Delta(old_label, new_label, errors=harness_errors(new_report), gating=gating,
               classes={f["id"]: class_of(f) for f in new_report.get("findings", [])},
               rules={f["id"]: rule_of(f) for f in new_report.get("findings", [])})
+    d.reads_memory = {(e.api, e.target) for e in new.values() if d.rules.get(e.id) == STALE_MEMORY}
     for key, e in sorted(new.items(), key=lambda kv: _order(kv[1])):
         before = old.get(key)
         if before is None:
@@ -126,7 +128,9 @@ def _apply_policy(d: Delta) -> None:
         return d.classes.get(e.id, "") in d.gating or e.id not in d.classes  # a finding of unknown class gates
 
     def stale(e: Entry) -> bool:
-        return d.rules.get(e.id) == STALE_MEMORY
+        """Memory nothing wrote, or another result on empty input of a binding this run showed reading it."""
+        rule = d.rules.get(e.id)
+        return rule == STALE_MEMORY or (rule in EMPTY_RULES and (e.api, e.target) in d.reads_memory)
 
     d.stale += _set_aside(d, stale)
     d.ungated += _set_aside(d, lambda e: not gated(e))
@@ -152,19 +156,33 @@ def cause(e: Entry) -> tuple[str, ...] | None:
     return (e.api, e.target, e.check, e.subject, verdict, *(f"{k}={region.get(k, '')}" for k in PARTITION_KEYS))
 
 
+EMPTY_RULES = (STALE_MEMORY, "empty-input")
+"""Diagnoses of a result on empty input: what a reduction over nothing gave, memory nothing wrote among them."""
+
+
+def _as_varying(e: Entry) -> tuple[str, ...] | None:
+    """The cause of a finding with its verdict taken as one that varies: a nondeterministic call and a value read
+    from memory nothing wrote (on empty input, where one run repeats it and the next does not) are one behaviour."""
+    key = cause(e)
+    return None if key is None else (*key[:4], "varies", *key[5:])
+
+
 def _pair_moved(d: Delta) -> None:
-    """A new and a fixed finding of the same cause are one finding whose region moved: listed, not failing."""
+    """A new and a fixed finding of the same cause are one finding whose region moved: listed, not failing. A new
+    finding on empty input (see EMPTY_RULES) also pairs with a fixed one of the same call that was nondeterministic
+    or a value: which of the two a run sees depends on what the allocator handed out."""
     waiting: dict[tuple[str, ...], list[Entry]] = {}
     for e in d.fixed:
-        key = cause(e)
-        if key is not None:
-            waiting.setdefault(key, []).append(e)
-    still_new = []
+        for key in {cause(e), _as_varying(e) if e.verdict in ("nondeterministic", "value") else None} - {None}:
+            waiting.setdefault(key, []).append(e)  # type: ignore[arg-type]
+    still_new, taken = [], set()
     for e in d.new:
-        key = cause(e)
-        match = waiting.get(key) if key is not None else None
-        if match:
-            d.moved.append((match.pop(0), e))
+        keys = [cause(e)] + ([_as_varying(e)] if e.verdict == "nondeterministic" or d.rules.get(e.id) in EMPTY_RULES
+                             else [])
+        match = next((old for key in keys if key is not None for old in waiting.get(key, []) if id(old) not in taken), None)
+        if match is not None:
+            taken.add(id(match))
+            d.moved.append((match, e))
         else:
             still_new.append(e)
     paired = {id(old) for old, _ in d.moved}
