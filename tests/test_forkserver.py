@@ -64,14 +64,17 @@ def test_a_killed_worker_reports_the_signal_that_killed_it(pool):
     worker.close()
 
 
-def test_without_forking_workers_start_the_slow_way(tmp_path):
-    p = Pool({FAKE: sys.executable}, timeout=5, forking=False)
+def _starts_the_slow_way(p: Pool) -> None:
     try:
         worker = p.get(FAKE)
         assert not isinstance(worker._proc, Forked)
         assert "error" not in worker.run([_call("ok", 1)])[0]
     finally:
         p.close()
+
+
+def test_without_forking_workers_start_the_slow_way(tmp_path):
+    _starts_the_slow_way(Pool({FAKE: sys.executable}, timeout=5, forking=False))
 
 
 def test_a_fork_server_that_cannot_start_leaves_the_slow_way(tmp_path):
@@ -79,10 +82,4 @@ def test_a_fork_server_that_cannot_start_leaves_the_slow_way(tmp_path):
     stand_in = tmp_path / "worker-only-python"
     stand_in.write_text(f'#!/bin/sh\nif [ "$2" = harness.run.forkserver ]; then exit 3; fi\nexec "{sys.executable}" "$@"\n')
     stand_in.chmod(0o755)
-    p = Pool({FAKE: str(stand_in)}, timeout=5, log_dir=tmp_path / "logs")
-    try:
-        worker = p.get(FAKE)
-        assert not isinstance(worker._proc, Forked)
-        assert "error" not in worker.run([_call("ok", 1)])[0]
-    finally:
-        p.close()
+    _starts_the_slow_way(Pool({FAKE: str(stand_in)}, timeout=5, log_dir=tmp_path / "logs"))
