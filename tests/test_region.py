@@ -118,3 +118,24 @@ def test_an_axis_value_the_two_probe_runs_disagree_on_is_unstable_and_not_in_the
     assert varies.unstable == {"dtype(input)": ["float16"]}
     assert varies.region == steady.region == {"dtype(input)": ["float64"], "values": ["finite"]}
     assert varies.id == steady.id and not steady.unstable
+
+
+def test_of_two_findings_with_one_id_the_one_holding_a_replayed_case_leads() -> None:
+    """On empty input a framework reading stale memory splits its cases between verdicts anew each run: the
+    accepted finding's replayed case decides which verdict the merged finding shows."""
+    from harness.cases.case import Case
+    from harness.judge.findings import identify
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "specs" / "losses" / "huber_loss.yaml")
+    b = spec.binding("mindspore.nn.HuberLoss")
+    x = np.zeros(2)
+
+    def v(verdict: str, regression: str = "") -> Verdict:
+        case = Case("huber_loss", {"input": x, "target": x}, {"reduction": "none", "delta": 1.0}, regression=regression)
+        return Verdict(b, case, "dtypes", verdict, verdict, verdict)
+
+    region = {"dtype(input)": ["float64"]}
+    replayed = Finding("", [v("value", "036707612a3e")], dict(region), v("value", "036707612a3e"))
+    more = Finding("", [v("missing-error"), v("missing-error")], dict(region), v("missing-error"))
+    [lead] = identify([more, replayed])
+    assert lead.head.verdict == "value" and len(lead.verdicts) == 3

@@ -62,6 +62,11 @@ class Finding:
         return sum(1 for v in self.verdicts if v.case is None or not v.case.explored)
 
     @property
+    def replayed(self) -> bool:
+        """Whether a member is the replayed case of an accepted finding."""
+        return any(v.case is not None and bool(v.case.regression) for v in self.verdicts)
+
+    @property
     def explored(self) -> bool:
         """Found only by this seed's exploration cases: reported, but not what a gate decides on."""
         return self.fixed_cases == 0
@@ -106,7 +111,10 @@ def identify(findings: list[Finding]) -> list[Finding]:
         by_id[f.id].append(f)
     out = []
     for _fid, same in by_id.items():
-        same.sort(key=lambda f: (-f.fixed_cases, -len(f.verdicts), VERDICTS.index(f.head.verdict), not f.head.documented))
+        # the one holding an accepted finding's replayed case leads, so its verdict is the accepted one whatever
+        # else this seed's calls showed (on empty input a framework reading stale memory splits its cases anew)
+        same.sort(key=lambda f: (not f.replayed, -f.fixed_cases, -len(f.verdicts), VERDICTS.index(f.head.verdict),
+                                 not f.head.documented))
         lead = same[0]
         for other in same[1:]:
             lead.verdicts.extend(other.verdicts)
