@@ -70,3 +70,15 @@ def test_a_result_that_follows_the_order_of_calls_is_nondeterministic_not_a_defa
 def test_a_pair_that_agrees_is_a_match_and_is_not_called_again():
     verdicts, run = _reduction_verdicts(lambda n: 0.5)
     assert verdicts == ["match"] and run.seen.count("o") == 1
+
+
+def test_a_pair_where_a_call_kills_the_worker_is_a_crash_not_a_default():
+    run = _Runner(_SpecRun(SPEC, _cases()), SPEC.binding(TARGET), lambda n: 0.25)
+    calls = run.call
+
+    def dying(cases):
+        return [Outcome(crash="crash", error={"type": "WorkerDied"}) if "reduction" in c.omit else o
+                for c, o in zip(cases, calls(cases))]
+    run.call = dying  # type: ignore[method-assign]
+    verdicts = [v for v in CHECK.verdicts(run) if v.subject == "reduction" and v.case is not None]
+    assert [v.verdict for v in verdicts] == ["crash"] and "kills the worker" in verdicts[0].message

@@ -258,3 +258,14 @@ def test_an_empty_input_value_pairs_with_the_same_call_once_nondeterministic():
     other = _diagnosed(_with_subject(_finding("now000000000", verdict="value", region={"values": ["finite"]})), "measured")
     d = delta.compare(baseline.entries(_report([was])), _report([other]), "a", "b")
     assert d.moved == [] and d.exit_code == delta.FINDINGS  # a value not on empty input is another behaviour
+
+
+def test_a_new_crash_or_varying_result_of_a_binding_whose_accepted_crash_is_still_there_is_flipped():
+    hang = _finding("hang00000000", verdict="timeout")
+    old = baseline.entries(_report([hang]))
+    varies = _finding("vary00000000", verdict="nondeterministic", check="defaults", region={})
+    d = delta.compare(old, _report([hang, varies]), "a", "b")
+    assert [(a.id, b.id) for a, b in d.flipped] == [("hang00000000", "vary00000000")] and d.exit_code == delta.OK
+    value = _finding("valu00000000", verdict="value", check="defaults", region={})
+    assert delta.compare(old, _report([hang, value]), "a", "b").exit_code == delta.FINDINGS  # a stable answer gates
+    assert delta.compare({}, _report([varies]), "a", "b").exit_code == delta.FINDINGS  # no accepted crash: gates

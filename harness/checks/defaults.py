@@ -61,9 +61,12 @@ class DefaultsCheck(BindingCheck):
                     continue
                 same = i not in again
                 e_again, o_again, varies = again.get(i, (None, None, False))
-                verdict: VerdictName = ("match" if same else "nondeterministic" if varies else
+                crashed = e_out.crash or o_out.crash  # a call that kills or hangs the worker is that, whatever the default
+                verdict: VerdictName = ("match" if same else crashed if crashed else "nondeterministic" if varies else
                                         "value" if e_out.ok and o_out.ok else "unexpected-error")
-                message = ("" if same else f"the same call gives another result when repeated (passing or omitting {name})"
+                message = ("" if same else f"the call {'hangs' if crashed == 'timeout' else 'kills the worker'} "
+                           f"(passing or omitting {name})" if crashed else
+                           f"the same call gives another result when repeated (passing or omitting {name})"
                            if varies else f"omitting {name} differs from passing its documented default {default!r}")
                 expected: dict[str, object] = {"explicit": brief(e_out, kind=False)}
                 actual: dict[str, object] = {"omitted": brief(o_out, kind=False)}

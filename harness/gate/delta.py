@@ -112,8 +112,27 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
         if key not in new:
             (d.fixed if e.target in scope else d.not_run).append(e)
     _pair_moved(d)
+    _tainted(d, old, new)
     _apply_policy(d)
     return d
+
+
+def _tainted(d: Delta, old: dict[str, Entry], new: dict[str, Entry]) -> None:
+    """A new crash, hang or varying result of a binding whose accepted crash or hang is still there is flipped, not
+    new: a process a call corrupted (a heap corruption) answers other calls as it happens to (the defaults check's
+    repeated calls of paddle's nll_loss on the case that corrupts it). Listed with the accepted one as 'was'."""
+    unstable: dict[str, Entry] = {}
+    for key, e in old.items():
+        if e.verdict in UNSTABLE - {"nondeterministic"} and key in new:
+            unstable.setdefault(e.target, e)
+    keep = []
+    for e in d.new:
+        accepted = unstable.get(e.target)
+        if accepted is not None and e.verdict in UNSTABLE:
+            d.flipped.append((accepted, e))
+        else:
+            keep.append(e)
+    d.new = keep
 
 
 STALE_MEMORY = "empty-memory"
