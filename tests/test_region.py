@@ -135,7 +135,14 @@ def test_of_two_findings_with_one_id_the_one_holding_a_replayed_case_leads() -> 
         return Verdict(b, case, "dtypes", verdict, verdict, verdict)
 
     region = {"dtype(input)": ["float64"]}
-    replayed = Finding("", [v("value", "036707612a3e")], dict(region), v("value", "036707612a3e"))
+    [fid] = {f.id for f in identify([Finding("", [v("value")], dict(region), v("value"))])}
+    replayed = Finding("", [v("value", fid)], dict(region), v("value", fid))
     more = Finding("", [v("missing-error"), v("missing-error")], dict(region), v("missing-error"))
     [lead] = identify([more, replayed])
     assert lead.head.verdict == "value" and len(lead.verdicts) == 3
+    # another accepted finding's replayed case in the larger group does not make it lead
+    other = Finding("", [v("missing-error", "0123456789ab"), v("missing-error"), v("missing-error")], dict(region),
+                    v("missing-error", "0123456789ab"))
+    replayed = Finding("", [v("value", fid)], dict(region), v("value", fid))
+    [lead] = identify([other, replayed])
+    assert lead.head.verdict == "value"

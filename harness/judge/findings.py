@@ -66,6 +66,11 @@ class Finding:
         """Whether a member is the replayed case of an accepted finding."""
         return any(v.case is not None and bool(v.case.regression) for v in self.verdicts)
 
+    def replays(self, fid: str) -> bool:
+        """Whether a member is the replayed case of the accepted finding `fid` (other findings' replayed cases on
+        empty input land in whichever verdict the run's memory gives them)."""
+        return any(v.case is not None and v.case.regression == fid for v in self.verdicts)
+
     @property
     def explored(self) -> bool:
         """Found only by this seed's exploration cases: reported, but not what a gate decides on."""
@@ -113,8 +118,8 @@ def identify(findings: list[Finding]) -> list[Finding]:
     for _fid, same in by_id.items():
         # the one holding an accepted finding's replayed case leads, so its verdict is the accepted one whatever
         # else this seed's calls showed (on empty input a framework reading stale memory splits its cases anew)
-        same.sort(key=lambda f: (not f.replayed, -f.fixed_cases, -len(f.verdicts), VERDICTS.index(f.head.verdict),
-                                 not f.head.documented))
+        same.sort(key=lambda f: (not f.replays(_fid), not f.replayed, -f.fixed_cases, -len(f.verdicts),
+                                 VERDICTS.index(f.head.verdict), not f.head.documented))
         lead = same[0]
         for other in same[1:]:
             lead.verdicts.extend(other.verdicts)
