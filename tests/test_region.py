@@ -146,3 +146,20 @@ def test_of_two_findings_with_one_id_the_one_holding_a_replayed_case_leads() -> 
     replayed = Finding("", [v("value", fid)], dict(region), v("value", fid))
     [lead] = identify([other, replayed])
     assert lead.head.verdict == "value"
+
+
+def test_a_replayed_case_on_non_empty_input_leads_one_on_empty_input() -> None:
+    """Memory nothing wrote lands an empty replayed case in whichever group a run gives it: it must not lead."""
+    from harness.cases.case import Case
+    from harness.judge.findings import _leading
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "specs" / "losses" / "huber_loss.yaml")
+    b = spec.binding("mindspore.nn.HuberLoss")
+
+    def v(x: np.ndarray, regression: str) -> Verdict:
+        case = Case("huber_loss", {"input": x, "target": x}, {"reduction": "mean", "delta": 1.0}, regression=regression)
+        return Verdict(b, case, "dtypes", "value", "value", "value")
+
+    empty, scalar = v(np.zeros((2, 0, 0)), "5aec918ed933"), v(np.zeros(()), "036707612a3e")
+    assert min([empty, scalar], key=_leading) is scalar
+    assert min([empty, v(np.zeros(3), "")], key=_leading) is empty  # a replayed case still leads a drawn one

@@ -127,10 +127,14 @@ def identify(findings: list[Finding]) -> list[Finding]:
     return sorted(out, key=lambda f: (f.head.check, f.head.verdict, f.id))
 
 
-def _leading(v: Verdict) -> tuple[bool, bool, int, int, str]:
-    """A replayed case of an accepted finding leads (so its id is found again whatever the seed), then the
-    simplest core case, then the simplest explored one."""
-    return (not (v.case is not None and v.case.regression), v.case is not None and v.case.explored, *_simplicity(v))
+def _leading(v: Verdict) -> tuple[bool, bool, bool, int, int, str]:
+    """A replayed case of an accepted finding leads (so its id is found again whatever the seed), one on non-empty
+    input before one on empty input (where a framework reading memory nothing wrote lands it in whichever group
+    that run's memory gives, and its region probes follow that memory), then the simplest core case, then the
+    simplest explored one."""
+    replayed = v.case is not None and bool(v.case.regression)
+    empty = replayed and v.case is not None and any(a is not None and a.size == 0 for a in v.case.arrays.values())
+    return (not replayed, empty, v.case is not None and v.case.explored, *_simplicity(v))
 
 
 def _simplicity(v: Verdict) -> tuple[int, int, str]:
