@@ -58,6 +58,11 @@ class Case:
         return {}
 
     @cached_property
+    def empty(self) -> bool:
+        """Whether an input holds no elements: a reduction over nothing, where some frameworks read memory nothing wrote."""
+        return any(a is not None and a.size == 0 for a in self.arrays.values())
+
+    @cached_property
     def nonfinite(self) -> bool:
         """Whether a float input holds nan or ±inf: there the docs are silent and peers decide."""
         return any(a is not None and dtypes.is_float(dtypes.name(a)) and a.size > 0

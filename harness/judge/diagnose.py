@@ -80,7 +80,7 @@ def _outputs(shown: Any) -> list[np.ndarray]:
 
 
 def _empty(case: Case | None) -> bool:
-    return case is not None and any(a is not None and a.size == 0 for a in case.arrays.values())
+    return case is not None and case.empty
 
 
 def _num(x: float) -> str:

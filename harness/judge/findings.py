@@ -133,7 +133,7 @@ def _leading(v: Verdict) -> tuple[bool, bool, bool, int, int, str]:
     that run's memory gives, and its region probes follow that memory), then the simplest core case, then the
     simplest explored one."""
     replayed = v.case is not None and bool(v.case.regression)
-    empty = replayed and v.case is not None and any(a is not None and a.size == 0 for a in v.case.arrays.values())
+    empty = replayed and v.case is not None and v.case.empty
     return (not replayed, empty, v.case is not None and v.case.explored, *_simplicity(v))
 
 

@@ -112,7 +112,7 @@ def _after_writes(judged: list[Judged], suspects: list[int], same: Call) -> dict
     A reduction over nothing that reads memory it never wrote gives whatever an earlier call left there; run
     again right after itself it often finds its own result, so a plain re-run can repeat the same garbage. After
     calls that write other values, it shows itself as a result that changes."""
-    empty = [i for i in suspects if any(a is not None and a.size == 0 for a in judged[i].case.arrays.values())]
+    empty = [i for i in suspects if judged[i].case.empty]
     writers = sorted((j.case for j in judged if j.outcome.ok and j.case.size > 0), key=lambda c: -c.size)[:WRITES]
     if not empty or not writers:
         return {}
