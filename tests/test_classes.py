@@ -227,4 +227,26 @@ def test_float32_is_no_diagnosis_when_the_float32_formula_is_further_from_the_re
     case = case.with_(arrays={"input": case.arrays["input"], "target": case.arrays["input"].copy()})  # loss 0
     keeps_an_epsilon = np.full(6, 6.2e-13)  # an epsilon the formula does not have; float32 would give 0 too
     klass, d = _classed(_verdict(SMOOTH, "torch.nn.SmoothL1Loss", case, keeps_an_epsilon))
-    assert d.rule not in ("float32", "float32-rounding") and klass == "wrong-value"
+    assert d.rule not in ("float32", "float32-rounding") and (klass, d.rule) == ("precision", "input-scale")
+
+
+def test_float32_explains_non_finite_elements_only_beyond_float32s_range():
+    from harness.judge.diagnose import _nearer
+    act = np.array([1.5, np.inf])
+    # the float64 reference is 1000 there: an intermediate overflowing in float64 too (log(1 + exp(1000)))
+    assert not _nearer(act, np.array([1.5, np.inf]), np.array([1.5, 1000.0]))
+    # the reference itself is beyond float32: only a float32 step gives inf
+    assert _nearer(act, np.array([1.5, np.inf]), np.array([1.5, 1e39]))
+    # finite elements that differ decide: float32's value is nearer than the reference
+    assert _nearer(np.array([1.0000001]), np.array([1.0000001]), np.array([1.0]))
+    assert not _nearer(np.array([1.0000001]), np.array([1.0]), np.array([1.0]))
+
+
+def test_a_tiny_error_at_the_inputs_scale_is_precision_and_a_large_one_is_not():
+    case = _smooth_case(beta=1.0)
+    case = case.with_(arrays={"input": case.arrays["input"], "target": case.arrays["input"].copy()})  # loss 0
+    scale = float(np.abs(case.arrays["input"]).max())
+    klass, d = _classed(_verdict(SMOOTH, "torch.nn.SmoothL1Loss", case, np.full(6, 1e-12 * scale)))
+    assert (klass, d.rule) == ("precision", "input-scale") and "of magnitude" in d.text
+    klass, d = _classed(_verdict(SMOOTH, "torch.nn.SmoothL1Loss", case, np.full(6, 1e-6 * scale)))
+    assert klass == "wrong-value" and d.rule != "input-scale"

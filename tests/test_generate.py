@@ -174,3 +174,18 @@ def test_special_values_stay_inside_the_value_kind_domain():
         assert np.isnan(flat).any(), "nan is still drawn, to probe propagation"
         assert inside(flat[~np.isnan(flat)]).all()
     assert np.isinf(np.concatenate([a.ravel() for a in var])).any(), "a positive kind still reaches +inf"
+
+
+def test_a_shape_probes_valid_form_puts_the_shape_back_and_no_other_case_has_one():
+    from harness.cases.generate import valid_form
+    spec = load_spec(ROOT / "specs" / "losses" / "cosine_embedding_loss.yaml")
+    probes = [c for c in generate.draw(generate.all_cases(spec), 200, 3) if c.origin == "invalid"]
+    shaped = [c for c in probes if " shape " in c.note or "extra dim" in c.note]
+    assert shaped
+    for c in shaped:
+        name = c.note.split(" ")[0]
+        back = valid_form(c)
+        assert back is not None and back.origin == "generated"
+        assert back.arrays[name].shape != c.arrays[name].shape
+        assert back.arrays["input1"].shape == back.arrays["input2"].shape  # what the probe broke, restored
+    assert all(valid_form(c) is None for c in probes if c not in shaped)

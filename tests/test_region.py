@@ -163,3 +163,27 @@ def test_a_replayed_case_on_non_empty_input_leads_one_on_empty_input() -> None:
     empty, scalar = v(np.zeros((2, 0, 0)), "5aec918ed933"), v(np.zeros(()), "036707612a3e")
     assert min([empty, scalar], key=_leading) is scalar
     assert min([empty, v(np.zeros(3), "")], key=_leading) is empty  # a replayed case still leads a drawn one
+
+
+def test_a_non_finite_discrepancy_also_on_its_finite_twin_is_no_convention():
+    binding = SPEC.binding("paddle.nn.SmoothL1Loss")
+    nan_case = _case("float64").with_(arrays={"input": np.array([0.5, np.nan]), "target": np.zeros(2)})
+
+    def judge_with(finite_too):
+        def judge_cases(cases):
+            out = []
+            for c in cases:
+                shows = c.nonfinite or finite_too
+                out.append(Verdict(binding, c, "values", "value" if shows else "match", "value", "value",
+                                   silent="non-finite input" if c.nonfinite else ""))
+            return out
+        return judge_cases
+
+    for finite_too in (False, True):
+        judge_cases = judge_with(finite_too)
+        [finding] = locate(group(judge_cases([nan_case])), SPEC, lambda f, j=judge_cases: j)
+        head = finding.head
+        if finite_too:  # the nan has nothing to do with it: the docs decide on the twin
+            assert head.silent == "" and "every nan and inf set to 0.5" in head.finite_twin
+        else:
+            assert head.silent == "non-finite input" and head.finite_twin == ""

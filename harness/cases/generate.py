@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Callable, Iterator
 from functools import cache, cached_property
 from typing import Any, Literal
@@ -397,6 +398,29 @@ def _invalid(draw: Callable, spec: Spec, elementwise: int) -> Case:
         new = np.resize(arr, arr.shape[:-1] + (grow,)) if arr.ndim else np.resize(arr, (2,))
         note = f"{name} shape {tuple(arr.shape)} -> {tuple(new.shape)}"
     return base.with_(arrays={**base.arrays, name: new}, origin="invalid", note=note)
+
+
+_GROWN = re.compile(r"(\w+) shape \(([\d, ]*)\) -> \([\d, ]*\)")
+_EXTRA_DIM = re.compile(r"(\w+) with an extra dim")
+
+
+def valid_form(case: Case) -> Case | None:
+    """A shape probe's case with the shape put back as its note says (None for other cases): a peer that raises
+    on both raises for something else than the broken shape (MindSpore takes no 1-D input at all)."""
+    if case.origin != "invalid":
+        return None
+    grown, extra = _GROWN.fullmatch(case.note), _EXTRA_DIM.fullmatch(case.note)
+    found = grown or extra
+    arr = case.arrays.get(found[1]) if found else None
+    if found is None or arr is None:
+        return None
+    name = found[1]
+    if grown:
+        shape = tuple(int(x) for x in grown[2].split(",") if x.strip())
+        back = np.resize(arr, shape)
+    else:
+        back = arr[..., 0]
+    return case.with_(arrays={**case.arrays, name: back}, origin="generated", note="")
 
 
 @st.composite

@@ -38,7 +38,13 @@ class Diagnosis:
 
 
 def diagnose(v: Verdict) -> Diagnosis:
-    """The diagnosis of one (head) verdict; a failing hypothesis test falls through to the next."""
+    """The diagnosis of one (head) verdict, with what its finite twin showed (`region.finite_twin`)."""
+    d = _diagnose(v)
+    return Diagnosis(d.rule, f"{d.text}; {v.finite_twin}", d.implies) if v.finite_twin else d
+
+
+def _diagnose(v: Verdict) -> Diagnosis:
+    """The first hypothesis that holds; a failing hypothesis test falls through to the next."""
     for test in (_unstable, _nondeterministic, _stale, _errors, _values, _gradient):
         try:
             found = test(v)
@@ -280,7 +286,7 @@ class ValueTests:
     def run(self) -> Diagnosis:
         facts = [self.ratio(), self.peers()]
         primary = (self.own_formula() or self.stored_float32() or self.computed_float32() or self.float32_rounding()
-                   or self.clamped())
+                   or self.input_scale() or self.clamped())
         primary = primary or next((f for f in facts if f is not None), None) or self.measured()
         extra = [f.text for f in facts if f is not None and f is not primary]
         return Diagnosis(primary.rule, "; ".join([primary.text, *extra]), primary.implies)
@@ -345,6 +351,29 @@ class ValueTests:
             return None
         return Diagnosis("float32-rounding", f"within float32 rounding of {_says} on float64 inputs (max relative "
                          f"error {_num(rel)}): some step is computed in float32", "precision")
+
+    def input_scale(self) -> Diagnosis | None:
+        """A float64 result off by far less than float32's rounding of the inputs' magnitude (nan and inf where the
+        reference has them): an epsilon no doc states, or a cancellation (1 - cos where cos is near 1). The error
+        relative to a result near 0 says nothing; relative to what the inputs are, it says how small it is."""
+        if self.dtype != "float64":
+            return None
+        _says, ref = self.basis
+        if ref.value is None or np.shape(ref.value) != np.shape(self.act):
+            return None
+        with np.errstate(all="ignore"):
+            r, a = np.asarray(ref.value, np.float64), np.asarray(self.act, np.float64)
+            if not np.array_equal(np.isfinite(a), np.isfinite(r)) or not np.isfinite(a).any():
+                return None
+            finite = np.isfinite(a)
+            inputs = [np.abs(x[np.isfinite(x)]) for x in (dtypes.to_float64(v) for v in self.case.arrays.values()
+                                                            if v is not None and v.size) if x.size]
+            scale = max([float(x.max()) for x in inputs if x.size] + [float(np.abs(r[finite]).max())])
+            err = float(np.abs(a - r)[finite].max())
+        if not 0 < err <= INPUT_SCALE * scale:
+            return None
+        return Diagnosis("input-scale", f"off by {_num(err)} where the inputs are of magnitude {_num(scale)} "
+                         f"({_num(err / scale)} of it): an epsilon or a cancellation no doc states", "precision")
 
     @property
     def basis(self) -> tuple[str, Reference]:
@@ -573,17 +602,22 @@ def _float32_level(act: np.ndarray, ref: np.ndarray | None) -> float | None:
     return rel if 16 * dtypes.eps("float64") < rel <= ULPS32 * dtypes.eps("float32") else None
 
 
+INPUT_SCALE = 1e-10  # a float64 error below this fraction of the inputs' magnitude is a precision matter
 ULPS32 = 16  # a gradient computed in float32 matches the float32-rounded case's within this many float32 eps
 
 
 def _nearer(act: np.ndarray, hypothesis: np.ndarray | None, reference: np.ndarray | None) -> bool:
     """Whether a lower-precision evaluation is nearer the measured result than the float64 reference: one that is
-    further away (0 where the result keeps an epsilon the formula does not have) explains nothing."""
+    further away (0 where the result keeps an epsilon the formula does not have) explains nothing. Where only
+    non-finite elements differ, it explains them only if the reference there is beyond float32's range (an
+    intermediate that overflows in float64 too, as log(1 + exp(x)) at x > 709, says nothing about float32)."""
     if hypothesis is None or reference is None or np.shape(hypothesis) != np.shape(act) or np.shape(reference) != np.shape(act):
         return False
     with np.errstate(all="ignore"):
-        h, r = np.asarray(hypothesis, np.float64), np.asarray(reference, np.float64)
-        finite = np.isfinite(act) & np.isfinite(h) & np.isfinite(r)
-        if not finite.any():
-            return True
-        return float(np.abs(act - h)[finite].max()) < float(np.abs(act - r)[finite].max())
+        a, h, r = np.asarray(act, np.float64), np.asarray(hypothesis, np.float64), np.asarray(reference, np.float64)
+        finite = np.isfinite(a) & np.isfinite(h) & np.isfinite(r)
+        differ = finite & (a != r)
+        if differ.any():
+            return float(np.abs(a - h)[differ].max()) < float(np.abs(a - r)[differ].max())
+        lost = ~np.isfinite(a) & np.isfinite(r)
+        return bool(lost.any()) and bool((np.abs(r[lost]) > dtypes.max_value("float32")).all())

@@ -404,8 +404,9 @@ class TargetRunner:
         for check, of_dtype in {(v.check, v.silent == peers.DTYPES) for v, _ in calls}:
             mine = [(v, extra) for v, extra in calls if v.check == check and (v.silent == peers.DTYPES) == of_dtype]
             answers = [self._ask(bindings, mine, check, cast=not of_dtype) for bindings in others]
+            anyway = self._raise_anyway(mine, answers, check, cast=not of_dtype)
             for i, (v, _) in enumerate(mine):
-                asked = [self._peer(v, *a[i]) for a in answers]
+                asked = [self._peer(v, *a[i], raises_anyway=(i, j) in anyway) for j, a in enumerate(answers)]
                 shared, v.peers = peers.decide(v.raw, asked, v.silent)  # type: ignore[arg-type]
                 if shared:
                     v.verdict = v.peer = v.doc = "match"
@@ -430,10 +431,35 @@ class TargetRunner:
                     got[i] = (b, r)
         return got
 
-    def _peer(self, v: Verdict, peer: BindingView, result: peers.Result | None) -> peers.Peer:
+    def _raise_anyway(self, mine: list[tuple[Verdict, dict[str, Any]]],
+                      answers: list[list[tuple[BindingView, peers.Result | None]]], check: str,
+                      cast: bool) -> set[tuple[int, int]]:
+        """(call, peer) pairs where the binding computed a shape probe, the peer raised, and the peer raises on the
+        probe's valid form too (`generate.valid_form`): its error is about another thing than the one asked."""
+        out: set[tuple[int, int]] = set()
+        for j, got in enumerate(answers):
+            todo: dict[str, list[tuple[int, Case, dict[str, Any]]]] = {}
+            bindings: dict[str, BindingView] = {}
+            for i, (v, extra) in enumerate(mine):
+                b, r = got[i]
+                if (v.silent != peers.RAISE or v.raw is None or v.raw.kind == "error" or r is None or r.kind != "error"
+                        or v.case is None):
+                    continue
+                valid = generate.valid_form(v.case)
+                if valid is not None:
+                    todo.setdefault(b.target, []).append((i, valid, extra))
+                    bindings[b.target] = b
+            for target, items in todo.items():
+                again = self.spec_run.ask(bindings[target], [(c, e) for _, c, e in items], self.pool, check, cast)
+                out |= {(i, j) for (i, _, _), r in zip(items, again) if r is not None and r.kind == "error"}
+        return out
+
+    def _peer(self, v: Verdict, peer: BindingView, result: peers.Result | None,
+              raises_anyway: bool = False) -> peers.Peer:
         """A peer's answer to `v`'s call, counted, or shown as no opinion: on a value no doc decides when its docs
-        give another formula, or where the check says its answer is none (a gradient it does not take)."""
-        if result is not None and ((v.silent != peers.RAISE and not _same_formula(peer, self.binding))
+        give another formula, where the check says its answer is none (a gradient it does not take), or where it
+        raises on the valid form of a shape probe too."""
+        if result is not None and (raises_anyway or (v.silent != peers.RAISE and not _same_formula(peer, self.binding))
                                    or registry.get(v.check).no_opinion(v, result)):
             return peers.Peer(peer.framework, peer.target, None, result)
         return peers.Peer(peer.framework, peer.target, result)
