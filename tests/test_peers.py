@@ -150,3 +150,15 @@ def test_a_value_beyond_the_narrower_dtype_agrees_with_its_overflow() -> None:
     assert agree(_v(INF, 1.0, dtype="float16"), _v(6.25e11, 1.0, dtype="float32"))
     assert not agree(_v(-INF, 1.0, dtype="float16"), _v(6.25e11, 1.0, dtype="float32"))
     assert not agree(_v(INF, dtype="float32"), _v(6.25e11, dtype="float32"))  # within float32's range: finite
+
+
+def test_a_peer_that_crashes_is_still_asked_other_questions_and_one_that_hangs_is_not():
+    from harness.run.pipeline import _PeerGuard
+    guard = _PeerGuard()
+    calls = [{"id": i, "target": "t", "args": [i]} for i in range(10)]
+    for r in calls[:5]:  # crashes are cheap (a fork): which questions get answers must not depend on call order
+        guard.observe(r, {"crash": "crash"})
+    assert not guard.admit(calls[0]) and guard.admit(calls[5])
+    for r in calls[5:8]:  # each hang costs a deadline
+        guard.observe(r, {"crash": "timeout"})
+    assert not guard.admit(calls[9])
