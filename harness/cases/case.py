@@ -13,6 +13,8 @@ from harness.spec import dtypes
 SUMMARY_ELEMENTS = 16  # arrays larger than this are summarized in reports
 
 
+TWIN_VALUE = 0.5  # what a finite twin holds for nan and inf: inside every loss's domain, on no kink of the specs'
+
 @dataclass(frozen=True, eq=False)
 class Case:
     api: str
@@ -67,6 +69,19 @@ class Case:
         """Whether a float input holds nan or ±inf: there the docs are silent and peers decide."""
         return any(a is not None and dtypes.is_float(dtypes.name(a)) and a.size > 0
                    and not np.isfinite(dtypes.to_float64(a)).all() for a in self.arrays.values())
+
+    def finite_twin(self) -> Case | None:
+        """The case with every nan and ±inf of its float inputs set to TWIN_VALUE (None when it has none): where
+        it shows a discrepancy too, the nan and inf have nothing to do with it."""
+        if not self.nonfinite:
+            return None
+        arrays: dict[str, np.ndarray | None] = {}
+        for name, a in self.arrays.items():
+            if a is not None and dtypes.is_float(dtypes.name(a)) and a.size:
+                wide = dtypes.to_float64(a)
+                a = dtypes.cast(np.where(np.isfinite(wide), wide, TWIN_VALUE), dtypes.name(a))
+            arrays[name] = a
+        return self.with_(arrays=arrays)
 
     def fingerprint(self) -> str:
         """Identity of the case's content (computed once: every binding of a spec asks)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cases.case import Case
+from harness.cases.case import TWIN_VALUE, Case
 from harness.judge import compare
 from harness.judge.gradref import derive
 from harness.judge.reference import Reference, evaluate
@@ -38,9 +38,14 @@ class Diagnosis:
 
 
 def diagnose(v: Verdict) -> Diagnosis:
-    """The diagnosis of one (head) verdict, with what its finite twin showed (`region.finite_twin`)."""
+    """The diagnosis of one (head) verdict, with what its finite twin showed (`Case.finite_twin`, tried by `region.locate`): the twin's
+    hypothesis decides the class (a parameter stored as float32 shows as well without the nan)."""
     d = _diagnose(v)
-    return Diagnosis(d.rule, f"{d.text}; {v.finite_twin}", d.implies) if v.finite_twin else d
+    if v.finite_twin is None:
+        return d
+    twin = _diagnose(v.finite_twin)
+    return Diagnosis(d.rule, f"{d.text}; the same on finite input (every nan and inf set to {TWIN_VALUE}): {twin.text}",
+                     twin.implies or d.implies)
 
 
 def _diagnose(v: Verdict) -> Diagnosis:

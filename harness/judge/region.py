@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from harness.cases.case import Case
 from harness.cases.generate import array_specs, scalar_params
-from harness.judge.diagnose import diagnose
 from harness.judge.findings import Finding, features, identify, partition
 from harness.judge.peers import CONVENTIONS
 from harness.judge.stability import NOT_CHASED
@@ -90,34 +87,17 @@ def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Judg
     return identify(findings)
 
 
-TWIN_VALUE = 0.5  # in every loss's domain (probabilities, logs, margins) and on no kink of the specs' formulas
-
-
-def finite_twin(case: Case) -> Case | None:
-    """The case with every nan and ±inf of its float inputs set to TWIN_VALUE (None when it has none)."""
-    if not case.nonfinite:
-        return None
-    arrays = {}
-    for name, a in case.arrays.items():
-        if a is not None and dtypes.is_float(dtypes.name(a)) and a.size:
-            wide = dtypes.to_float64(a)
-            a = dtypes.cast(np.where(np.isfinite(wide), wide, TWIN_VALUE), dtypes.name(a))
-        arrays[name] = a
-    return case.with_(arrays=arrays)
-
-
 def _try_finite_twin(head: Verdict, judge_cases: Judge) -> None:
     """A discrepancy on non-finite input is a convention (no doc decides) only if it is not there without the nan
     and inf: where the finite twin shows the same verdict, undocumented and not a convention, neither is the head."""
-    twin = finite_twin(head.case) if head.case is not None and head.silent in CONVENTIONS else None
+    twin = head.case.finite_twin() if head.case is not None and head.silent in CONVENTIONS else None
     if twin is None:
         return
     same = [v for v in judge_cases([twin]) if (v.check, v.subject, v.verdict) == (head.check, head.subject, head.verdict)
             and v.silent not in CONVENTIONS and not v.documented]
     if same:
         head.silent = same[0].silent  # a gradient stays arbitrated by its peers; a value is the docs' to decide
-        head.finite_twin = (f"the same on finite input (every nan and inf set to {TWIN_VALUE}): "
-                            f"{diagnose(same[0]).text}")
+        head.finite_twin = same[0]
 
 
 def _holding(head: Verdict, cases: list[Case], judge_cases: Callable[[list[Case]], list[Verdict]]) -> list[bool]:

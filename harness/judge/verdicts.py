@@ -49,7 +49,7 @@ class Verdict:
     silent: str = ""  # why no doc decides this discrepancy ("non-finite input", "overflow", "subgradient"): peers do
     peers: dict[str, Any] = field(default_factory=dict)  # framework -> its result on the same call, when peers arbitrated
     raw: Result | None = field(default=None, repr=False)  # what the call gave, for peer arbitration (silent verdicts only)
-    finite_twin: str = ""  # the same discrepancy on the case with its nan and inf replaced (`region.locate`): no convention
+    finite_twin: Verdict | None = field(default=None, repr=False)  # the same discrepancy without the nan and inf (`region`)
 
     @property
     def is_match(self) -> bool:
