@@ -250,3 +250,12 @@ def test_a_tiny_error_at_the_inputs_scale_is_precision_and_a_large_one_is_not():
     assert (klass, d.rule) == ("precision", "input-scale") and "of magnitude" in d.text
     klass, d = _classed(_verdict(SMOOTH, "torch.nn.SmoothL1Loss", case, np.full(6, 1e-6 * scale)))
     assert klass == "wrong-value" and d.rule != "input-scale"
+
+
+def test_a_result_that_follows_the_common_formula_not_its_own_docs_says_so_and_no_rounding_is_tried():
+    case = _smooth_case()
+    got = evaluate(SMOOTH.formula, case).value  # torch's SmoothL1 form, where paddle's docs give the Huber form
+    v = _verdict(SMOOTH, "paddle.nn.SmoothL1Loss", case, got)
+    assert (v.peer, v.doc) == ("match", "value")
+    klass, d = _classed(v)
+    assert d.rule == "common-formula" and "its own docs state" in d.text and klass == "wrong-value"

@@ -290,19 +290,29 @@ class ValueTests:
 
     def run(self) -> Diagnosis:
         facts = [self.ratio(), self.peers()]
-        primary = (self.own_formula() or self.stored_float32() or self.computed_float32() or self.float32_rounding()
+        primary = (self.own_formula() or self.common_formula() or self.stored_float32() or self.computed_float32()
+                   or self.float32_rounding()
                    or self.input_scale() or self.clamped())
         primary = primary or next((f for f in facts if f is not None), None) or self.measured()
         extra = [f.text for f in facts if f is not None and f is not primary]
         return Diagnosis(primary.rule, "; ".join([primary.text, *extra]), primary.implies)
 
     def formulas(self) -> list[tuple[str, Formula, Reference]]:
-        """Its own documented formula first (where it has one), then the common one."""
+        """The formulas the verdict failed against: its own documented one first (where it has one), then the
+        common one unless the result matches it (a rounded parameter cannot explain what needs no explaining)."""
         out = []
         if self.own is not None and self.v.binding.formula is not None:
             out.append(("follows its own documented formula", self.v.binding.formula, self.own))
-        out.append(("follows the formula", self.v.binding.spec.formula, self.common))
+        if self.v.peer != "match":
+            out.append(("follows the formula", self.v.binding.spec.formula, self.common))
         return out
+
+    def common_formula(self) -> Diagnosis | None:
+        """It matches the common formula, not the other one its own docs give: one of the two docs is wrong."""
+        if self.v.peer == "match" and self.own is not None and self.v.doc != "match":
+            return Diagnosis("common-formula", "follows the common formula (as its peers' docs give it), not the "
+                             "other one its own docs state: its docs or its kernel are wrong")
+        return None
 
     def own_formula(self) -> Diagnosis | None:
         if self.v.peer != "match" and self.own is not None and self.matches(self.own):
