@@ -49,8 +49,9 @@ QUICK = {"counts": [100, 300], "sizes": [16, 4096], "max_examples": 20, "repeat"
 CAPS = {"mindspore": 10_000}
 FULL = {"counts": [1000, 10_000, 100_000], "sizes": [16, 1024, 65_536, 1_048_576], "max_examples": 150, "repeat": 3}
 #: the issue's targets: (name, limit, how a row is read)
-LIMITS = {"ratio": 1.5, "torch_cases_per_second": 5000.0, "mindspore_ratio": 1.3, "peak_rss_mb": 1536.0,
-          "conformance_seconds": 60.0}
+LIMITS = {"ratio": 2.0, "mindspore_ratio": 1.15, "peak_rss_mb": 1536.0, "conformance_seconds": 180.0}
+"""The Speed issue's targets: harness/raw on the fixed set (MindSpore's own calls are slow, so its bar is lower),
+peak RSS per framework process, and a warm serial default run."""
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -173,16 +174,22 @@ class Bench:
 
     def conformance(self) -> None:
         """A whole default `harness run` (warm: environments exist), timed from outside."""
-        workers = ",".join(f"{k}={v}" for k, v in self.pythons.items())
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "harness.cli", "run", "--workers", workers, "-q", "-p", "no:terminal",
-                   "--report-dir", tmp]
+            cmd = conformance_command(self.pythons, tmp)
             proc, seconds = _timed(lambda: subprocess.run(cmd, cwd=ROOT, capture_output=True))
             report = Path(tmp) / "report.json"
             run_targets = json.loads(report.read_text())["targets"] if report.exists() else []
         imports = {fw: i["startup_seconds"] for fw, i in self.out["frameworks"].items()}
         self.out["conformance"] = {"seconds": seconds, "exit_code": proc.returncode, "command": " ".join(cmd),
                                    "story": costs.story(run_targets, seconds, imports)}
+
+
+def conformance_command(pythons: dict[str, str], report_dir: str, *specs: str) -> list[str]:
+    """The whole default `harness run` the benchmark times (all specs unless `specs` names some). No terminal
+    plugin, so no `-q`: pytest would reject it and exit 4 at once, which is no run."""
+    workers = ",".join(f"{k}={v}" for k, v in pythons.items())
+    return [sys.executable, "-m", "harness.cli", "run", "--workers", workers, "-p", "no:terminal",
+            "--report-dir", report_dir, *specs]
 
 
 def small_cases(spec: Spec, n: int, seed: int) -> list[Case]:
@@ -219,21 +226,15 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         limit = LIMITS["mindspore_ratio"] if r["framework"] == "mindspore" else LIMITS["ratio"]
         rows.append({"target": f"{r['framework']} harness/raw (fixed set)", "value": r["ratio"], "limit": f"<= {limit}",
                      "met": r["ratio"] is not None and r["ratio"] <= limit})
-    for section, what in (("by_size", "16-element calls"), ("by_count", "drawn small cases, generation included")):
-        rows_fw = [r for r in out[section] if r["framework"] == "torch"]
-        if rows_fw:
-            r = rows_fw[0] if section == "by_size" else rows_fw[-1]
-            rate = r["cases_per_second"] if section == "by_size" else 1e6 / r["per_case_us"]
-            rows.append({"target": f"torch cases/s ({what})", "value": rate,
-                         "limit": f">= {LIMITS['torch_cases_per_second']:g}", "met": rate >= LIMITS["torch_cases_per_second"]})
     for fw, info in out["frameworks"].items():
         if info.get("peak_rss_mb") is not None:
             rows.append({"target": f"{fw} peak RSS MB", "value": info["peak_rss_mb"], "limit": f"<= {LIMITS['peak_rss_mb']:g}",
                          "met": info["peak_rss_mb"] <= LIMITS["peak_rss_mb"]})
     if "conformance" in out:
-        s = out["conformance"]["seconds"]
-        rows.append({"target": "warm conformance run s", "value": s, "limit": f"<= {LIMITS['conformance_seconds']:g}",
-                     "met": s <= LIMITS["conformance_seconds"]})
+        s, code = out["conformance"]["seconds"], out["conformance"]["exit_code"]
+        ran = code in (0, 1)  # 1: findings; anything else did not run everything, and a fast failure meets nothing
+        rows.append({"target": "warm conformance run s" + ("" if ran else f" (exit {code}: not a run)"), "value": s,
+                     "limit": f"<= {LIMITS['conformance_seconds']:g}", "met": ran and s <= LIMITS["conformance_seconds"]})
     return rows
 
 

@@ -32,3 +32,16 @@ def test_quick_bench_writes_its_figures(pythons, tmp_path):
     assert [r["cases"] for r in bench["by_count"]] == [20, 40]
     assert [r["elements"] for r in bench["by_size"]] == [16, 256]
     assert {t["target"] for t in bench["targets"]} >= {"torch harness/raw (fixed set)", "torch peak RSS MB"}
+
+
+def test_the_timed_conformance_command_runs_and_a_failed_run_meets_no_target(pythons, tmp_path):
+    from harness.bench import conformance_command, targets
+    need(pythons, "torch")
+    spec = str(ROOT / "specs" / "losses" / "l1_loss.yaml")
+    run = subprocess.run(conformance_command({"torch": pythons["torch"]}, str(tmp_path), spec), cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode in (0, 1), run.stdout[-2000:] + run.stderr[-2000:]  # 1: findings; 4 was a usage error
+    assert (tmp_path / "report.json").exists()
+    out = {"fixed": [], "frameworks": {}, "conformance": {"seconds": 1.1, "exit_code": 4}}
+    [row] = targets(out)
+    assert not row["met"] and "not a run" in row["target"]
