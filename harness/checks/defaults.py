@@ -61,13 +61,7 @@ class DefaultsCheck(BindingCheck):
                     continue
                 same = i not in again
                 e_again, o_again, varies = again.get(i, (None, None, False))
-                crashed = e_out.crash or o_out.crash  # a call that kills or hangs the worker is that, whatever the default
-                verdict: VerdictName = ("match" if same else crashed if crashed else "nondeterministic" if varies else
-                                        "value" if e_out.ok and o_out.ok else "unexpected-error")
-                message = ("" if same else f"the call {'hangs' if crashed == 'timeout' else 'kills the worker'} "
-                           f"(passing or omitting {name})" if crashed else
-                           f"the same call gives another result when repeated (passing or omitting {name})"
-                           if varies else f"omitting {name} differs from passing its documented default {default!r}")
+                verdict, message = _pair_verdict(name, default, same, e_out, o_out, varies)
                 expected: dict[str, object] = {"explicit": brief(e_out, kind=False)}
                 actual: dict[str, object] = {"omitted": brief(o_out, kind=False)}
                 if varies:
@@ -76,6 +70,21 @@ class DefaultsCheck(BindingCheck):
                 verdicts.append(Verdict(b, o_case, "defaults", verdict, "match", verdict, subject=name,
                                         message=message, expected=expected, actual=actual))
         return verdicts
+
+
+def _pair_verdict(name: str, default: object, same: bool, e_out: Outcome, o_out: Outcome,
+                  varies: bool) -> tuple[VerdictName, str]:
+    """The verdict and message of one explicit/omitted pair, in order of precedence: the same result; a call that
+    kills or hangs the worker (that, whatever the default); a result that changes when repeated; a difference."""
+    if same:
+        return "match", ""
+    crashed = e_out.crash or o_out.crash
+    if crashed:
+        return crashed, f"the call {'hangs' if crashed == 'timeout' else 'kills the worker'} (passing or omitting {name})"
+    if varies:
+        return "nondeterministic", f"the same call gives another result when repeated (passing or omitting {name})"
+    return ("value" if e_out.ok and o_out.ok else "unexpected-error",
+            f"omitting {name} differs from passing its documented default {default!r}")
 
 
 def _repeat(run: TargetRunner, explicit: list[Case], omitted: list[Case], differ: list[int],

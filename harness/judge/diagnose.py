@@ -381,9 +381,8 @@ class ValueTests:
             if not np.array_equal(np.isfinite(a), np.isfinite(r)) or not np.isfinite(a).any():
                 return None
             finite = np.isfinite(a)
-            inputs = [np.abs(x[np.isfinite(x)]) for x in (dtypes.to_float64(v) for v in self.case.arrays.values()
-                                                            if v is not None and v.size) if x.size]
-            scale = max([float(x.max()) for x in inputs if x.size] + [float(np.abs(r[finite]).max())])
+            inputs = [x[np.isfinite(x)] for x in (dtypes.to_float64(v) for v in self.case.arrays.values() if v is not None)]
+            scale = max([float(np.abs(x).max()) for x in inputs if x.size] + [float(np.abs(r[finite]).max())])
             err = float(np.abs(a - r)[finite].max())
         if not 0 < err <= INPUT_SCALE * scale:
             return None
