@@ -70,17 +70,18 @@ def test_a_hang_after_answers_waits_the_learned_deadline_and_says_so(worker):
     assert ledger.timeouts == 1 and ledger.restarts == 1
 
 
-def test_a_batch_that_hangs_is_replayed_alone_with_the_learned_deadline(tmp_path):
+def test_a_call_that_hangs_in_a_batch_is_charged_at_once_and_the_rest_still_answer(tmp_path):
     w = Worker(FAKE, sys.executable, timeout=4, log_dir=tmp_path)
     try:
-        # one binding: the first call answers alone on replay, so the hang that follows gets the learned deadline
+        # one binding: the first call's streamed reply sets the learned deadline, which the hung call outlasts
         replies = w.run([_call("hang", 1, (1.0, 2.0)), _call("hang", 2, (1.0, 2.0, 3.0)), _call("hang", 3, (1.0,))])
     finally:
         w.close()
     assert [r.get("crash") for r in replies] == [None, "timeout", None]
     assert replies[1]["seconds"] == FLOOR and "learned" in replies[1]["error"]["message"]
     ledger = w.ledger("fake.hang")
-    assert ledger.timeouts == 2  # the batch (at the ceiling), then the call alone (at the floor)
+    assert ledger.timeouts == 1 and ledger.calls == 2  # one wait: no replay of the hung call alone
+    assert ledger.waited_seconds < 2 * 4  # the batch's deadline once, not a replay's on top
 
 
 def test_a_dead_worker_is_replaced_by_the_ready_spare(tmp_path):
@@ -100,10 +101,12 @@ def test_a_dead_worker_is_replaced_by_the_ready_spare(tmp_path):
         replies = worker.run([_call("abort", 1), _call("abort", 2, (1.0, 2.0, 3.0)), _call("abort", 3)])
         assert replies[1]["crash"] == "crash" and "SIGABRT" in replies[1]["error"]["message"]
         assert "error" not in replies[0] and "error" not in replies[2]
-        # replaced twice (the batch, then the call alone): the first time by the spare started with the pool
-        assert worker.restarts == 2 and pool.ledgers["fake.abort"].restarts == 2
+        # replaced once (the call that died is charged at once), by the spare started with the pool
+        assert worker.restarts == 1 and pool.ledgers["fake.abort"].restarts == 1
         assert started_here == [started_here[0]] and worker.info["pid"] != started_here[0]  # only the first was waited for
         assert worker.run([_call("abort", 4)])[0]["value"] is not None
+        assert worker.run([_call("abort", 5, (1.0, 2.0, 3.0))])[0]["crash"] == "crash"  # and a second death
+        assert worker.restarts == 2 and worker.run([_call("abort", 6)])[0]["value"] is not None
     finally:
         pool.close()
 

@@ -29,6 +29,7 @@ class Case:
     note: str = ""  # what an invalid case breaks, or a checked-in case's source
     regression: str = ""  # for a replayed case: the id of the accepted finding it reproduces
     explored: bool = False  # drawn with the run's seed (exploration), not from the fixed core
+    probe: str = ""  # an invalid case's probe (its subject, and its group when derived: see cases/probes.py)
 
     def env(self) -> dict[str, Any]:
         """The names a formula or condition sees, arrays in their own dtype."""
@@ -91,7 +92,7 @@ class Case:
         """JSON-ready: params, and each array's dtype, shape and (possibly summarized) values."""
         return {
             "variant": self.variant,
-            "params": {k: _jsonable(v) for k, v in self.params.items() if k not in self.omit},
+            "params": {k: _shown(v) for k, v in self.params.items() if k not in self.omit},
             "omitted": list(self.omit),
             "inputs": {k: describe_array(v) for k, v in self.arrays.items()},
             "origin": self.origin,
@@ -109,7 +110,32 @@ def replayable(case: Case, target: str, finding: str, limit: int = 4096) -> dict
                                             "value": _jsonable(dtypes.to_float64(a).ravel().tolist()
                                                                if dtypes.is_float(dtypes.name(a)) else a.ravel().tolist())}
     return {"name": finding, "kind": "regression", "targets": [target], "origin": case.origin, "note": case.note,
-            "variant": case.variant, "params": _jsonable(dict(case.params)), "omit": list(case.omit), "inputs": inputs}
+            "probe": case.probe, "variant": case.variant, "params": {k: param_out(v) for k, v in case.params.items()},
+            "omit": list(case.omit), "inputs": inputs}
+
+
+def param_out(v: Any) -> Any:
+    """A parameter value for a case file, losslessly: a numpy scalar and a non-finite float are tagged
+    (`{numpy: float32, value: 1.0}`, `{float: nan}`), since a probe passes exactly those (see param_in)."""
+    if isinstance(v, np.generic):
+        return {"numpy": type(v).__name__, "value": _jsonable(v.item())}
+    if isinstance(v, float) and not np.isfinite(v):
+        return {"float": _jsonable(v)}
+    return v
+
+
+def param_in(v: Any) -> Any:
+    """The value `param_out` wrote."""
+    if isinstance(v, dict) and set(v) == {"numpy", "value"}:
+        return getattr(np, str(v["numpy"]))(float(v["value"]) if "float" in str(v["numpy"]) else v["value"])
+    if isinstance(v, dict) and set(v) == {"float"}:
+        return float(v["float"])
+    return v
+
+
+def _shown(v: Any) -> Any:
+    """A parameter as a report shows it: a numpy scalar says so (a probe passes one where a float is documented)."""
+    return f"numpy.{type(v).__name__}({v.item()!r})" if isinstance(v, np.generic) else _jsonable(v)
 
 
 def describe_array(a: np.ndarray | None) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.cases.case import Case
+from harness.cases.case import Case, param_in
 from harness.spec import dtypes
 from harness.spec.model import Spec
 from harness.spec.source import Located, SourceError, load
@@ -47,6 +47,7 @@ class _CaseIn(BaseModel):
     kind: Literal["example", "regression"] = "example"
     origin: Literal["generated", "invalid"] = "generated"  # regression: how the replayed case was made
     note: str = ""  # regression: what an invalid case breaks
+    probe: str = ""  # regression: the invalid case's probe (cases/probes.py)
     omit: list[str] = []  # regression: parameters left out of the call
 
 
@@ -91,7 +92,7 @@ def load_examples(root: Path | None, spec: Spec) -> list[Case]:
                 raise SourceError(path, located.line(("cases", i)), f"case {c.name!r} uses {sorted(unknown)}, not in spec {spec.api}",
                                   f"use the spec's names: {sorted(set(spec.model.inputs) | set(spec.model.params))}")
             arrays = {k: (None if a is None else _array(a)) for k, a in c.inputs.items()}
-            params = {k: v for k, v in c.params.items()}
+            params = {k: param_in(v) for k, v in c.params.items()}
             for name, p in spec.model.params.items():  # unspecified parameters take the common default
                 if name not in params and name not in arrays:
                     if hasattr(p, "type"):
@@ -101,7 +102,7 @@ def load_examples(root: Path | None, spec: Spec) -> list[Case]:
             targets = tuple(c.targets) if c.targets else None
             if c.kind == "regression":
                 out.append(Case(spec.api, arrays, params, c.variant, tuple(c.omit), c.origin, targets=targets,
-                                note=c.note, regression=c.name))
+                                note=c.note, regression=c.name, probe=c.probe))
             else:
                 out.append(Case(spec.api, arrays, params, c.variant, origin=f"example:{c.name}", expected=c.expected,
                                 decimals=c.decimals, targets=targets, note=c.source or str(path)))

@@ -21,9 +21,11 @@ from hypothesis.extra import numpy as hnp
 from hypothesis.internal.conjecture.data import ConjectureData
 from hypothesis.internal.conjecture.providers import Constants, HypothesisProvider
 
+from harness.cases import probes
 from harness.cases.case import Case
 from harness.spec import dtypes
 from harness.spec.model import MAX_CASE_ELEMENTS, ArraySpec, Param, Spec
+from harness.spec.probes import array_specs as declared_arrays
 
 SMALL_ELEMENTS = 64  # arrays up to this size get element-by-element hypothesis values
 LARGE_ELEMENTS = (2_000, 40_000)  # the rare large case, to reach vectorized and accumulating paths
@@ -31,10 +33,7 @@ LARGE_ELEMENTS = (2_000, 40_000)  # the rare large case, to reach vectorized and
 
 def array_specs(spec: Spec, variant: str | None) -> dict[str, ArraySpec]:
     """Inputs (as the variant shapes them) and tensor parameters, in dependency order."""
-    specs: dict[str, ArraySpec] = dict(spec.model.inputs)
-    if variant:
-        specs.update(spec.model.variants[variant].inputs)
-    specs.update({k: v for k, v in spec.model.params.items() if isinstance(v, ArraySpec)})
+    specs = declared_arrays(spec, variant)
     ordered: dict[str, ArraySpec] = {}
 
     def visit(name: str) -> None:
@@ -372,32 +371,28 @@ def invalid_cases(draw: Callable, spec: Spec, elementwise: int = SMALL_ELEMENTS)
 
 def _invalid(draw: Callable, spec: Spec, elementwise: int) -> Case:
     base = _valid(draw, spec, elementwise)
-    index = draw(st.integers(0, len(spec.model.invalid) - 1))
-    probe = spec.model.invalid[index]
-    if probe.param:
-        value = draw(st.sampled_from(tuple(probe.values)))
-        return base.with_(params={**base.params, probe.param: value}, origin="invalid",
-                          note=f"{probe.param}={value!r}")
-    name = probe.input
-    arr = base.arrays.get(name)
-    if arr is None:
-        return base.with_(origin="invalid", note=f"{name} absent")
-    if probe.fill:
-        try:
-            value = spec.fills[index].evaluate(base.env())
-        except Exception:
-            return base.with_(origin="invalid", note=f"{name} fill does not apply")
-        new, note = np.full_like(arr, value), f"{name} filled with {value!r}"
-    elif probe.dtype:
-        new = dtypes.cast(np.nan_to_num(dtypes.to_float64(arr)), probe.dtype)
-        note = f"{name} as {probe.dtype}"
-    elif probe.shape == "extra_dim":
-        new, note = arr[..., None].repeat(2, axis=-1), f"{name} with an extra dim"
-    else:
-        grow = arr.shape[-1] + 1 if arr.ndim else 2
-        new = np.resize(arr, arr.shape[:-1] + (grow,)) if arr.ndim else np.resize(arr, (2,))
-        note = f"{name} shape {tuple(arr.shape)} -> {tuple(new.shape)}"
-    return base.with_(arrays={**base.arrays, name: new}, origin="invalid", note=note)
+    start = draw(st.integers(0, len(spec.probes) - 1))
+    for probe in spec.probes[start:] + spec.probes[:start]:  # the drawn probe, or the next that applies to the case
+        case = probes.apply(probe, base, spec)
+        if case is not None:
+            return case
+    return base
+
+
+def sweep(spec: Spec, seed: int) -> list[Case]:
+    """One case per probe of the spec, each on a valid case drawn with `seed` (the next one it applies to):
+    every probe runs every run, where a random draw reaches a spec's forty probes rarely."""
+    if not spec.probes:
+        return []
+    bases = draw(valid_cases(spec, elementwise=0), 2 * len(spec.probes), seed)
+    out = []
+    for i, probe in enumerate(spec.probes):
+        for base in bases[i:] + bases[:i]:
+            case = probes.apply(probe, base, spec)
+            if case is not None:
+                out.append(case)
+                break
+    return out
 
 
 _GROWN = re.compile(r"(\w+) shape \(([\d, ]*)\) -> \([\d, ]*\)")
@@ -425,8 +420,9 @@ def valid_form(case: Case) -> Case | None:
 
 @st.composite
 def all_cases(draw: Callable, spec: Spec, elementwise: int = SMALL_ELEMENTS) -> Case:
-    """Valid cases mostly, invalid probes (when the spec has any) one time in four."""
-    if spec.model.invalid and draw(st.integers(0, 3)) == 0:
+    """Valid cases mostly, invalid probes (when the spec has any) one time in eight: every probe has a case of
+    its own in every run besides (`sweep`), so these only vary what each is tried on."""
+    if spec.probes and draw(st.integers(0, 7)) == 0:
         return _invalid(draw, spec, elementwise)
     return _valid(draw, spec, elementwise)
 

@@ -39,7 +39,7 @@ def features(case: Case | None) -> dict[str, str]:
         elif isinstance(v, (int, float)):
             out[name] = "0" if v == 0 else ("<0" if v < 0 else (">0"))
     if case.origin == "invalid":
-        out["probe"] = case.note.split("=")[0].split(" ")[0]
+        out["probe"] = case.probe or case.note.split("=")[0].split(" ")[0]
     return out
 
 

@@ -27,6 +27,7 @@ SUBGRADIENT = "subgradient at a kink"
 GRADIENT = "no doc states the gradient"
 RAISE = "no doc states what this input does"
 DTYPES = "no doc lists the dtypes it supports"
+OUTSIDE = "no doc states the value for an input outside what the docs describe"
 CONVENTIONS = (NONFINITE_INPUT, NONFINITE_FORMULA, NONFINITE_RESULT, SUBGRADIENT)
 """Why-silent reasons that make a surviving outlier a convention (nan, inf, overflow, a kink's choice). A gradient
 outlier at a smooth point is not one: it is the gradient of another formula, or of the same one less precisely."""
@@ -37,7 +38,7 @@ CONVENTION_FLOOR = 1e-5  # where the question is a convention (nan, inf, a kink'
 GRADIENT_FLOOR = 1e-8  # each framework differentiates with its own backward formula (another algebraic form,
 #                        another epsilon: BCE's 1/max(x(1-x), 1e-12) against 1/(x(1-x) + 1e-12)), so float64
 #                        gradients of the same rule differ by more than a few ulps; still 6x below float32's rounding
-UNANSWERED_NO_CLAIM = (RAISE, GRADIENT, DTYPES, *CONVENTIONS)
+UNANSWERED_NO_CLAIM = (RAISE, GRADIENT, DTYPES, OUTSIDE, *CONVENTIONS)
 """Why-silent reasons where a binding no peer could answer for has no finding: no doc decides, and the reference
 alone (a precondition's "raises", the formula's own nan or 0 * inf, a half-precision dtype no doc lists) is no
 evidence that the binding misbehaves."""

@@ -63,6 +63,8 @@ def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Judg
         head = f.head
         if head.case is None or head.verdict in NOT_CHASED:
             continue
+        if head.documented and head.case.origin == "invalid":
+            continue  # a probe its docs predict the outcome of (a dtype they do not list): no claim to locate
         judge_cases = prober(f)
         if judge_cases is None:
             continue

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, describe_array, jsonable
 from harness.judge import compare
-from harness.judge.peers import ARBITRATED, DTYPES, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, RAISE, Result
+from harness.judge.peers import ARBITRATED, DTYPES, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, OUTSIDE, RAISE, Result
 from harness.judge.reference import Reference, holds
 from harness.spec import dtypes
 from harness.spec import formula as formula_mod
@@ -228,6 +228,8 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     elif check == "raises" and not v.documented and v.verdict in ("missing-error", "wrong-error", "unexpected-error"):
         rules = ctx.common_rules if by_peers else ctx.own_rules
         v.silent = RAISE if not any(stated(r) for r in rules) else ""
+    elif check == "raises" and not v.documented and v.verdict in ("value", "shape") and ctx.case.origin == "invalid":
+        v.silent = OUTSIDE  # a probe no rule covers computed: the formula was written for the documented inputs
     v.raw = Result.of_outcome(ctx.outcome) if v.silent else None
     return v
 
@@ -325,12 +327,13 @@ def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupport
 
 
 def explained_by_dtype(verdicts: list[Verdict]) -> list[Verdict]:
-    """A wrong error on an invalid probe that the binding also raises, with the same type, on valid cases of the
-    same dtypes is that dtype's failure (a values finding), not the probe's: it is no second claim."""
+    """A wrong or unexpected error on an invalid probe that the binding also raises, with the same type, on valid
+    cases of the same dtypes is that dtype's failure (a values finding), not the probe's: it is no second claim."""
     failing = {(_dtypes_of(v.case), _error_of(v)) for v in verdicts
                if v.check == "values" and v.verdict == "unexpected-error" and v.case is not None}
     for v in verdicts:
-        if v.check == "raises" and v.verdict == "wrong-error" and (_dtypes_of(v.case), _error_of(v)) in failing:
+        if (v.check == "raises" and v.verdict in ("wrong-error", "unexpected-error")
+                and (_dtypes_of(v.case), _error_of(v)) in failing):
             v.verdict = v.peer = v.doc = "match"
     return verdicts
 

@@ -152,12 +152,17 @@ class _Script:
         if enc["dtype"] == "bfloat16":
             note = (note or "  #") + " bfloat16 values, exact in float32"
         if a.size == 0:  # a nested list would lose the shape of an empty array
-            self.lines.append(f"{var} = np.zeros({tuple(a.shape)!r}, dtype=np.{a.dtype.name}){note}")
+            self.lines.append(f"{var} = np.zeros({tuple(a.shape)!r}, dtype={_np_dtype(a)}){note}")
         elif a.size <= INLINE_ELEMENTS:
-            self.lines.append(f"{var} = np.array({_literal(a)}, dtype=np.{a.dtype.name}){note}")
+            self.lines.append(f"{var} = np.array({_literal(a)}, dtype={_np_dtype(a)}){note}")
         else:
             self.data[var] = a
             self.lines.append(f"{var} = data[{var!r}]  # {a.dtype.name}, shape {list(a.shape)}" + note.replace("  #", ";", 1))
+
+
+def _np_dtype(a: np.ndarray) -> str:
+    """The dtype as every numpy spells it (`np.bool` is gone from numpy 1.24 to 1.26)."""
+    return "np.bool_" if a.dtype == np.bool_ else f"np.{a.dtype.name}"
 
 
 def _number(x: Any) -> str:
@@ -184,6 +189,8 @@ def _literal(a: np.ndarray) -> str:
 
 
 def _value(v: Any) -> str:
+    if isinstance(v, dict) and v.get("__scalar__") is True:  # a numpy scalar parameter (wire.encode_scalar)
+        return f"np.{v['dtype']}({_number(v['value'])})"
     if isinstance(v, float) or (isinstance(v, (int,)) and not isinstance(v, bool)):
         return _number(v)
     return repr(v)

@@ -14,7 +14,7 @@ from harness.run import wire
 
 
 def _decoded(v: Any) -> Any:
-    return (wire.decode_array(v), v["dtype"]) if wire.is_array(v) else v
+    return (wire.decode_array(v), v["dtype"]) if wire.is_array(v) else wire.decode_value(v)
 
 
 def measure(adapter: Any, requests: list[dict[str, Any]], repeat: int = 1, warm: bool = True) -> dict[str, Any]:

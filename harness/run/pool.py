@@ -213,10 +213,12 @@ class Worker:
         """One reply per request, in order; crashes and hangs become replies too (and with `guard`,
         `{"id", "skipped": True}` for a call it did not admit).
 
-        Calls go in batches answered by one message each (a message per call cost more than a
-        small call). A batch the worker does not answer, because it died or hung past its deadline,
-        is replayed one call at a time on a new worker: the crash or timeout is charged to the call
-        that caused it, and every other call still gets its own answer.
+        Calls go in batches (a round trip per call cost more than a small call); the worker sends each
+        call's reply as soon as it is done. When a batch stops answering, because the worker died or hung
+        past the batch's deadline, the replies already in stand and the first call without one is the one
+        that failed: a death is charged to it, and so is a hang that had its own call's deadline (a hang
+        costs one deadline, not two); a call that had less runs again alone on a new worker, and what it
+        does then is its answer. The calls after it are sent again.
         """
         replies: list[dict[str, Any] | None] = [None] * len(requests)
         pending = list(enumerate(requests))
@@ -244,29 +246,46 @@ class Worker:
                 wire.send(self._proc.stdin, {"op": "batch", "calls": calls})  # type: ignore[arg-type,union-attr]
             except (BrokenPipeError, OSError):
                 pass  # the reply below sees the dead worker
-            sent = time.perf_counter()
-            answer = self._next(limit)
-            got = answer.get("replies") if isinstance(answer, dict) else None
-            if isinstance(got, list) and [r.get("id") for r in got] == [r.get("id") for r in calls]:
-                ledger.learn(got)
-                for (i, r), reply in zip(batch, got):
-                    replies[i] = reply
-                    if guard is not None:
-                        guard.observe(r, reply)
+            got, answer, started = self._replies_of(calls, limit)
+            ledger.learn(got)
+            for (i, r), reply in zip(batch, got):
+                replies[i] = reply
+                if guard is not None:
+                    guard.observe(r, reply)
+            if len(got) == len(calls):
                 continue
+            (i, r), rest = batch[len(got)], batch[len(got) + 1:]
+            own, own_why = ledger.deadline([r], self.timeout)
+            waited = time.perf_counter() - started
             if answer is TimeoutError:
-                ledger.timed_out(calls, time.perf_counter() - sent)
-            if len(batch) == 1:
-                (i, r), = batch
-                replies[i] = self._failure(r, answer, limit, why)
+                ledger.timed_out([r] if waited >= own or len(batch) == 1 else calls, waited)
+            if len(batch) == 1 or answer is not TimeoutError or waited >= own:
+                replies[i] = self._failure(r, answer, own if len(batch) > 1 else limit, own_why if len(batch) > 1 else why)
                 if guard is not None:
                     guard.observe(r, replies[i])  # type: ignore[arg-type]
+                pending = rest + pending
             else:
-                pending, alone = batch + pending, len(batch)
+                pending, alone = [(i, r)] + rest + pending, 1
             self.restarts += 1
             ledger.restarts += 1
             self._stop()
         return [r for r in replies if r is not None]
+
+    def _replies_of(self, calls: list[dict[str, Any]], limit: float) -> tuple[list[dict[str, Any]], Any, float]:
+        """The replies of a batch's calls, in order, until the batch's deadline; with what ended the wait when
+        one is missing (TimeoutError, or the dead worker's None) and when the first unanswered call started."""
+        got: list[dict[str, Any]] = []
+        deadline = time.perf_counter() + limit
+        started = time.perf_counter()
+        answer: Any = None
+        while len(got) < len(calls):
+            answer = self._next(max(0.0, deadline - time.perf_counter()))
+            reply = answer.get("reply") if isinstance(answer, dict) and answer.get("op") == "reply" else None
+            if not isinstance(reply, dict) or reply.get("id") != calls[len(got)].get("id"):
+                break
+            got.append(reply)
+            started = time.perf_counter()
+        return got, answer, started
 
     def _revive(self, ledger: Ledger) -> None:
         """A live process again: the ready spare's when there is one (no framework import to wait for)."""

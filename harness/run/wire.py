@@ -50,6 +50,21 @@ def is_array(v: Any) -> bool:
     return isinstance(v, dict) and v.get("__array__") is True
 
 
+def encode_scalar(v: Any) -> Any:
+    """A numpy scalar as plain values (its type name and Python value), any other value as it is: the two
+    sides' numpy versions may pickle scalars differently."""
+    if isinstance(v, np.generic):
+        return {"__scalar__": True, "dtype": type(v).__name__, "value": v.item()}
+    return v
+
+
+def decode_value(v: Any) -> Any:
+    """A parameter as the framework gets it: an encoded numpy scalar made one again, anything else unchanged."""
+    if isinstance(v, dict) and v.get("__scalar__") is True:
+        return getattr(np, v["dtype"])(v["value"])
+    return v
+
+
 def send(stream: BinaryIO, message: Any) -> None:
     body = pickle.dumps(message, protocol=4)
     stream.write(_HEADER.pack(len(body)) + body)

@@ -53,8 +53,9 @@ def serve(framework: str, adapter: Any, stdin: Any, stdout: Any, startup: float)
         message = wire.receive(stdin)
         if message is None or message.get("op") == "exit":
             return
-        if message.get("op") == "batch":  # one answer for the batch (see workers.Worker.run)
-            wire.send(stdout, {"op": "replies", "replies": [handle(adapter, r) for r in message["calls"]]})
+        if message.get("op") == "batch":  # each call's reply as it is done: a hang or a crash names its call (pool.Worker.run)
+            for r in message["calls"]:
+                wire.send(stdout, {"op": "reply", "reply": handle(adapter, r)})
         else:
             wire.send(stdout, handle(adapter, message))
 

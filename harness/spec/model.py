@@ -25,6 +25,7 @@ from pydantic import (
 
 from harness.run.frameworks import registry
 from harness.spec import formula as formula_mod
+from harness.spec import probes
 from harness.spec.names import CheckName
 from harness.spec.source import Located, SourceError, load
 
@@ -268,7 +269,8 @@ class SpecModel(_Model):
     output: dict[str, str] = {}  # {dtype: expr, shape: expr}
     formula: str
     raises: list[Raise] = []
-    invalid: list[Invalid] = []
+    invalid: list[Invalid] = []  # probes no declaration implies (the derived ones: harness/cases/probes.py)
+    exclude_probes: list[str] = []  # derived probes (their keys) or probe groups this spec does not run
     gradients: Gradients = Gradients()
     plots: list[Plot] = []
     frameworks: dict[str, Framework]
@@ -335,6 +337,7 @@ class Spec:
     bindings: list[BindingView] = field(default_factory=list)
     subgradients: list[tuple[Subgradient, formula_mod.Formula | None]] = field(default_factory=list)
     plot_inputs: list[dict[str, formula_mod.Formula]] = field(default_factory=list)  # per plot: input -> expression
+    probes: list[Any] = field(default_factory=list)  # invalid-input probes, written and derived (cases/probes.Probe)
 
     @property
     def api(self) -> str:
@@ -490,7 +493,19 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
                 raise SourceError(path, located.line(where + ("signature",)), f"signature {b.signature!r} does not parse: {exc}",
                                   "write it as documented, e.g. \"(input, target, reduction='mean')\"") from None
             spec.bindings.append(_view(spec, fw_name, fw, b, where, variables))
+    _probes(spec)
     return spec
+
+
+def _probes(spec: Spec) -> None:
+    """The spec's probes (cases/probes.py), after its `exclude_probes` names are checked."""
+    known = probes.keys(spec)
+    for i, name in enumerate(spec.model.exclude_probes):
+        if name not in known:
+            raise SourceError(spec.path, spec.line("exclude_probes", i), f"exclude_probes names {name!r}, which is no probe",
+                              f"name a group ({', '.join(probes.GROUPS)}) or a derived probe's key, e.g. "
+                              f"{sorted(known - set(probes.GROUPS))[:3]}")
+    spec.probes = probes.derive(spec)
 
 
 def _check_contradictions(path: Path, located: Located, at: tuple[Any, ...],

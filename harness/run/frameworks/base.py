@@ -47,7 +47,7 @@ class Adapter:
     def convert(self, v: Any) -> Any:
         if wire.is_array(v):
             return self.to_tensor(wire.decode_array(v), v["dtype"])
-        return v
+        return wire.decode_value(v)
 
     def _prepare(self, request: dict[str, Any]) -> tuple[Any, list[Any], dict[str, Any]]:
         fn = self.resolve(request["target"])
