@@ -105,3 +105,12 @@ def test_exclude_probes_names_a_group_or_a_key_and_an_unknown_name_is_an_error_w
     with pytest.raises(SourceError) as err:
         load_spec(bad)
     assert "'dtypes'" in str(err.value) and str(text.count("\n") + 2) in str(err.value)
+
+
+def test_a_case_file_without_its_probe_gets_it_from_the_note():
+    from harness.cases.probes import feature_of
+
+    assert feature_of(SMOOTH, "reduction='MEAN'") == "reduction:enum"
+    assert feature_of(SMOOTH, "target shape (2, 3) -> (2, 4)") == "target:shape"
+    assert feature_of(SMOOTH, "target with an extra dim") == "target:shape"
+    assert feature_of(SMOOTH, "something else") == ""

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.cases.case import Case, param_in
+from harness.cases.probes import feature_of
 from harness.spec import dtypes
 from harness.spec.model import Spec
 from harness.spec.source import Located, SourceError, load
@@ -102,7 +103,7 @@ def load_examples(root: Path | None, spec: Spec) -> list[Case]:
             targets = tuple(c.targets) if c.targets else None
             if c.kind == "regression":
                 out.append(Case(spec.api, arrays, params, c.variant, tuple(c.omit), c.origin, targets=targets,
-                                note=c.note, regression=c.name, probe=c.probe))
+                                note=c.note, regression=c.name, probe=c.probe or feature_of(spec, c.note)))
             else:
                 out.append(Case(spec.api, arrays, params, c.variant, origin=f"example:{c.name}", expected=c.expected,
                                 decimals=c.decimals, targets=targets, note=c.source or str(path)))

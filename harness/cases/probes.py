@@ -1,6 +1,8 @@
 """A probe (spec/probes.py) made into a case: a valid case with the one thing the probe names broken."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from harness.cases.case import Case
@@ -29,6 +31,23 @@ def apply(probe: Probe, base: Case, spec: Spec) -> Case | None:
     elif probe.mixed:
         note = f"{probe.subject} as {dtypes.name(new)} (was {dtypes.name(arr)})"
     return base.with_(arrays={**base.arrays, probe.subject: new}, origin="invalid", note=note, probe=probe.feature)
+
+
+_NOTES = ((re.compile(r"(\w+) shape \([\d, ]*\) -> \([\d, ]*\)"), ("mismatched", "trailing_one")),
+          (re.compile(r"(\w+) with an extra dim"), ("extra_dim",)))
+
+
+def feature_of(spec: Spec, note: str) -> str:
+    """The probe feature of a case known only by its note (a case file written before cases kept their probe):
+    the probe whose key is the note, or whose note form it has; "" when none is."""
+    for p in spec.probes:
+        if p.key == note:
+            return p.feature
+    for pattern, shapes in _NOTES:
+        found = pattern.fullmatch(note)
+        if found:
+            return next((p.feature for p in spec.probes if p.subject == found[1] and p.shape in shapes), "")
+    return ""
 
 
 def _changed(probe: Probe, arr: np.ndarray, base: Case, spec: Spec) -> np.ndarray | None:
