@@ -11,7 +11,9 @@ allocation failure: message on stderr, then abort), html_error (HTML,
 ANSI escapes and megabytes of text), unprintable (an exception whose str() raises), wrong_shape,
 wrong_dtype, not_array, random (a different value on each call), flaky (an error the first time
 an input is seen in a process only), deferred (returns, but the *next* call raises: an error
-surfacing on a later call than the one that caused it, as asynchronous runtimes do).
+surfacing on a later call than the one that caused it, as asynchronous runtimes do), poison (returns
+rightly, but every later call in the process aborts, as after heap corruption; the adapter says such a
+call `retires` its worker, as paddle's does for its known heap-corrupting calls).
 
 Versions, for the gate's test of a framework upgrade: the fake reports the version in $FAKE_VERSION
 (default 0.0-fake), and the target `<anything>.drift` behaves by version: it doubles its input
@@ -32,7 +34,7 @@ import numpy as np
 
 from harness.run.frameworks.base import Adapter as Base
 
-_state: dict[str, Any] = {"deferred": False, "seen": set()}
+_state: dict[str, Any] = {"deferred": False, "seen": set(), "poisoned": False}
 VERSION_VAR = "FAKE_VERSION"
 DRIFTS_FROM = (1, 1)  # the first version whose `drift` is wrong (on finite float64 inputs)
 
@@ -126,10 +128,15 @@ def _deferred(x: np.ndarray) -> Any:
     return x * 2
 
 
+def _poison(x: np.ndarray) -> Any:
+    _state["poisoned"] = True
+    return x * 2
+
+
 FAULTS: dict[str, Callable[[np.ndarray], Any]] = {
     "segfault": _segfault, "abort": _abort, "hang": _hang, "oom": _oom, "bad_alloc": _bad_alloc, "html_error": _html_error,
     "unprintable": _unprintable, "wrong_shape": _wrong_shape, "wrong_dtype": _wrong_dtype,
-    "not_array": _not_array, "random": _random, "flaky": _flaky, "deferred": _deferred,
+    "not_array": _not_array, "random": _random, "flaky": _flaky, "deferred": _deferred, "poison": _poison,
 }
 
 
@@ -142,6 +149,8 @@ def _function(name: str) -> Callable[..., Any]:
         raise AttributeError(f"the fake framework has no {name!r}")
 
     def fn(input: np.ndarray, **kwargs: Any) -> Any:
+        if _state["poisoned"]:
+            os.abort()  # the heap an earlier call damaged
         if _state["deferred"]:
             _state["deferred"] = False
             raise RuntimeError("deferred error: an earlier call failed asynchronously")
@@ -173,3 +182,8 @@ class Adapter(NumpyTensors):
 
     def resolve(self, target: str) -> Any:
         return _function(target.rsplit(".", 1)[-1])
+
+    def retires(self, request: dict[str, Any]) -> bool:
+        args = request.get("args") or []
+        return str(request.get("target")).endswith(".poison") and bool(args) and faulty(
+            np.zeros(int(np.prod(args[0]["shape"]))), False)

@@ -64,3 +64,34 @@ def test_worker_settings_are_validated():
         parse_pythons("tensorflow=/x")
     with pytest.raises(ValueError, match="NAME=PYTHON"):
         parse_pythons("torch")
+
+
+def test_a_call_that_retires_its_worker_is_answered_and_the_calls_after_it_run_in_a_fresh_one(worker):
+    """The poison fault answers rightly and makes every later call of its process abort (heap damage); its adapter
+    says it retires the worker, so the next calls run elsewhere and nobody is blamed for a crash."""
+    three = {"op": "call", "id": 2, "target": "fake.poison", "kind": "function",
+             "args": [wire.encode_array(np.array([1.0, 2.0, 3.0]))]}
+    worker.run([_call("ok", 1)])
+    before = worker.info["pid"]
+    replies = worker.run([three, _call("poison", 3), _call("ok", 4)])
+    assert [r["id"] for r in replies] == [2, 3, 4] and all("error" not in r for r in replies)
+    assert wire.decode_array(replies[0]["value"]).tolist() == [2.0, 4.0, 6.0] and replies[0].get("retired")
+    assert worker.restarts == 0 and worker.info["pid"] != before  # a new process, and no fault counted
+
+
+def test_paddle_retires_its_worker_after_its_known_heap_corrupting_calls():
+    from harness.run.frameworks.paddle_adapter import Adapter as Paddle
+
+    def nll(label, **kw):
+        return {"op": "call", "id": 1, "target": "paddle.nn.functional.nll_loss", "kind": "function",
+                "args": [wire.encode_array(np.zeros((2, 3))), wire.encode_array(np.array(label))], "kwargs": kw}
+
+    def ctc(lengths):
+        return {"op": "call", "id": 1, "target": "paddle.nn.CTCLoss", "kind": "class", "init": {},
+                "args": [wire.encode_array(np.zeros((4, 2, 3))), wire.encode_array(np.ones((2, 2), np.int64)),
+                         wire.encode_array(np.array(lengths)), wire.encode_array(np.array([1, 1]))]}
+
+    p = Paddle()
+    assert p.retires(nll([0, -100])) and p.retires(nll([0, 2], ignore_index=2)) and not p.retires(nll([0, 2]))
+    assert p.retires(ctc([5, 4])) and p.retires(ctc([-1, 4])) and not p.retires(ctc([4, 0]))
+    assert not p.retires({"op": "floor", "requests": []})

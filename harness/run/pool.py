@@ -252,6 +252,10 @@ class Worker:
                 replies[i] = reply
                 if guard is not None:
                     guard.observe(r, reply)
+            if got and got[-1].get("retired"):
+                self._stop()  # it served its last call (see Adapter.retires): no fault, no restart counted
+                pending = batch[len(got):] + pending
+                continue
             if len(got) == len(calls):
                 continue
             (i, r), rest = batch[len(got)], batch[len(got) + 1:]

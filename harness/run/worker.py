@@ -55,7 +55,11 @@ def serve(framework: str, adapter: Any, stdin: Any, stdout: Any, startup: float)
             return
         if message.get("op") == "batch":  # each call's reply as it is done: a hang or a crash names its call (pool.Worker.run)
             for r in message["calls"]:
-                wire.send(stdout, {"op": "reply", "reply": handle(adapter, r)})
+                retire = adapter.retires(r)
+                wire.send(stdout, {"op": "reply", "reply": handle(adapter, r) | ({"retired": True} if retire else {})})
+                if retire:  # the call's heap damage must not be blamed on the calls after it (see Adapter.retires)
+                    stdout.flush()
+                    os._exit(0)
         else:
             wire.send(stdout, handle(adapter, message))
 

@@ -107,6 +107,11 @@ class Adapter:
         """(output, gradients of scalar_of(*xs)[0] with respect to each x) in the framework's autodiff."""
         raise NotImplementedError(f"{self.name} adapter has no gradient support")
 
+    def retires(self, request: dict[str, Any]) -> bool:
+        """Whether the worker must serve no call after this one: a call known to corrupt its process's heap
+        (it may still answer), after which any later call may hang or crash and be blamed for it."""
+        return False
+
     def out_of_memory(self, exc: BaseException, message: str) -> bool:
         """The call failed for lack of memory (a `memory` verdict), not by the API's own rules."""
         lowered = message.lower()
