@@ -1,6 +1,7 @@
 """PaddlePaddle: dynamic-graph mode on CPU; `.numpy()` synchronizes."""
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,11 @@ class Adapter(Base):
         self.paddle = paddle
         paddle.set_device("cpu")
         paddle.disable_static()
+        # paddle's fatal-signal handler prints a stack trace, which allocates: after a heap-corrupting call glibc
+        # aborts, and the handler then deadlocks in malloc (a hang of the whole deadline where a death takes
+        # milliseconds). The default action ends the process at once; the worker's log keeps glibc's message.
+        for sig in (signal.SIGABRT, signal.SIGSEGV, signal.SIGFPE, signal.SIGBUS, signal.SIGILL):
+            signal.signal(sig, signal.SIG_DFL)
 
     def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
         t = self.paddle.to_tensor(np.array(a, order="C", copy=True))
