@@ -196,6 +196,12 @@ def test_a_wrong_error_a_dtype_also_raises_on_valid_cases_is_that_dtypes_failure
                 Verdict(b, other, "raises", "wrong-error", "wrong-error", "wrong-error", actual={"error": "TypeError"})]
     explained_by_dtype(verdicts)
     assert [v.verdict for v in verdicts] == ["unexpected-error", "match", "wrong-error"]
+    # a valid case only a seed's exploration drew explains nothing: the gate's findings must not depend on the seed
+    again = [Verdict(b, valid.with_(explored=True), "values", "unexpected-error", "unexpected-error", "unexpected-error",
+                     actual={"error": "TypeError"}),
+             Verdict(b, probe, "raises", "unexpected-error", "unexpected-error", "unexpected-error", actual={"error": "TypeError"})]
+    explained_by_dtype(again)
+    assert [v.verdict for v in again] == ["unexpected-error", "unexpected-error"]
 
 
 def test_refusing_a_half_precision_dtype_its_docs_do_not_list_is_for_the_peers():

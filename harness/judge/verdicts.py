@@ -329,8 +329,9 @@ def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupport
 def explained_by_dtype(verdicts: list[Verdict]) -> list[Verdict]:
     """A wrong or unexpected error on an invalid probe that the binding also raises, with the same type, on valid
     cases of the same dtypes is that dtype's failure (a values finding), not the probe's: it is no second claim."""
-    failing = {(_dtypes_of(v.case), _error_of(v)) for v in verdicts
-               if v.check == "values" and v.verdict == "unexpected-error" and v.case is not None}
+    failing = {(_dtypes_of(v.case), _error_of(v)) for v in verdicts  # the core's and replays' only: the gate's
+               if v.check == "values" and v.verdict == "unexpected-error" and v.case is not None  # findings must not
+               and not v.case.explored}  # depend on what a seed's exploration happened to draw
     for v in verdicts:
         if (v.check == "raises" and v.verdict in ("wrong-error", "unexpected-error")
                 and (_dtypes_of(v.case), _error_of(v)) in failing):
