@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.spec import dtypes
+from harness.spec.probes import shown
 
 SUMMARY_ELEMENTS = 16  # arrays larger than this are summarized in reports
 
@@ -135,7 +136,7 @@ def param_in(v: Any) -> Any:
 
 def _shown(v: Any) -> Any:
     """A parameter as a report shows it: a numpy scalar says so (a probe passes one where a float is documented)."""
-    return f"numpy.{type(v).__name__}({v.item()!r})" if isinstance(v, np.generic) else _jsonable(v)
+    return shown(v) if isinstance(v, np.generic) else _jsonable(v)
 
 
 def describe_array(a: np.ndarray | None) -> dict[str, Any] | None:

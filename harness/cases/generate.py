@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 from collections.abc import Callable, Iterator
 from functools import cache, cached_property
 from typing import Any, Literal
@@ -395,16 +394,12 @@ def sweep(spec: Spec, seed: int) -> list[Case]:
     return out
 
 
-_GROWN = re.compile(r"(\w+) shape \(([\d, ]*)\) -> \([\d, ]*\)")
-_EXTRA_DIM = re.compile(r"(\w+) with an extra dim")
-
-
 def valid_form(case: Case) -> Case | None:
     """A shape probe's case with the shape put back as its note says (None for other cases): a peer that raises
     on both raises for something else than the broken shape (MindSpore takes no 1-D input at all)."""
     if case.origin != "invalid":
         return None
-    grown, extra = _GROWN.fullmatch(case.note), _EXTRA_DIM.fullmatch(case.note)
+    grown, extra = probes.GROWN.fullmatch(case.note), probes.EXTRA_DIM.fullmatch(case.note)
     found = grown or extra
     arr = case.arrays.get(found[1]) if found else None
     if found is None or arr is None:

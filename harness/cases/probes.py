@@ -33,8 +33,10 @@ def apply(probe: Probe, base: Case, spec: Spec) -> Case | None:
     return base.with_(arrays={**base.arrays, probe.subject: new}, origin="invalid", note=note, probe=probe.feature)
 
 
-_NOTES = ((re.compile(r"(\w+) shape \([\d, ]*\) -> \([\d, ]*\)"), ("mismatched", "trailing_one")),
-          (re.compile(r"(\w+) with an extra dim"), ("extra_dim",)))
+GROWN = re.compile(r"(\w+) shape \(([\d, ]*)\) -> \([\d, ]*\)")
+"""The note of a shape probe that changed a shape (`apply`), read back by `generate.valid_form` and `feature_of`."""
+EXTRA_DIM = re.compile(r"(\w+) with an extra dim")
+_NOTES = ((GROWN, ("mismatched", "trailing_one")), (EXTRA_DIM, ("extra_dim",)))
 
 
 def feature_of(spec: Spec, note: str) -> str:

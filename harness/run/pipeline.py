@@ -88,8 +88,9 @@ class SpecRun:
         bulk = generate.all_cases(spec, elementwise=0)  # values from numpy: see generate.valid_cases
         core = generate.draw(bulk, config.core_examples, CORE_SEED)
         seen = {c.fingerprint() for c in core}
-        core += [c for c in generate.sweep(spec, CORE_SEED) if c.fingerprint() not in seen]  # every probe, every run
-        seen = {c.fingerprint() for c in core}
+        swept = [c for c in generate.sweep(spec, CORE_SEED) if c.fingerprint() not in seen]  # every probe, every run
+        core += swept
+        seen |= {c.fingerprint() for c in swept}
         explored = [c.with_(explored=True) for c in generate.draw(bulk, config.explore_examples, config.seed)
                     if c.fingerprint() not in seen]
         self.cases = core + explored

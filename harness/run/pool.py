@@ -264,7 +264,7 @@ class Worker:
             if answer is TimeoutError:
                 ledger.timed_out([r] if waited >= own or len(batch) == 1 else calls, waited)
             if len(batch) == 1 or answer is not TimeoutError or waited >= own:
-                replies[i] = self._failure(r, answer, own if len(batch) > 1 else limit, own_why if len(batch) > 1 else why)
+                replies[i] = self._failure(r, answer, own, own_why)  # alone: `own` is the batch's deadline
                 if guard is not None:
                     guard.observe(r, replies[i])  # type: ignore[arg-type]
                 pending = rest + pending

@@ -58,8 +58,7 @@ def serve(framework: str, adapter: Any, stdin: Any, stdout: Any, startup: float)
                 retire = adapter.retires(r)
                 wire.send(stdout, {"op": "reply", "reply": handle(adapter, r) | ({"retired": True} if retire else {})})
                 if retire:  # the call's heap damage must not be blamed on the calls after it (see Adapter.retires)
-                    stdout.flush()
-                    os._exit(0)
+                    os._exit(0)  # its reply is out: wire.send flushes
         else:
             wire.send(stdout, handle(adapter, message))
 

@@ -269,7 +269,7 @@ class SpecModel(_Model):
     output: dict[str, str] = {}  # {dtype: expr, shape: expr}
     formula: str
     raises: list[Raise] = []
-    invalid: list[Invalid] = []  # probes no declaration implies (the derived ones: harness/cases/probes.py)
+    invalid: list[Invalid] = []  # probes no declaration implies (the derived ones: harness/spec/probes.py)
     exclude_probes: list[str] = []  # derived probes (their keys) or probe groups this spec does not run
     gradients: Gradients = Gradients()
     plots: list[Plot] = []
@@ -337,7 +337,7 @@ class Spec:
     bindings: list[BindingView] = field(default_factory=list)
     subgradients: list[tuple[Subgradient, formula_mod.Formula | None]] = field(default_factory=list)
     plot_inputs: list[dict[str, formula_mod.Formula]] = field(default_factory=list)  # per plot: input -> expression
-    probes: list[Any] = field(default_factory=list)  # invalid-input probes, written and derived (cases/probes.Probe)
+    probes: list[probes.Probe] = field(default_factory=list)  # invalid-input probes, written and derived
 
     @property
     def api(self) -> str:
@@ -498,14 +498,12 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
 
 
 def _probes(spec: Spec) -> None:
-    """The spec's probes (cases/probes.py), after its `exclude_probes` names are checked."""
-    known = probes.keys(spec)
-    for i, name in enumerate(spec.model.exclude_probes):
-        if name not in known:
-            raise SourceError(spec.path, spec.line("exclude_probes", i), f"exclude_probes names {name!r}, which is no probe",
-                              f"name a group ({', '.join(probes.GROUPS)}) or a derived probe's key, e.g. "
-                              f"{sorted(known - set(probes.GROUPS))[:3]}")
-    spec.probes = probes.derive(spec)
+    """The spec's probes (spec/probes.py); an `exclude_probes` name that is no probe is an error."""
+    spec.probes, unknown = probes.derive(spec)
+    for i, name in unknown:
+        raise SourceError(spec.path, spec.line("exclude_probes", i), f"exclude_probes names {name!r}, which is no probe",
+                          f"name a group ({', '.join(probes.GROUPS)}) or a derived probe's key, e.g. "
+                          f"{sorted({p.key for p in spec.probes if p.group != 'spec'})[:3]}")
 
 
 def _check_contradictions(path: Path, located: Located, at: tuple[Any, ...],

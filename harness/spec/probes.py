@@ -64,26 +64,21 @@ class Probe:
         return self.subject if self.group == "spec" else f"{self.subject}:{self.group}"
 
 
-def derive(spec: Spec) -> list[Probe]:
-    """The spec's probes: its hand-written ones first, then the derived ones not excluded, one per key."""
+def derive(spec: Spec) -> tuple[list[Probe], list[tuple[int, str]]]:
+    """The spec's probes (its hand-written ones first, then the derived ones not excluded, one per key), and each
+    `exclude_probes` entry (index, name) that names neither a group nor a derived probe's key."""
+    derived = [*_param_probes(spec), *_array_probes(spec)]
+    known = set(GROUPS) | {p.key for p in derived}
     excluded = set(spec.model.exclude_probes)
     out: dict[str, Probe] = {}
     for i, inv in enumerate(spec.model.invalid):
         for p in _written(spec, i, inv):
             out.setdefault(p.key, p)
-    for p in _derived(spec):
+    for p in derived:
         if p.key not in excluded and p.group not in excluded:
             out.setdefault(p.key, p)
-    return list(out.values())
-
-
-def keys(spec: Spec) -> set[str]:
-    """Every name `exclude_probes` may use: a group, or a derived probe's key."""
-    return set(GROUPS) | {p.key for p in _derived(spec)}
-
-
-def _derived(spec: Spec) -> list[Probe]:
-    return [*_param_probes(spec), *_array_probes(spec)]
+    unknown = [(i, name) for i, name in enumerate(spec.model.exclude_probes) if name not in known]
+    return list(out.values()), unknown
 
 
 # the spec's own list ------------------------------------------------------------------------------------
