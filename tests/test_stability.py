@@ -57,3 +57,57 @@ def test_a_stable_result_on_empty_input_stays_what_it_was() -> None:
     out = recheck(judged, lambda cases: [Outcome(value=np.asarray(0.0, "float32"), dtype="float32")] * len(cases),
                   lambda cases: [Outcome(value=np.asarray(0.0, "float32"), dtype="float32")] * len(cases))
     assert [v.verdict for v in out[1].verdicts] == ["value"]
+
+
+class _Coin:
+    """A call that crashes on a fixed schedule of its runs (True: the process dies), like a heap-corrupting call."""
+
+    def __init__(self, schedule: list[bool]) -> None:
+        self.schedule = list(schedule)
+        self.calls = 0
+
+    def __call__(self, cases: list[Case]) -> list[Outcome | None]:
+        out: list[Outcome | None] = []
+        for _ in cases:
+            dies = self.schedule[self.calls % len(self.schedule)]
+            self.calls += 1
+            out.append(Outcome(crash="crash", error={"type": "WorkerDied", "message": "killed by signal SIGSEGV"}) if dies
+                       else Outcome(value=np.asarray(0.0, "float32"), dtype="float32"))
+        return out
+
+
+def _crashed(case: Case) -> Judged:
+    v = Verdict(BINDING, case, "values", "crash", "crash", "crash", message="WorkerDied: killed by signal SIGSEGV")
+    return Judged(case, Outcome(crash="crash", error={"type": "WorkerDied", "message": "killed by signal SIGSEGV"}), [v])
+
+
+def test_a_crash_that_comes_and_goes_is_a_crash_with_its_rate() -> None:
+    coin = _Coin([False, True])  # the re-runs: clean, crash, clean, crash, ...
+    out = recheck([_crashed(_case(3))], coin, coin, alone=coin)
+    [v] = out[0].verdicts
+    assert v.verdict == "crash"  # not `nondeterministic`: which run came first does not decide the verdict
+    assert v.metrics == {"crash_rate": 0.6, "crash_runs": 5}
+    assert v.message.startswith("crashed in 3 of 5 runs")
+
+
+def test_a_clean_first_run_that_crashes_again_is_a_crash() -> None:
+    case = _case(3)
+    coin = _Coin([True, False, False, False])
+    out = recheck([_judged(case, 1.0, True)], coin, coin, alone=coin)
+    [v] = out[0].verdicts
+    assert (v.verdict, v.metrics["crash_runs"]) == ("crash", 5)
+    assert "the first run gave" in v.message
+
+
+def test_an_accepted_crash_replay_runs_until_it_crashes_again() -> None:
+    case = _case(3).with_(regression="abc", crashes=True)
+    coin = _Coin([False] * 11 + [True])
+    out = recheck([_judged(case, 0.0, False)], coin, coin, alone=coin)
+    [v] = out[0].verdicts
+    assert v.verdict == "crash" and v.metrics["crash_runs"] == 13  # first run, same worker, fresh, 9 clean alone, a crash
+
+
+def test_a_crash_rate_without_fresh_processes_is_not_measured() -> None:
+    coin = _Coin([False])
+    out = recheck([_crashed(_case(3))], coin, coin)
+    assert out[0].verdicts[0].metrics == {"crash_rate": 0.33, "crash_runs": 3}

@@ -159,3 +159,21 @@ def test_formulas_can_call_the_additions() -> None:
     p, x = np.array([0.0, 0.5]), np.array([0.0])
     expected = 0.5 * math.log(0.5) + math.log(2) + math.log(2) + 0.5
     assert f.evaluate({"p": p, "x": x}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("value", "is_float"), [(1.0, True), (np.float64(1.0), True), (np.float32(1.0), False),
+                                                 (1, False), (True, False), ("1.0", False), (None, False)])
+def test_instance_of_tests_the_python_type_as_a_framework_validator_does(value, is_float):
+    assert V["instance_of"](value, "float") is is_float
+    assert V["instance_of"](value, "float", "int") is (is_float or type(value) is int)
+
+
+def test_a_bool_is_an_int_only_where_bool_is_named():
+    assert not V["instance_of"](True, "int")
+    assert V["instance_of"](True, "int", "bool")
+    assert not V["instance_of"](np.bool_(True), "bool")  # numpy's bool is not Python's
+
+
+def test_instance_of_refuses_an_unknown_type_name():
+    with pytest.raises(Exception, match="type names"):
+        V["instance_of"](1.0, "double")

@@ -31,6 +31,7 @@ class Case:
     regression: str = ""  # for a replayed case: the id of the accepted finding it reproduces
     explored: bool = False  # drawn with the run's seed (exploration), not from the fixed core
     probe: str = ""  # an invalid case's probe (its subject, and its group when derived: see cases/probes.py)
+    crashes: bool = False  # a replayed case of an accepted crash: its crash rate is measured even when it runs clean
 
     def env(self) -> dict[str, Any]:
         """The names a formula or condition sees, arrays in their own dtype."""
@@ -101,7 +102,7 @@ class Case:
         }
 
 
-def replayable(case: Case, target: str, finding: str, limit: int = 4096) -> dict[str, Any] | None:
+def replayable(case: Case, target: str, finding: str, limit: int = 4096, crashes: bool = False) -> dict[str, Any] | None:
     """The case, losslessly, in the `cases/` file format (kind: regression); None when too large to keep."""
     if case.size > limit or case.origin not in ("generated", "invalid"):
         return None
@@ -110,9 +111,13 @@ def replayable(case: Case, target: str, finding: str, limit: int = 4096) -> dict
         inputs[k] = None if a is None else {"dtype": dtypes.name(a), "shape": list(a.shape),
                                             "value": _jsonable(dtypes.to_float64(a).ravel().tolist()
                                                                if dtypes.is_float(dtypes.name(a)) else a.ravel().tolist())}
-    return {"name": finding, "kind": "regression", "targets": [target], "origin": case.origin, "note": case.note,
-            "probe": case.probe, "variant": case.variant, "params": {k: param_out(v) for k, v in case.params.items()},
-            "omit": list(case.omit), "inputs": inputs}
+    record: dict[str, Any] = {"name": finding, "kind": "regression", "targets": [target], "origin": case.origin, "note": case.note,
+                              "probe": case.probe, "variant": case.variant,
+                              "params": {k: param_out(v) for k, v in case.params.items()}, "omit": list(case.omit),
+                              "inputs": inputs}
+    if crashes:
+        record["crashes"] = True
+    return record
 
 
 def param_out(v: Any) -> Any:

@@ -50,6 +50,7 @@ class _CaseIn(BaseModel):
     note: str = ""  # regression: what an invalid case breaks
     probe: str = ""  # regression: the invalid case's probe (cases/probes.py)
     omit: list[str] = []  # regression: parameters left out of the call
+    crashes: bool = False  # regression: the accepted finding is a crash (its rate is measured on every replay)
 
 
 class _FileIn(BaseModel):
@@ -103,7 +104,7 @@ def load_examples(root: Path | None, spec: Spec) -> list[Case]:
             targets = tuple(c.targets) if c.targets else None
             if c.kind == "regression":
                 out.append(Case(spec.api, arrays, params, c.variant, tuple(c.omit), c.origin, targets=targets,
-                                note=c.note, regression=c.name, probe=c.probe or feature_of(spec, c.note)))
+                                note=c.note, regression=c.name, probe=c.probe or feature_of(spec, c.note), crashes=c.crashes))
             else:
                 out.append(Case(spec.api, arrays, params, c.variant, origin=f"example:{c.name}", expected=c.expected,
                                 decimals=c.decimals, targets=targets, note=c.source or str(path)))

@@ -103,7 +103,7 @@ def group(verdicts: list[Verdict]) -> list[Finding]:
     out = []
     for members in buckets.values():
         part = partition(members[0])
-        out.append(Finding("", members, {k: [val] for k, val in part.items()}, min(members, key=_leading)))
+        out.append(Finding("", members, {k: [val] for k, val in part.items()}, min(members, key=leading)))
     return out
 
 
@@ -127,7 +127,7 @@ def identify(findings: list[Finding]) -> list[Finding]:
     return sorted(out, key=lambda f: (f.head.check, f.head.verdict, f.id))
 
 
-def _leading(v: Verdict) -> tuple[bool, bool, bool, int, int, str]:
+def leading(v: Verdict) -> tuple[bool, bool, bool, int, int, str]:
     """A replayed case of an accepted finding leads (so its id is found again whatever the seed), one on non-empty
     input before one on empty input (where a framework reading memory nothing wrote lands it in whichever group
     that run's memory gives, and its region probes follow that memory), then the simplest core case, then the

@@ -9,6 +9,13 @@ has no history: it catches an error that belongs to an earlier call. A case whos
 changes (value beyond rounding, error or not, error type, crash) gets one `nondeterministic`
 verdict instead of whichever verdict its first run happened to give.
 
+A crash (a worker killed by a signal) that comes and goes is one finding with its rate, not a
+`nondeterministic` one whose verdict depends on which run came first: every case that crashed in
+any of its runs, and every replayed case of an accepted crash (even one whose first run was clean),
+runs again in fresh processes until it has `CRASH_RUNS` runs (an accepted crash that has not crashed
+yet: up to `ACCEPTED_RUNS`), and keeps a `crash` verdict that says
+"crashed in k of n runs" (metrics `crash_rate`, `crash_runs`).
+
 Not re-run: timeouts and memory failures (each would cost the time limit or the memory limit
 again); they are verdicts about the process already.
 """
@@ -21,9 +28,13 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, brief, jsonable
 from harness.judge import compare
+from harness.judge.findings import leading, partition
 from harness.judge.verdicts import Verdict, explain
 
 NOT_RERUN = ("timeout", "memory")
+CRASH_RUNS = 5  # runs of a case that crashed once (the first run and the re-runs included)
+ACCEPTED_RUNS = 20  # runs an accepted crash's replay may take to crash again (a heap-corruption crash comes 1 in 5)
+CRASH_CASES = 16  # cases per binding whose crash rate is measured: one per finding region that crashed
 #: Verdicts a shrink or a region probe does not chase: each try would cost a worker restart or the time
 #: limit (crash, timeout, memory), or would not repeat (nondeterministic).
 NOT_CHASED = ("crash", "timeout", "memory", "nondeterministic")
@@ -70,14 +81,16 @@ def differs(first: Outcome, again: Outcome) -> str | None:
 def pick(judged: list[Judged], sample: int) -> tuple[list[int], list[int]]:
     """Indices to re-run: every case with a discrepancy, and every `sample`-th of the rest."""
     rerunnable = [i for i, j in enumerate(judged) if j.outcome.crash not in NOT_RERUN]
-    suspects = [i for i in rerunnable if any(not v.is_match for v in judged[i].verdicts)]
+    suspects = [i for i in rerunnable if any(not v.is_match for v in judged[i].verdicts) or judged[i].case.crashes]
     chosen = set(suspects)
     rest = [i for i in rerunnable if i not in chosen]
     return suspects, (rest[::sample] if sample > 0 else [])
 
 
-def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fresh_limit: int = 32) -> list[Judged]:
-    """The cases with their verdicts, a case whose re-runs disagree now `nondeterministic`.
+def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fresh_limit: int = 32,
+            alone: Call | None = None) -> list[Judged]:
+    """The cases with their verdicts, a case whose re-runs disagree now `nondeterministic`, one that crashed
+    in any run a `crash` with its rate (measured with `alone`: one case, one fresh process, every run).
 
     Suspects run first in the same worker, so a sampled case that leaves an error behind for the
     next call can only disturb other sampled cases, never a suspect.
@@ -90,16 +103,77 @@ def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fres
     spread = suspects[::max(1, -(-len(suspects) // fresh_limit))] if fresh_limit > 0 else []
     anew = dict(zip(spread, fresh([judged[i].case for i in spread]))) if spread else {}
     churned = _after_writes(judged, suspects, same)
+    rated = _rate_runs(judged, order, again, anew, alone)
     out = list(judged)
     for i in order:
         runs = [("same worker", again.get(i)), ("fresh process", anew.get(i))]
         runs += [(f"same worker after another call ({k + 1})", o) for k, o in enumerate(churned.get(i, []))]
+        runs += [(f"fresh process ({k + 1 + (i in anew)})", o) for k, o in enumerate(rated.get(i, []))]
+        taken = [(label, o) for label, o in runs if o is not None]
+        if _crashed(judged[i].outcome) or any(_crashed(o) for _, o in taken):
+            out[i] = Judged(judged[i].case, judged[i].outcome, crash_rate(judged[i], taken), judged[i].previous)
+            continue
         reasons = [(label, why) for label, o in runs if o is not None and (why := differs(judged[i].outcome, o))]
         if reasons:
             out[i] = Judged(judged[i].case, judged[i].outcome,
                             [nondeterministic(judged[i], [(label, o) for label, o in runs if o is not None], reasons)],
                             judged[i].previous)
     return out
+
+
+def _crashed(o: Outcome | None) -> bool:
+    return o is not None and o.crash == "crash"
+
+
+def _rate_runs(judged: list[Judged], order: list[int], again: dict[int, Outcome | None],
+               anew: dict[int, Outcome | None], alone: Call | None) -> dict[int, list[Outcome | None]]:
+    """Runs in fresh processes, one each, until CRASH_RUNS runs, of the case that will lead each crash's finding
+    (its partition's leading case: an accepted crash's replay, else the simplest core case; at most CRASH_CASES):
+    a crash that comes and goes gets a rate, not a coin toss."""
+    if alone is None:
+        return {}
+    leads: dict[tuple[object, ...], int] = {}
+    for i in order:
+        j = judged[i]
+        if not (j.case.crashes or any(_crashed(o) for o in (j.outcome, again.get(i), anew.get(i)))):
+            continue
+        v = j.verdicts[0]
+        region = (v.check, tuple(sorted(partition(v).items())))
+        if region not in leads or leading(v) < leading(judged[leads[region]].verdicts[0]):
+            leads[region] = i
+    out: dict[int, list[Outcome | None]] = {}
+    for i in sorted(leads.values())[:CRASH_CASES]:
+        taken = [o for o in (judged[i].outcome, again.get(i), anew.get(i)) if o is not None]
+        runs = out[i] = []
+        while len(taken) < CRASH_RUNS or (judged[i].case.crashes and len(taken) < ACCEPTED_RUNS
+                                          and not any(_crashed(o) for o in taken)):
+            o = alone([judged[i].case])[0]
+            runs.append(o)
+            if o is None:
+                break  # the process could not start: no rate to take
+            taken.append(o)
+    return out
+
+
+def crash_rate(j: Judged, runs: list[tuple[str, Outcome]]) -> list[Verdict]:
+    """The case's verdicts as a crash with its rate over every run: the first run's own crash verdicts, or (a
+    case whose first run was clean) one built from the first crash of a re-run."""
+    every = [("first run", j.outcome)] + runs
+    crashed = [(label, o) for label, o in every if _crashed(o)]
+    rate = f"crashed in {len(crashed)} of {len(every)} runs ({', '.join(label for label, _ in crashed)})"
+    metrics = {"crash_rate": round(len(crashed) / len(every), 2), "crash_runs": len(every)}
+    if _crashed(j.outcome):
+        for v in j.verdicts:
+            v.message = f"{rate}: {v.message}" if v.message else rate
+            v.metrics.update(metrics)
+        return j.verdicts
+    first = j.verdicts[0]
+    label, o = crashed[0]
+    v = Verdict(first.binding, j.case, first.check, "crash", "crash", "crash",
+                message=f"{rate}; the first run gave {describe(j.outcome)}; {describe(o)}"[:2000],
+                expected={"first run": brief(j.outcome)}, actual={lb: brief(x) for lb, x in every[1:]}, metrics=metrics)
+    explain(v, None, None, [])
+    return [v]
 
 
 EMPTY_SUSPECTS = 8  # empty-input suspects per binding re-run after other calls

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.cases.case import jsonable, replayable
+from harness.checks import registry
+from harness.checks.base import CaseCheck
 from harness.files import write_atomic
 from harness.judge import causes
 from harness.judge.classes import CLASSES, classify
 from harness.judge.diagnose import diagnose
 from harness.judge.findings import Finding
+from harness.judge.verdicts import Verdict
 from harness.report.schema import (
     ApiEntry,
     CauseEntry,
@@ -80,7 +83,7 @@ def finding_json(spec: Spec, finding: Finding) -> FindingEntry:
         "explored": finding.explored,
         "shrunk": finding.shrunk,
         "case": v.case.describe() if v.case is not None else None,
-        "replay": replayable(v.case, b.target, finding.id) if v.case is not None else None,
+        "replay": replayable(v.case, b.target, finding.id, crashes=_crash_of_call(v)) if v.case is not None else None,
         "expected": v.expected,
         "actual": v.actual,
         "message": v.message or d.text,  # a value verdict records none: say what was measured
@@ -88,6 +91,11 @@ def finding_json(spec: Spec, finding: Finding) -> FindingEntry:
         "spec": {"file": _relative(spec.path), "line": spec.line("frameworks", b.framework)},
         "repro": capture(v),
     })
+
+
+def _crash_of_call(v: Verdict) -> bool:
+    """A case check's crash: its replay measures the crash's rate (a binding check's crash is of its own calls)."""
+    return v.verdict == "crash" and isinstance(registry.get(v.check), CaseCheck)
 
 
 def target_json(spec: Spec, result: TargetResult) -> PartTarget:

@@ -378,6 +378,14 @@ class TargetRunner:
         finally:
             worker.close()
 
+    def _call_alone(self, cases: list[Case]) -> list[Outcome | None]:
+        """Each case in a fresh process of its own, past the crash budget: a crash's rate (judge/stability.py)."""
+        self.budget.rating = True
+        try:
+            return [self._call_fresh([case])[0] for case in cases]
+        finally:
+            self.budget.rating = False
+
     def judge_cases(self, cases: list[Case], recheck: bool = False) -> list[Verdict]:
         """The case checks' verdicts of `cases`, one call each (with `recheck`, re-run for stability)."""
         judged: list[stability.Judged] = []
@@ -395,7 +403,8 @@ class TargetRunner:
             judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
         if recheck and self.spec_run.config.recheck:
             config = self.spec_run.config
-            judged = stability.recheck(judged, self.call, self._call_fresh, config.recheck_sample, config.recheck_fresh)
+            judged = stability.recheck(judged, self.call, self._call_fresh, config.recheck_sample, config.recheck_fresh,
+                                       self._call_alone)
         return self.arbitrate([v for j in judged for v in j.verdicts])
 
     def arbitrate(self, verdicts: list[Verdict]) -> list[Verdict]:

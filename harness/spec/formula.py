@@ -97,7 +97,7 @@ class Formula:
 
 
 #: vocabulary functions that read an array's dtype, shape or rank, never its elements
-METADATA = frozenset({"shape", "ndim", "size", "dtype", "is_float", "is_int", "len", "broadcastable"})
+METADATA = frozenset({"shape", "ndim", "size", "dtype", "is_float", "is_int", "len", "broadcastable", "instance_of"})
 
 
 @functools.cache

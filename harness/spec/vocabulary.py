@@ -153,6 +153,24 @@ def _zeros(shape: Any, like: Any = None) -> np.ndarray:
     return np.zeros(_check_size(shape), dtype)
 
 
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "float": (float,), "int": (int,), "bool": (bool,), "str": (str,), "none": (type(None),),
+    "list": (list,), "tuple": (tuple,),
+}
+
+
+def _instance_of(x: Any, *names: str) -> bool:
+    """Whether a parameter's value is an instance of one of the named Python types, as a framework's type
+    validation tests it ("TypeError: If margin is not a float"): a bool is not an int or a float unless
+    'bool' is named; numpy scalars are what isinstance says (numpy.float64 is a float, numpy.float32 is not)."""
+    unknown = [n for n in names if n not in _PY_TYPES]
+    if unknown or not names:
+        raise FormulaRuntimeError(f"instance_of takes type names among {', '.join(_PY_TYPES)}; got {names!r}")
+    if isinstance(x, (bool, np.bool_)):
+        return "bool" in names and isinstance(x, bool)
+    return any(isinstance(x, _PY_TYPES[n]) for n in names)
+
+
 def make_vocabulary(ctx: Context) -> dict[str, Callable[..., Any]]:
     """The callable vocabulary bound to one evaluation context."""
     return {**_STATIC, **_reductions(ctx)}
@@ -209,6 +227,7 @@ _STATIC: dict[str, Callable[..., Any]] = {
     "dtype": _dtype,
     "is_float": lambda x: _arr(x).dtype.kind == "f" or _arr(x).dtype.name == "bfloat16",
     "is_int": lambda x: _arr(x).dtype.kind in "iu",
+    "instance_of": _instance_of,
     "float": float,
     "int": int,
     "bool": bool,
