@@ -12,7 +12,8 @@ from harness.checks.base import CaseCheck, Check, CheckName
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "harness"
 LAYERS = ["files", "run.frameworks.registry", "spec", "cases", "run.wire", "run.floor", "run.frameworks", "run.worker",
-          "run.forkserver", "run.deadline", "run.pool", "judge", "checks", "judge.findings", "judge.region", "run.budget", "run.pipeline",
+          "run.forkserver", "run.deadline", "run.pool",
+          "run.forms", "judge", "checks", "judge.findings", "judge.region", "run.budget", "run.pipeline",
           "report", "run.session", "gate", "bench", "plugin", "cli", "__main__"]
 """Each module's layer, by the longest prefix of its dotted name; a module may import its own layer and earlier ones.
 The framework registry is plain data every layer reads; a run session (the per-process state behind the plugin and
@@ -116,6 +117,7 @@ def test_derived_lists_follow_the_registry() -> None:
 
     assert set(BEHAVIOUR) == set(registry.names()) - {"signature"}
     assert [c.name for c in registry.table_rows()] == ["values", "dtypes", "raises", "signature", "defaults", "examples",
-                                                       "gradients"]
-    assert registry.names() == ("signature", "defaults", "values", "dtypes", "raises", "examples", "gradients")
+                                                       "gradients", "positional", "naive-port"]
+    assert registry.names() == ("signature", "defaults", "values", "dtypes", "raises", "examples", "gradients",
+                                "positional", "naive-port")
     assert partition.__module__ == "harness.judge.findings"

@@ -152,7 +152,7 @@ def test_of_two_findings_with_one_id_the_one_holding_a_replayed_case_leads() -> 
 def test_a_replayed_case_on_non_empty_input_leads_one_on_empty_input() -> None:
     """Memory nothing wrote lands an empty replayed case in whichever group a run gives it: it must not lead."""
     from harness.cases.case import Case
-    from harness.judge.findings import _leading
+    from harness.judge.findings import leading
 
     spec = load_spec(Path(__file__).resolve().parent.parent / "specs" / "losses" / "huber_loss.yaml")
     b = spec.binding("mindspore.nn.HuberLoss")
@@ -162,8 +162,8 @@ def test_a_replayed_case_on_non_empty_input_leads_one_on_empty_input() -> None:
         return Verdict(b, case, "dtypes", "value", "value", "value")
 
     empty, scalar = v(np.zeros((2, 0, 0)), "5aec918ed933"), v(np.zeros(()), "036707612a3e")
-    assert min([empty, scalar], key=_leading) is scalar
-    assert min([empty, v(np.zeros(3), "")], key=_leading) is empty  # a replayed case still leads a drawn one
+    assert min([empty, scalar], key=leading) is scalar
+    assert min([empty, v(np.zeros(3), "")], key=leading) is empty  # a replayed case still leads a drawn one
 
 
 def test_a_non_finite_discrepancy_also_on_its_finite_twin_is_no_convention():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from harness.judge.peers import CONVENTIONS, DTYPES
+from harness.spec.names import INTERFACE
 
 ClassName = Literal["crash-memory", "wrong-value", "nondeterministic", "error", "interface", "dtype", "precision",
                     "convention"]
@@ -30,7 +31,6 @@ DESCRIPTIONS: dict[str, str] = {
 
 UNSTABLE = frozenset({"crash", "timeout", "memory"})
 ERRORS = frozenset({"missing-error", "unexpected-error", "wrong-error"})
-INTERFACE_CHECKS = frozenset({"signature", "defaults"})
 
 
 def severity(name: str) -> int:
@@ -51,7 +51,7 @@ def classify(verdict: str, check: str, silent: str = "", implied: str | None = N
         return "nondeterministic"
     if silent in CONVENTIONS or verdict == "subgradient":  # a subgradient verdict is a kink no doc covers
         return "convention"
-    if check in INTERFACE_CHECKS:
+    if check in INTERFACE:
         return "interface"
     if check == "dtypes" or verdict == "dtype" or silent == DTYPES:
         return "dtype"

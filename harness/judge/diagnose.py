@@ -28,6 +28,7 @@ from harness.judge.verdicts import Verdict, matching_rules
 from harness.spec import dtypes
 from harness.spec.formula import Formula
 from harness.spec.model import ArraySpec
+from harness.spec.names import INTERFACE
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def diagnose(v: Verdict) -> Diagnosis:
 
 def _diagnose(v: Verdict) -> Diagnosis:
     """The first hypothesis that holds; a failing hypothesis test falls through to the next."""
-    for test in (_unstable, _nondeterministic, _stale, _errors, _values, _gradient):
+    for test in (_unstable, _nondeterministic, _interface, _stale, _errors, _values, _gradient):
         try:
             found = test(v)
         except Exception as exc:  # a hypothesis that cannot be tested on this case is not evidence
@@ -252,6 +253,13 @@ def _dtype_note(v: Verdict) -> str:
 
 # -- values ------------------------------------------------------------------------------------------
 
+def _interface(v: Verdict) -> Diagnosis | None:
+    """A finding about how the binding is called (names, order, defaults) is its check and subject, whatever it raised."""
+    if v.verdict == "signature" or v.check in INTERFACE:
+        return Diagnosis(f"{v.check}:{v.subject or _first_line(v.message)}", _first_line(v.message, 200) or v.check)
+    return None
+
+
 def _values(v: Verdict) -> Diagnosis | None:
     if v.check == "gradients":
         return None
@@ -262,8 +270,6 @@ def _values(v: Verdict) -> Diagnosis | None:
         return Diagnosis(f"dtype:{_first_line(v.message)}", _first_line(v.message) or "another output dtype")
     if v.verdict == "subgradient":
         return Diagnosis("subgradient", _first_line(v.message, 200) or "a kink no documentation covers")
-    if v.verdict == "signature" or v.check in ("signature", "defaults"):
-        return Diagnosis(f"{v.check}:{v.subject or _first_line(v.message)}", _first_line(v.message, 200) or v.check)
     if v.verdict != "value" or v.case is None or not isinstance(v.actual, Mapping):
         return None
     act = _array(v.actual.get("value"))

@@ -21,14 +21,14 @@ again); they are verdicts about the process already.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from harness.cases.case import Case, Outcome, brief, jsonable
 from harness.judge import compare
-from harness.judge.findings import leading, partition
 from harness.judge.verdicts import Verdict, explain
 
 NOT_RERUN = ("timeout", "memory")
@@ -40,6 +40,8 @@ CRASH_CASES = 16  # cases per binding whose crash rate is measured: one per find
 NOT_CHASED = ("crash", "timeout", "memory", "nondeterministic")
 
 Call = Callable[[list[Case]], list[Outcome | None]]
+Lead = Callable[["Verdict"], tuple[Hashable, Any]]
+"""A verdict's finding region, and its rank among the region's members (the least leads the finding)."""
 
 
 @dataclass
@@ -88,9 +90,10 @@ def pick(judged: list[Judged], sample: int) -> tuple[list[int], list[int]]:
 
 
 def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fresh_limit: int = 32,
-            alone: Call | None = None) -> list[Judged]:
+            alone: Call | None = None, lead: Lead | None = None) -> list[Judged]:
     """The cases with their verdicts, a case whose re-runs disagree now `nondeterministic`, one that crashed
-    in any run a `crash` with its rate (measured with `alone`: one case, one fresh process, every run).
+    in any run a `crash` with its rate (measured with `alone`: one case, one fresh process, every run, on the case
+    that will lead each crash's finding, as `lead` says).
 
     Suspects run first in the same worker, so a sampled case that leaves an error behind for the
     next call can only disturb other sampled cases, never a suspect.
@@ -103,7 +106,7 @@ def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fres
     spread = suspects[::max(1, -(-len(suspects) // fresh_limit))] if fresh_limit > 0 else []
     anew = dict(zip(spread, fresh([judged[i].case for i in spread]))) if spread else {}
     churned = _after_writes(judged, suspects, same)
-    rated = _rate_runs(judged, order, again, anew, alone)
+    rated = _rate_runs(judged, order, again, anew, alone, lead or _no_lead)
     out = list(judged)
     for i in order:
         runs = [("same worker", again.get(i)), ("fresh process", anew.get(i))]
@@ -125,24 +128,27 @@ def _crashed(o: Outcome | None) -> bool:
     return o is not None and o.crash == "crash"
 
 
+def _no_lead(v: Verdict) -> tuple[Hashable, Any]:
+    return (v.check,), 0
+
+
 def _rate_runs(judged: list[Judged], order: list[int], again: dict[int, Outcome | None],
-               anew: dict[int, Outcome | None], alone: Call | None) -> dict[int, list[Outcome | None]]:
+               anew: dict[int, Outcome | None], alone: Call | None, lead: Lead) -> dict[int, list[Outcome | None]]:
     """Runs in fresh processes, one each, until CRASH_RUNS runs, of the case that will lead each crash's finding
     (its partition's leading case: an accepted crash's replay, else the simplest core case; at most CRASH_CASES):
     a crash that comes and goes gets a rate, not a coin toss."""
     if alone is None:
         return {}
-    leads: dict[tuple[object, ...], int] = {}
+    leads: dict[Hashable, tuple[Any, int]] = {}
     for i in order:
         j = judged[i]
         if not (j.case.crashes or any(_crashed(o) for o in (j.outcome, again.get(i), anew.get(i)))):
             continue
-        v = j.verdicts[0]
-        region = (v.check, tuple(sorted(partition(v).items())))
-        if region not in leads or leading(v) < leading(judged[leads[region]].verdicts[0]):
-            leads[region] = i
+        region, rank = lead(j.verdicts[0])
+        if region not in leads or rank < leads[region][0]:
+            leads[region] = (rank, i)
     out: dict[int, list[Outcome | None]] = {}
-    for i in sorted(leads.values())[:CRASH_CASES]:
+    for i in sorted(i for _, i in leads.values())[:CRASH_CASES]:
         taken = [o for o in (judged[i].outcome, again.get(i), anew.get(i)) if o is not None]
         runs = out[i] = []
         while len(taken) < CRASH_RUNS or (judged[i].case.crashes and len(taken) < ACCEPTED_RUNS

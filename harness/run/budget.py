@@ -50,7 +50,7 @@ class Budget:
     restarts: int = 60  # worker restarts of the binding after which no call of a crashed region runs
     restarts_so_far: Callable[[], int] = lambda: 0
     first_pass: bool = False  # set by the runner: its first pass over the cases (sampled), or a re-check
-    rating: bool = False  # set by the runner while it measures a crash's rate: those runs are the point
+    rating: bool = False  # set by the runner while it measures a crash's rate: those runs are the point (within `restarts`)
     events: Counter[tuple[Region, str]] = field(default_factory=Counter)  # (region, family) -> crashes or hangs
     skipped: Counter[tuple[Region, str]] = field(default_factory=Counter)  # (region, sampled|repeat|restarts) -> calls not sent
     _calls: dict[Any, _Call] = field(default_factory=dict)
@@ -73,7 +73,7 @@ class Budget:
     def admit(self, request: dict[str, Any]) -> bool:
         """Whether to send the call (a skipped one is counted, with why)."""
         call = self._calls.get(request.get("id"))
-        if call is None or not self.events or self.limit <= 0 or self.rating:
+        if call is None or not self.events or self.limit <= 0:
             return True
         region = self.region(call)
         if call.look not in self._looks.get(region, ()):
@@ -81,6 +81,8 @@ class Budget:
         why = ""
         if self.restarts_so_far() >= self.restarts:
             why = "restarts"
+        elif self.rating:
+            return True  # a crash's rate is measured past the sampling, not past the bound on restarts
         elif max(self.events[(region, f)] for f in FAMILIES) >= self.limit:
             if call.sampled:
                 if call.ordinal < 0:  # decided once: a call replayed after its batch failed is not counted again

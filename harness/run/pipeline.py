@@ -5,7 +5,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +20,14 @@ from harness.checks import registry
 from harness.checks.base import BindingCheck, CaseCheck
 from harness.checks.gradients import GradientCheck
 from harness.judge import peers, stability
-from harness.judge.findings import Finding, features, group, partition, partition_of
+from harness.judge.findings import Finding, features, group, leading, partition, partition_of
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
 from harness.judge.verdicts import CaseContext, Verdict, explained_by_dtype, matching_rules, stated, unsupported_dtypes
 from harness.run import wire
 from harness.run.budget import Budget
 from harness.run.deadline import Ledger, key
+from harness.run.forms import Build
 from harness.run.pool import Pool, Worker, WorkerStartError
 from harness.spec import dtypes
 from harness.spec.model import ArraySpec, BindingView, Spec
@@ -240,8 +241,9 @@ class _PeerGuard:
             self.hangs += reply.get("crash") == "timeout"
 
 
-def build_request(binding: BindingView, case: Case, rid: int) -> dict[str, Any] | None:
-    """The call, in the framework's names; None when the binding cannot express this case."""
+def build_request(binding: BindingView, case: Case, rid: int, extras: bool = True) -> dict[str, Any] | None:
+    """The call, in the framework's names; None when the binding cannot express this case. Without `extras`, the
+    framework-only arguments the spec passes (`extra:`) are left out: a naive port's call (run/forms.py)."""
     spec = binding.spec
     if case.variant and binding.variants is not None and case.variant not in binding.variants:
         return None
@@ -270,7 +272,7 @@ def build_request(binding: BindingView, case: Case, rid: int) -> dict[str, Any] 
                     return None
                 continue
             params[fw_name] = None if a is None else wire.encode_array(a)
-    for name, expr in binding.extra.items():
+    for name, expr in binding.extra.items() if extras else ():
         try:
             params[name] = expr.evaluate(case.env())
         except Exception:
@@ -302,7 +304,10 @@ def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference 
 class TargetRunner:
     """The pipeline of one binding: its checks in run order, then its findings grouped, shrunk and located.
 
-    Checks reach the framework through `call` (cases -> outcomes) and `send` (requests with extra fields)."""
+    Checks reach the framework through `call` (cases -> outcomes) and `send` (requests with extra fields); `keyword`
+    makes the spec's own request, which other forms of the call rewrite (run/forms.py)."""
+
+    keyword = staticmethod(build_request)
 
     def __init__(self, run: SpecRun, binding: BindingView, pool: Pool) -> None:
         self.spec_run, self.binding, self.pool = run, binding, pool
@@ -323,9 +328,10 @@ class TargetRunner:
         ledger = self.pool.ledgers.get(self.binding.target)
         return ledger.restarts if ledger else 0
 
-    def call(self, cases: list[Case], worker: Worker | None = None) -> list[Outcome | None]:
-        """Each case's outcome (None where the binding cannot express the case)."""
-        return [None if reply is None else outcome_of(reply) for reply in self.send([(c, {}) for c in cases], worker)]
+    def call(self, cases: list[Case], worker: Worker | None = None, build: Build = build_request) -> list[Outcome | None]:
+        """Each case's outcome (None where the binding cannot express the case); `build` makes its request (another
+        form of the call: see run/forms.py)."""
+        return [None if reply is None else outcome_of(reply) for reply in self.send([(c, {}) for c in cases], worker, build)]
 
     def _isolated(self, judge: Callable[[list[Case]], list[Verdict]]) -> Callable[[list[Case]], list[Verdict]]:
         """`judge`, its calls sent to a worker process of this binding's own that only region probes use
@@ -348,12 +354,13 @@ class TargetRunner:
             self._probe_worker.close()
             self._probe_worker = None
 
-    def send(self, items: list[tuple[Case, dict[str, Any]]], worker: Worker | None = None) -> list[dict[str, Any] | None]:
+    def send(self, items: list[tuple[Case, dict[str, Any]]], worker: Worker | None = None,
+             build: Build = build_request) -> list[dict[str, Any] | None]:
         """Each case's call, with extra request fields (e.g. a gradient's `op` and `wrt`), answered in one batch."""
         requests, index = [], []
         for i, (case, extra) in enumerate(items):
             self._ids += 1
-            req = build_request(self.binding, case, self._ids)
+            req = build(self.binding, case, self._ids)
             if req is not None:
                 requests.append({**req, **extra})
                 index.append(i)
@@ -363,7 +370,7 @@ class TargetRunner:
             worker = worker or self._worker or self.pool.get(self.binding.framework)
             for i, reply in zip(index, worker.run(requests, self.budget)):
                 out[i] = None if reply.get("skipped") else reply  # not run: no verdict (the budget's notes say why)
-                if out[i] is not None:
+                if out[i] is not None and build is build_request:  # peers reuse the spec's own call only
                     self.spec_run.heard(self.binding.target, items[i][0], items[i][1], reply)
         return out
 
@@ -404,7 +411,7 @@ class TargetRunner:
         if recheck and self.spec_run.config.recheck:
             config = self.spec_run.config
             judged = stability.recheck(judged, self.call, self._call_fresh, config.recheck_sample, config.recheck_fresh,
-                                       self._call_alone)
+                                       self._call_alone, _lead)
         return self.arbitrate([v for j in judged for v in j.verdicts])
 
     def arbitrate(self, verdicts: list[Verdict]) -> list[Verdict]:
@@ -593,6 +600,11 @@ class TargetRunner:
         case = generate.shrink(strategy, holds, CORE_SEED, self.spec_run.config.shrink_budget)
         if case is not None and case.fingerprint() in found and case.size <= (head.case.size if head.case else 0):
             finding.minimal, finding.shrunk = found[case.fingerprint()], True
+
+
+def _lead(v: Verdict) -> tuple[Hashable, Any]:
+    """A verdict's finding region and its rank there (findings.group's leading member is the least)."""
+    return (v.check, tuple(sorted(partition(v).items()))), leading(v)
 
 
 def _add_time(result: TargetResult, check: str, since: float) -> None:

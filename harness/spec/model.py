@@ -369,6 +369,14 @@ def parse_signature(text: str) -> list[tuple[str, Any, bool]]:
     return out
 
 
+def positional_params(text: str) -> list[tuple[str, Any, bool]]:
+    """The parameters of a documented signature that can be passed by position (those before `*` or `*args`)."""
+    fn = ast.parse(f"def f{text.strip()}: pass").body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    count = len(fn.args.posonlyargs + fn.args.args) - any(a.arg == "self" for a in fn.args.posonlyargs + fn.args.args)
+    return parse_signature(text)[:count]
+
+
 def load_spec(path: str | Path, text: str | None = None) -> Spec:
     """Load and validate one spec; raise SourceError with file, line and fix."""
     path = Path(path)

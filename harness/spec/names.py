@@ -7,4 +7,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-CheckName = Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients"]
+CheckName = Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients", "positional",
+                    "naive-port"]
+
+INTERFACE: frozenset[CheckName] = frozenset({"signature", "defaults", "positional", "naive-port"})
+"""The checks whose findings are about how a binding is called (names, order, defaults), whatever their verdict:
+class `interface` (judge/classes.py), diagnosed by their subject (judge/diagnose.py)."""

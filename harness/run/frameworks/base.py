@@ -55,7 +55,7 @@ class Adapter:
         kwargs = {k: self.convert(v) for k, v in request.get("kwargs", {}).items()}
         if request["kind"] == "class":
             init = {k: self.convert(v) for k, v in request.get("init", {}).items()}
-            fn = fn(**init)
+            fn = fn(*[self.convert(a) for a in request.get("init_args", [])], **init)
         return fn, args, kwargs
 
     @staticmethod
