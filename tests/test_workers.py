@@ -95,3 +95,33 @@ def test_paddle_retires_its_worker_after_its_known_heap_corrupting_calls():
     assert p.retires(nll([0, -100])) and p.retires(nll([0, 2], ignore_index=2)) and not p.retires(nll([0, 2]))
     assert p.retires(ctc([5, 4])) and p.retires(ctc([-1, 4])) and not p.retires(ctc([4, 0]))
     assert not p.retires({"op": "floor", "requests": []})
+
+
+class _Warns:
+    """A stand-in adapter (no framework) whose call warns twice the same way, then returns or raises."""
+
+    def __init__(self, fails: bool) -> None:
+        self.fails = fails
+
+    def call(self, request: dict) -> tuple[dict, str]:
+        import warnings
+
+        for _ in range(2):
+            warnings.warn("a target of size (3, 1) is broadcast", UserWarning, stacklevel=1)
+        if self.fails:
+            raise ValueError("no")
+        return {"shape": []}, "float32"
+
+    def out_of_memory(self, exc: BaseException, message: str) -> bool:
+        return False
+
+
+def test_a_calls_python_warnings_come_back_with_its_reply_once_each_and_with_its_error() -> None:
+    from harness.checks.warnings import kind
+    from harness.run.worker import handle
+
+    for fails in (False, True):
+        reply = handle(_Warns(fails), {"op": "call", "id": 1})
+        assert reply["warnings"] == ["UserWarning: a target of size (3, 1) is broadcast"]
+        assert ("error" in reply) is fails
+    assert kind("UserWarning: a target of size (3, 1) is broadcast") == "UserWarning: a target of size (#, #) is broadcast"

@@ -197,6 +197,7 @@ class Outcome:
     error: dict[str, Any] | None = None  # {type, mro, message}
     crash: Crash | None = None  # with detail in `error`
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()  # the Python warnings the call raised ("Category: message")
 
     @property
     def ok(self) -> bool:

@@ -22,8 +22,9 @@ DESCRIPTIONS: dict[str, str] = {
     "crash-memory": "crash and memory safety: segfault, abort, hang, allocation failure, uninitialised memory",
     "wrong-value": "silent wrong value: another formula than the documented one",
     "nondeterministic": "the same call gives different results when run again",
-    "error": "error behaviour: raises where it should compute, computes where its docs say it raises, another exception",
-    "interface": "interface: signature, parameter names, defaults",
+    "error": "error behaviour: raises where it should compute, computes where its docs say it raises, another exception, "
+             "a warning its peers do not raise",
+    "interface": "interface: signature, parameter names, defaults, positional order, framework-only arguments",
     "dtype": "dtype support: a documented dtype fails, an undocumented one is accepted, another output dtype",
     "precision": "precision: the documented formula evaluated in a lower precision",
     "convention": "convention: no doc decides (non-finite inputs, subgradients, overflow) and its peers disagree",
@@ -55,7 +56,7 @@ def classify(verdict: str, check: str, silent: str = "", implied: str | None = N
         return "interface"
     if check == "dtypes" or verdict == "dtype" or silent == DTYPES:
         return "dtype"
-    if verdict in ERRORS:
+    if verdict in ERRORS or verdict == "warning":  # how a call reports trouble: raising, or warning and going on
         return "error"
     if implied == "precision":
         return "precision"

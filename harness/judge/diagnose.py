@@ -144,8 +144,10 @@ def _unstable(v: Verdict) -> Diagnosis | None:
         return Diagnosis("memory", f"runs out of memory{on}: {_first_line(v.message)}")
     signal = re.search(r"signal (\w+)", v.message or "")
     how = f"killed by {signal.group(1)}" if signal else _first_line(v.message)
+    runs = v.metrics.get("crash_runs")
+    rate = f" in {round(v.metrics['crash_rate'] * runs)} of {runs} runs" if runs else ""
     return Diagnosis(f"crash:{signal.group(1) if signal else 'died'}{':empty' if on else ''}",
-                     f"the process dies{on} ({how})")
+                     f"the process dies{on}{rate} ({how})")
 
 
 def _nondeterministic(v: Verdict) -> Diagnosis | None:
@@ -254,8 +256,9 @@ def _dtype_note(v: Verdict) -> str:
 # -- values ------------------------------------------------------------------------------------------
 
 def _interface(v: Verdict) -> Diagnosis | None:
-    """A finding about how the binding is called (names, order, defaults) is its check and subject, whatever it raised."""
-    if v.verdict == "signature" or v.check in INTERFACE:
+    """A finding about how the binding is called (names, order, defaults), or a warning it raises, is its check and
+    subject, whatever it returned."""
+    if v.verdict in ("signature", "warning") or v.check in INTERFACE:
         return Diagnosis(f"{v.check}:{v.subject or _first_line(v.message)}", _first_line(v.message, 200) or v.check)
     return None
 

@@ -9,7 +9,7 @@ otherwise it keeps its verdict as an outlier, with every framework's result besi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -56,6 +56,7 @@ class Result:
     value: np.ndarray | None = None
     dtype: str = "float64"
     error: str = ""
+    warnings: tuple[str, ...] = ()  # the Python warnings the call raised (checks/warnings.py compares them)
 
     @classmethod
     def of_outcome(cls, outcome: Outcome) -> Result | None:
@@ -71,7 +72,15 @@ class Result:
 
     @classmethod
     def of_reply(cls, reply: dict[str, Any] | None) -> Result | None:
-        """A worker's reply: a call's value, or (for a gradient request) the first gradient asked for."""
+        """A worker's reply: a call's value, or (for a gradient request) the first gradient asked for, with the
+        warnings it raised."""
+        found = cls._of_reply(reply)
+        if found is None or reply is None or not reply.get("warnings"):
+            return found
+        return replace(found, warnings=tuple(reply["warnings"]))
+
+    @classmethod
+    def _of_reply(cls, reply: dict[str, Any] | None) -> Result | None:
         if reply is None or reply.get("crash"):
             return None
         if reply.get("error"):

@@ -291,7 +291,7 @@ def outcome_of(reply: dict[str, Any]) -> Outcome:
 
         value = value.astype(BFLOAT16)
     return Outcome(value=value, dtype=reply.get("dtype"), error=reply.get("error"), crash=reply.get("crash"),
-                   seconds=reply.get("seconds", 0.0))
+                   seconds=reply.get("seconds", 0.0), warnings=tuple(reply.get("warnings") or ()))
 
 
 def judge(binding: BindingView, case: Case, outcome: Outcome, common: Reference | None,
@@ -313,6 +313,7 @@ class TargetRunner:
         self.spec_run, self.binding, self.pool = run, binding, pool
         self._ids = 0
         self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
+        self.warned: list[tuple[Case, tuple[str, ...]]] = []  # first-pass cases whose call raised Python warnings
         self.replayed = [c for c in run.regressions if not c.targets or binding.target in c.targets]
         config = run.config
         self._restarts_before = self._restarts()
@@ -406,6 +407,8 @@ class TargetRunner:
                 continue
             if outcome.ok:
                 self.returned.add(case.fingerprint())
+            if outcome.warnings and recheck:
+                self.warned.append((case, outcome.warnings))
             verdicts = judge(self.binding, case, outcome, self.spec_run.reference(case), self.spec_run.reference(case, self.binding))
             judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
         if recheck and self.spec_run.config.recheck:

@@ -14,6 +14,7 @@ import resource
 import sys
 import time
 import traceback
+import warnings
 from typing import Any
 
 from harness.run import wire
@@ -28,6 +29,20 @@ def _error(exc: BaseException) -> dict[str, Any]:
     text, cut = wire.clean_text(message)
     return {"type": type(exc).__name__, "mro": [c.__name__ for c in type(exc).__mro__],
             "message": text, "truncated": cut}
+
+
+WARNINGS_KEPT = 4  # distinct warnings kept per call
+WARNING_CHARS = 300
+
+
+def _warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The call's Python warnings, "Category: message", distinct, in the order raised."""
+    out: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {wire.clean_text(str(w.message))[0][:WARNING_CHARS]}"
+        if text not in out:
+            out.append(text)
+    return out[:WARNINGS_KEPT]
 
 
 def limit_memory(limit: int) -> None:
@@ -70,8 +85,14 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
         if request["op"] == "signature":
             reply.update(adapter.signature(request["target"], request["kind"]))
         elif request["op"] == "call":
-            value, dtype = adapter.call(request)
-            reply.update(value=value, dtype=dtype)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")  # every call's own, not once per place in the framework's code
+                try:
+                    value, dtype = adapter.call(request)
+                    reply.update(value=value, dtype=dtype)
+                finally:
+                    if caught:
+                        reply["warnings"] = _warnings(caught)
         elif request["op"] == "grad":
             reply.update(adapter.grad(request))
         elif request["op"] == "floor":  # the benchmark's yardstick (harness/bench.py)
