@@ -95,3 +95,21 @@ def test_a_pair_is_believed_only_when_it_differs_again() -> None:
     outs: list[tuple[Outcome | None, Outcome | None]] = [(_value(1), _value(2)), (_value(3), _value(3))]
     again = pairs.repeat(lambda todo: [_value(1) for _ in todo], lambda todo: [next(flips) for _ in todo], outs)
     assert list(again) == [0] and again[0][2]  # the second form gave 1 when repeated: it varies
+
+
+def test_the_growth_threshold_is_pairwise_summations_worst_case() -> None:
+    from harness.checks.precision_growth import bound
+
+    assert bound("float32", 2 ** 20) == np.finfo(np.float32).eps * 20
+    assert bound("float64", 1) == np.finfo(np.float64).eps  # never below one rounding
+
+
+def test_a_relative_error_is_measured_against_the_float64_reference() -> None:
+    from harness.checks.precision_growth import relative_error
+
+    spec = load_spec(ROOT / "specs" / "losses" / "l1_loss.yaml")
+    x = np.arange(4, dtype="float32")
+    case = Case("l1_loss", {"input": x, "target": np.zeros(4, "float32")}, {"reduction": "mean"})
+    got = relative_error(case, Outcome(value=np.asarray(1.5 * 1.001, "float32"), dtype="float32"), spec.formula)
+    assert got is not None and abs(got - (float(np.float32(1.5 * 1.001)) - 1.5) / 1.5) < 1e-15
+    assert relative_error(case, Outcome(error={"type": "E"}), spec.formula) is None

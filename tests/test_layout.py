@@ -117,7 +117,8 @@ def test_derived_lists_follow_the_registry() -> None:
 
     assert set(BEHAVIOUR) == set(registry.names()) - {"signature"}
     assert [c.name for c in registry.table_rows()] == ["values", "dtypes", "raises", "signature", "defaults", "examples",
-                                                       "gradients", "positional", "naive-port", "warnings"]
+                                                       "gradients", "positional", "naive-port", "warnings",
+                                                       "precision-growth"]
     assert registry.names() == ("signature", "defaults", "values", "dtypes", "raises", "examples", "gradients",
-                                "positional", "naive-port", "warnings")
+                                "positional", "naive-port", "warnings", "precision-growth")
     assert partition.__module__ == "harness.judge.findings"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from harness.cases.case import Case
 from harness.checks.base import BindingCheck, TableRow
+from harness.judge.peers import Result
 from harness.judge.verdicts import Verdict, VerdictName, explain
 
 if TYPE_CHECKING:
@@ -23,8 +24,14 @@ PER_WARNING = 3  # cases per distinct warning put to the peers, the smallest cor
 
 
 def kind(warning: str) -> str:
-    """A warning without the numbers its message quotes (shapes, sizes, dtypes' widths stay words): its identity."""
-    return re.sub(r"\d+", "#", warning)[:120]
+    """A warning without what its message quotes of the call (bracketed shapes and sizes, other numbers): its identity."""
+    text = warning
+    while True:
+        shorter = re.sub(r"\([^()]*\)|\[[^\[\]]*\]", "(…)", text)
+        if shorter == text:
+            break
+        text = shorter
+    return re.sub(r"\d+", "#", text)[:120]
 
 
 class WarningsCheck(BindingCheck):
@@ -45,23 +52,24 @@ class WarningsCheck(BindingCheck):
         for key, seen in sorted(by_kind.items()):
             chosen = sorted(seen, key=lambda cw: (cw[0].explored, cw[0].size, cw[0].fingerprint()))[:PER_WARNING]
             cases = [c for c, _ in chosen]
-            answers = {}  # peer target -> its warnings per case (None: no answer)
+            answers: dict[str, list[Result | None]] = {}  # peer target -> its result per case (None: no answer)
             for bindings in others:
                 for peer in bindings:  # the first binding of a framework that answers speaks for it
                     results = run.spec_run.ask(peer, [(c, {}) for c in cases], run.pool, self.name, cast=False)
                     if any(r is not None for r in results):
-                        answers[peer.target] = [None if r is None else r.warnings for r in results]
+                        answers[peer.target] = results
                         break
             for i, (case, warning) in enumerate(chosen):
                 heard = {t: got[i] for t, got in answers.items() if got[i] is not None}
                 if not heard:
                     continue  # no peer could answer: no evidence either way
-                shared = any(heard.values())
+                shared = any(r.warnings for r in heard.values() if r is not None)
                 verdict: VerdictName = "match" if shared else "warning"
+                did = "; ".join(f"{t} {_did(r)}" for t, r in sorted(heard.items()) if r is not None)
                 v = Verdict(b, case, "warnings", verdict, verdict, verdict, subject=key,
-                            message="" if shared else f"warns {warning!r} where {', '.join(sorted(heard))} do not",
-                            expected={t: list(w or ()) for t, w in heard.items()}, actual={"warnings": [warning]},
-                            silent="no doc states which warnings a call raises")
+                            message="" if shared else f"warns {warning!r} and {_did_own(run, case)}; {did}",
+                            expected={t: {"warnings": list(r.warnings), **r.shown()} for t, r in heard.items() if r is not None},
+                            actual={"warnings": [warning]}, silent="no doc states which warnings a call raises")
                 explain(v, None, None, [])
                 verdicts.append(v)
         return verdicts
@@ -71,6 +79,14 @@ class WarningsCheck(BindingCheck):
 
     def empty_note(self, run: TargetRunner) -> str | None:
         return "no call of the binding raised a Python warning" if not run.warned else None
+
+
+def _did(r: Result) -> str:
+    return f"raises {r.error} without a warning" if r.kind == "error" else "computes without a warning"
+
+
+def _did_own(run: TargetRunner, case: Case) -> str:
+    return "computes" if case.fingerprint() in run.returned else "raises"
 
 
 CHECK = WarningsCheck()

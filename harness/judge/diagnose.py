@@ -51,7 +51,7 @@ def diagnose(v: Verdict) -> Diagnosis:
 
 def _diagnose(v: Verdict) -> Diagnosis:
     """The first hypothesis that holds; a failing hypothesis test falls through to the next."""
-    for test in (_unstable, _nondeterministic, _interface, _stale, _errors, _values, _gradient):
+    for test in (_unstable, _nondeterministic, _interface, _growth, _stale, _errors, _values, _gradient):
         try:
             found = test(v)
         except Exception as exc:  # a hypothesis that cannot be tested on this case is not evidence
@@ -261,6 +261,13 @@ def _interface(v: Verdict) -> Diagnosis | None:
     if v.verdict in ("signature", "warning") or v.check in INTERFACE:
         return Diagnosis(f"{v.check}:{v.subject or _first_line(v.message)}", _first_line(v.message, 200) or v.check)
     return None
+
+
+def _growth(v: Verdict) -> Diagnosis | None:
+    """A reduction's error beyond pairwise summation's bound at some size: a precision finding, by its plot."""
+    if v.check != "precision-growth" or v.verdict != "value":
+        return None
+    return Diagnosis(f"precision-growth:{v.subject}", _first_line(v.message, 200), "precision")
 
 
 def _values(v: Verdict) -> Diagnosis | None:

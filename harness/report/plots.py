@@ -9,81 +9,21 @@ The run measures (`measure`, framework calls through the workers); the report dr
 from __future__ import annotations
 
 import io
-import itertools
 import math
 from typing import Any
 
 import numpy as np
 
 from harness.cases.case import Case
+from harness.cases.plots import cases, documented_dtypes, panels, xs
+from harness.checks.precision_growth import relative_error
 from harness.judge.reference import evaluate
 from harness.run.frameworks import registry
 from harness.spec import dtypes
-from harness.spec.model import ArraySpec, BindingView, Plot, Spec
+from harness.spec.model import BindingView, Plot, Spec
 
 COLORS = {f.name: f.color for f in registry.FRAMEWORKS}
 DASHES = {f.name: f.dashes for f in registry.FRAMEWORKS}
-
-
-def _helpers(seed: int, *key: int) -> dict[str, Any]:
-    rng = np.random.default_rng([abs(int(seed)), *key])
-    return {
-        "linspace": lambda a, b, n: np.linspace(float(a), float(b), int(n)),
-        "uniform": lambda shape, lo=-1.0, hi=1.0: rng.uniform(float(lo), float(hi), _shape(shape)),
-        "randint": lambda shape, hi: rng.integers(0, int(hi), _shape(shape)),
-    }
-
-
-def _shape(shape: Any) -> tuple[int, ...]:
-    dims = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
-    if math.prod(dims) > 2_000_000:
-        raise ValueError(f"plot input shape {dims} is too large (2e6 elements at most)")
-    return dims
-
-
-def panels(plot: Plot) -> list[dict[str, Any]]:
-    """Parameter combinations: one panel each."""
-    names = list(plot.params)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(plot.params[n] for n in names))] or [{}]
-
-
-def xs(plot: Plot) -> list[float]:
-    if plot.x.values is not None:
-        return [float(v) for v in plot.x.values]
-    return np.linspace(plot.x.start, plot.x.stop, plot.x.points).tolist()
-
-
-def cases(spec: Spec, index: int, seed: int) -> list[list[Case]]:
-    """The cases of one plot: per panel, one case (y: value) or one per x value (y: error)."""
-    plot, exprs = spec.model.plots[index], spec.plot_inputs[index]
-    defaults = {k: getattr(p, "default", None) for k, p in spec.model.params.items() if not isinstance(p, ArraySpec)}
-    out = []
-    for p, params in enumerate(panels(plot)):
-        xvalues: list[Any] = [np.asarray(xs(plot))] if plot.y == "value" else xs(plot)
-        row = []
-        for j, x in enumerate(xvalues):
-            env = {**defaults, **params, **_helpers(seed, index, p, j), plot.x.name: _cast(np.asarray(x), plot.dtype)
-                   if plot.y == "value" else int(x), "variant": plot.variant}
-            arrays: dict[str, np.ndarray | None] = {}
-            for name in _array_names(spec, plot):
-                if name in exprs:
-                    arrays[name] = _cast(np.asarray(exprs[name].evaluate({**env, **arrays})), plot.dtype)
-                else:
-                    arrays[name] = None  # an optional tensor parameter the plot leaves out
-            row.append(Case(spec.api, arrays, {**defaults, **params}, plot.variant, origin="plot"))
-        out.append(row)
-    return out
-
-
-def _array_names(spec: Spec, plot: Plot) -> list[str]:
-    names = list(spec.model.inputs)
-    if plot.variant:
-        names += [n for n in spec.model.variants[plot.variant].inputs if n not in names]
-    return names + [k for k, v in spec.model.params.items() if isinstance(v, ArraySpec)]
-
-
-def _cast(a: np.ndarray, dtype: str) -> np.ndarray:
-    return dtypes.cast(a, dtype) if a.dtype.kind == "f" else a
 
 
 def _num(v: float) -> float | None:
@@ -127,7 +67,7 @@ def measure(spec: Spec, binding: BindingView, pool: Any, seed: int) -> list[dict
     for i, plot in enumerate(spec.model.plots):
         item: dict[str, Any] = {"panels": []}
         try:
-            rows = [[_documented_dtypes(binding, c) for c in row] for row in cases(spec, i, seed)]
+            rows = [[documented_dtypes(binding, c) for c in row] for row in cases(spec, i, seed)]
             flat = [c for row in rows for c in row]
             requests = [build_request(binding, c, k) for k, c in enumerate(flat)]
             sent = [r for r in requests if r is not None]
@@ -144,20 +84,6 @@ def measure(spec: Spec, binding: BindingView, pool: Any, seed: int) -> list[dict
     return out
 
 
-def _documented_dtypes(binding: BindingView, case: Case) -> Case:
-    """The plot's arrays in a dtype of the same kind that the binding documents (e.g. int32 class indices)."""
-    arrays = dict(case.arrays)
-    for name, a in case.arrays.items():
-        allowed = binding.dtypes.get(name)
-        if a is None or not allowed or dtypes.name(a) in allowed:
-            continue
-        kind = "f" if dtypes.is_float(dtypes.name(a)) else a.dtype.kind
-        same = [d for d in allowed if ("f" if dtypes.is_float(d) else np.dtype(d).kind) == kind]
-        if same:
-            arrays[name] = dtypes.cast(a, same[0]) if kind == "f" else a.astype(same[0])
-    return case.with_(arrays=arrays)
-
-
 def _panel(spec: Spec, plot: Plot, row: list[Case], outcomes: list[Any]) -> dict[str, Any]:
     if any(o is None for o in outcomes):
         return {"error": "this binding cannot express the plot's cases"}
@@ -167,17 +93,8 @@ def _panel(spec: Spec, plot: Plot, row: list[Case], outcomes: list[Any]) -> dict
         if not o.ok:
             return {"error": _error(o)}
         return {"values": _series(o.value), "dtype": o.dtype}
-    errors: list[float | None] = []
-    for case, o in zip(row, outcomes):
-        ref = evaluate(spec.formula, case).value
-        if not o.ok or ref is None or np.shape(o.value) != np.shape(ref):
-            errors.append(None)
-            continue
-        with np.errstate(all="ignore"):
-            a, e = np.asarray(o.value, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-            rel = np.abs(a - e) / np.maximum(np.abs(e), 1e-300)
-        errors.append(_num(float(np.max(rel))) if rel.size else None)
-    return {"errors": errors, "failed": _error(failed[0]) if failed else None}
+    errors = [relative_error(case, o, spec.formula) for case, o in zip(row, outcomes)]
+    return {"errors": [None if e is None else _num(e) for e in errors], "failed": _error(failed[0]) if failed else None}
 
 
 def _error(o: Any) -> str:
