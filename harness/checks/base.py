@@ -25,13 +25,17 @@ if TYPE_CHECKING:
     from harness.cases.case import Case
     from harness.judge.peers import Result
     from harness.judge.verdicts import CaseContext, Verdict
+    from harness.run.forms import Build, Keyword
     from harness.run.pipeline import TargetRunner
+    from harness.spec.model import BindingView
 
 __all__ = ["BindingCheck", "CaseCheck", "Check", "CheckName", "Reproducer", "TableRow"]
 
-Reproducer = Literal["call", "signature", "default", "example", "none"]
+Reproducer = Literal["call", "signature", "default", "example", "forms", "warns", "none"]
 """What a reproducer script of a finding captures: the call and its expected outcome, the introspected
-signature, a documented default, a documented example's printed output, or nothing (not scriptable yet)."""
+signature, a documented default, a documented example's printed output, the spec's keyword call beside the other
+form of it the check makes (`Check.form`), the call's Python warnings, or nothing (not scriptable yet: `no_script`
+says why)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Check:
     probed: ClassVar[bool] = False
     shrunk: ClassVar[bool] = False
     reproducer: ClassVar[Reproducer] = "none"
+    no_script: ClassVar[str] = "this check's findings get no script yet"
     table: ClassVar[TableRow | None] = None
     skip_when_empty: ClassVar[bool] = True
     """A binding with no verdict of this check skips its item (examples: no example is no test, and passes)."""
@@ -62,6 +67,11 @@ class Check:
     def table_text(self, api: dict[str, object], binding: dict[str, object]) -> str:
         """What a binding's cell in this check's table row says before the run's evidence."""
         return "checked"
+
+    def form(self, binding: BindingView, keyword: Keyword) -> tuple[Build, str] | None:
+        """The other form of the call this check compares with the spec's keyword call (`keyword`), and its label
+        (a `forms` reproducer shows both)."""
+        return None
 
     def prober(self, run: TargetRunner) -> Callable[[list[Case]], list[Verdict]] | None:
         """How region probes judge moved cases for this check's findings (None: not probed)."""

@@ -15,6 +15,7 @@ from harness.run import forms
 
 if TYPE_CHECKING:
     from harness.run.pipeline import TargetRunner
+    from harness.spec.model import BindingView
 
 PER_FORM = 4  # cases per set of left-out arguments
 CASES = 12  # cases per binding
@@ -25,6 +26,10 @@ class NaivePortCheck(BindingCheck):
     order = 56
     column = 8
     table = TableRow(8, "framework-only arguments left at their defaults")
+    reproducer = "forms"
+
+    def form(self, binding: BindingView, keyword: forms.Keyword) -> tuple[forms.Build, str] | None:
+        return forms.naive_request(keyword), "without the framework-only arguments"
 
     def verdicts(self, run: TargetRunner) -> list[Verdict]:
         b = run.binding

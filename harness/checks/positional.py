@@ -28,6 +28,11 @@ class PositionalCheck(BindingCheck):
     order = 55
     column = 7
     table = TableRow(7, "positional call ported from the first framework")
+    reproducer = "forms"
+
+    def form(self, binding: BindingView, keyword: forms.Keyword) -> tuple[forms.Build, str] | None:
+        source = forms.origin(binding)
+        return None if source is None else (forms.positional_request(source, keyword), f"as a user of {source.target} writes it")
 
     def verdicts(self, run: TargetRunner) -> list[Verdict]:
         b = run.binding
@@ -35,12 +40,16 @@ class PositionalCheck(BindingCheck):
         if source is None:
             return []
         verdicts = []
-        build = forms.positional_request(source, run.keyword)
+        build, _ = self.form(b, run.keyword) or (forms.positional_request(source, run.keyword), "")
         for compared in pairs.compare_forms(run, _chosen(run, source, build), build):
             case, _, keyword, positional = compared
             where = forms.mismatch(b, source, case)
-            written = len(forms.used(b, source, case))
-            message = (f"called with the {written} positions a user of {source.target} writes: "
+            request = build(b, case, 0) or {}
+            given = request.get("init_args" if b.kind == "class" else "args") or []
+            keywords = ", ".join(request.get("init" if b.kind == "class" else "kwargs") or {}) or "none"
+            names = ", ".join(s.common or s.own for s in forms.used(b, source, case))
+            message = (f"called as a user of {source.target} writes it, {len(given)} positions ({names}) and keywords "
+                       f"({keywords}): "
                        f"{pairs.contrast(keyword, positional)}; the keyword call gives {describe(keyword)}"
                        + (f" ({where})" if where else ""))
             why = f"the documented signatures put another parameter there: {where}" if where else ""
@@ -58,8 +67,9 @@ def _chosen(run: TargetRunner, source: BindingView, build: forms.Build) -> list[
     """Valid core cases whose positional call is another call, up to PER_FORM per written form, the forms that write
     the most positions first."""
     def form(case: Case) -> tuple[int, str] | None:
-        if build(run.binding, case, 0) == run.keyword(run.binding, case, 0):
-            return None  # nothing is written by position that the keyword call does not pass the same way
+        positional = build(run.binding, case, 0)
+        if positional is None or positional == run.keyword(run.binding, case, 0):
+            return None  # not expressible, or nothing written by position that the keyword call does not pass the same way
         return len(forms.used(run.binding, source, case)), forms.mismatch(run.binding, source, case)
 
     return pairs.spread(pairs.valid_core(run), form, PER_FORM, CASES, order=lambda key: (-key[0], key[1]))  # type: ignore[index]

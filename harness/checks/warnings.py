@@ -40,6 +40,7 @@ class WarningsCheck(BindingCheck):
     column = 9
     partition = ("variant", "probe")
     table = TableRow(9, "warnings")
+    reproducer = "warns"
 
     def verdicts(self, run: TargetRunner) -> list[Verdict]:
         b = run.binding

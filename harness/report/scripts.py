@@ -50,19 +50,35 @@ def decode(enc: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(data, dtype=np.dtype(enc["store"])).reshape(enc["shape"]).copy()
 
 
-def _call_json(binding: BindingView, case: Any) -> dict[str, Any] | None:
+def _call_json(binding: BindingView, case: Any, build: Any = None) -> dict[str, Any] | None:
+    """The call `build` makes (default: the spec's keyword call), JSON-ready for a script."""
     from harness.run.pipeline import build_request  # runner imports results' neighbours; keep the import light
 
-    request = build_request(binding, case, 0)
+    request = (build or build_request)(binding, case, 0)
     if request is None:
         return None
     spec = binding.spec
     names = [binding.name_of(n) or n for n in spec.model.inputs]
-    args = [{"name": n, "array": _from_wire(a)} if a is not None else {"name": n, "none": True}
-            for n, a in zip(names, request["args"])]
+    names += [f"arg{k}" for k in range(len(names), len(request["args"]))]  # a positional call's further arguments
+    args = [_arg(n, a) for n, a in zip(names, request["args"])]
     given = request.get("init" if binding.kind == "class" else "kwargs", {})
     params = {k: ({"array": _from_wire(v)} if wire.is_array(v) else {"value": v}) for k, v in given.items()}
-    return {"args": args, "params": params, "output": request.get("output")}
+    init_args = [_arg(f"init{k}", a) for k, a in enumerate(request.get("init_args") or [])]
+    return {"args": args, "params": params, "output": request.get("output"), "init_args": init_args}
+
+
+def _arg(name: str, a: Any) -> dict[str, Any]:
+    if a is None:
+        return {"name": name, "none": True}
+    if wire.is_array(a):
+        return {"name": name, "array": _from_wire(a)}
+    return {"name": name, "value": a}  # as sent: a numpy scalar stays encoded (see _value)
+
+
+def build_request_of() -> Any:
+    from harness.run.pipeline import build_request
+
+    return build_request
 
 
 def _from_wire(a: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +113,14 @@ def capture(v: Verdict) -> dict[str, Any] | None:
     if call is None:
         return None
     out["call"] = call
+    if captures == "warns":
+        return {**out, "expect": "warns"}
+    if captures == "forms":
+        form = registry.get(v.check).form(b, build_request_of())
+        other = _call_json(b, v.case, form[0]) if form is not None else None
+        if form is None or other is None:
+            return None
+        return {**out, "expect": "same", "explicit": call, "call": other, "labels": ["the spec's keyword call", form[1]]}
     if captures == "default":
         omitted = [n for n in v.case.omit]
         explicit = _call_json(b, v.case.with_(omit=()))
@@ -214,14 +238,17 @@ def mismatches(actual, expected, atol, rtol, limit):
 
 def _call_lines(script: _Script, adapter: Any, repro: dict[str, Any], call: dict[str, Any], out: str = "out") -> str:
     """Array definitions appended to the script; returns the call expression."""
-    args = []
-    for arg in call["args"]:
+    def shown(arg: dict[str, Any]) -> str:
         if arg.get("none"):
-            args.append("None")
-            continue
+            return "None"
+        if "value" in arg:
+            return _value(arg["value"])
         var = script.var(arg["name"])
         script.array(var, arg["array"])
-        args.append(adapter.snippet_tensor(var, arg["array"]["dtype"]))
+        return str(adapter.snippet_tensor(var, arg["array"]["dtype"]))
+
+    args = [shown(arg) for arg in call["args"]]
+    init_args = [shown(arg) for arg in call.get("init_args") or []]
     params = {}
     for name, p in call["params"].items():
         if "array" in p:
@@ -230,7 +257,7 @@ def _call_lines(script: _Script, adapter: Any, repro: dict[str, Any], call: dict
             params[name] = adapter.snippet_tensor(var, p["array"]["dtype"])
         else:
             params[name] = _value(p["value"])
-    expr = adapter.snippet_call(repro["target"], repro["kind"], args, params)
+    expr = adapter.snippet_call(repro["target"], repro["kind"], args, params, init_args)
     return expr if call.get("output") is None else f"{expr}[{call['output']}]"  # a documented tuple result
 
 
@@ -271,10 +298,15 @@ def snippet(finding: dict[str, Any], versions: dict[str, str], seed: Any) -> tup
     else:
         expr = _call_lines(s, adapter, repro, repro["call"])
         if expect == "same":
-            explicit = _call_lines(_Script(stem), adapter, repro, repro["explicit"])  # same arrays, already defined
-            body += _same_body(adapter, expr, explicit, repro["omitted"])
+            # a default's two calls share their arrays (already defined); two forms name them apart: define both
+            explicit = _call_lines(s if repro.get("labels") else _Script(stem), adapter, repro, repro["explicit"])
+            labels = repro.get("labels") or [f"{', '.join(str(n) for n in repro['omitted'])} given its default",
+                                              f"{', '.join(str(n) for n in repro['omitted'])} omitted"]
+            body += _same_body(adapter, expr, explicit, labels)
         elif expect == "error":
             body += _error_body(adapter, expr, repro["error"], repro.get("match"))
+        elif expect == "warns":
+            body += _warns_body(expr)
         elif expect == "dtype":
             body += _try(expr, "sys.exit(1)") + adapter.snippet_result("out") + [
                 f"print(f\"output dtype {{actual_dtype}}; documented {repro['dtype']}\")",
@@ -352,8 +384,18 @@ def _error_body(adapter: Any, expr: str, error: str, match: str | None) -> list[
         'print("returned:", actual, actual_dtype)', f'print("expected it to raise {error}")', "sys.exit(1)"]
 
 
-def _same_body(adapter: Any, omitted_expr: str, explicit_expr: str, omitted: list[Any]) -> list[str]:
-    names = ", ".join(str(n) for n in omitted)
+def _warns_body(expr: str) -> list[str]:
+    """The call with every Python warning it raises recorded: the script fails while it warns."""
+    return ["import warnings", "", "with warnings.catch_warnings(record=True) as caught:",
+            '    warnings.simplefilter("always")', "    try:", f"        out = {expr}", "    except Exception as exc:",
+            '        print(f"raised {type(exc).__name__}: {exc}")',
+            "for w in caught:", '    print(f"warns {w.category.__name__}: {w.message}")',
+            'print("warnings raised:", len(caught))', "sys.exit(1 if caught else 0)"]
+
+
+def _same_body(adapter: Any, omitted_expr: str, explicit_expr: str, labels: list[str]) -> list[str]:
+    """Both forms of the call, repeated: the script fails while they differ. `labels`: the explicit form's, then the
+    other's."""
     lines = ["def run(call):", "    try:", "        out = call()", "    except Exception as exc:",
              '        return f"raised {type(exc).__name__}"', *["    " + line for line in adapter.snippet_result("out")],
              "    return actual_dtype, actual", "",
@@ -362,8 +404,8 @@ def _same_body(adapter: Any, omitted_expr: str, explicit_expr: str, omitted: lis
              "    same = type(omitted) is type(explicit) and (omitted == explicit if isinstance(omitted, str) else",
              "            omitted[0] == explicit[0] and np.array_equal(omitted[1], explicit[1], equal_nan=True))",
              "    if attempt == 1 or not same:",
-             f'        print(f"call {{attempt}}: {names} omitted:", omitted)',
-             f'        print(f"call {{attempt}}: {names} given its default:", explicit)',
+             f'        print(f"call {{attempt}}, {labels[1]}:", omitted)',
+             f'        print(f"call {{attempt}}, {labels[0]}:", explicit)',
              "    if not same:",
              "        sys.exit(1)",
              f'print("the same in {REPEAT} identical pairs of calls")', "sys.exit(0)"]
@@ -407,8 +449,8 @@ def write_all(report: dict[str, Any], directory: Path) -> dict[str, dict[str, An
     out: dict[str, dict[str, Any]] = {}
     for f in report.get("findings", []):
         if not f.get("repro"):
-            out[f["id"]] = {"missing": "gradient findings get no script yet: the minimal case above, with the gradient "
-                                       "expected and given, is the reproduction" if f.get("check") == "gradients" else
+            check = registry.find(f.get("check", ""))
+            out[f["id"]] = {"missing": check.no_script if check is not None and check.reproducer == "none" else
                             "this finding's case cannot be written as a call (too large, or no call was made)"}
             continue
         try:

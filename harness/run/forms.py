@@ -101,24 +101,22 @@ def mismatch(binding: BindingView, source: BindingView, case: Case) -> str:
 def positional_request(source: BindingView, keyword: Keyword) -> Build:
     """Requests that pass `source`'s written positions positionally: a function's arguments, a class's constructor
     arguments (its inputs go positionally anyway). The spec's other arguments stay keywords, in this binding's names,
-    unless a written position already names them here."""
+    (which may collide with a written position: that is what the port does)."""
 
     def build(binding: BindingView, case: Case, rid: int) -> Request:
         request = keyword(binding, case, rid)
         if request is None:
             return None
         written = used(binding, source, case)
+        if any(slot.common is not None and binding.name_of(slot.common) is None for slot in written):
+            return None  # a position the binding has no parameter for: a port drops it, and the spec's call does too
         values = [_encoded(source, slot, case) for slot in written]
         covered_common = {slot.common for slot in written if slot.common is not None}
-        mine = slots(binding)
-        taken_here = {s.own for s in mine[:len(written)]}
         key = "init" if binding.kind == "class" else "kwargs"
-        kept = {}
-        for own, value in request.get(key, {}).items():
-            common = next((c for c, o in binding.names.items() if o == own), own)
-            if common not in covered_common and own not in taken_here:
-                kept[own] = value
-        request[key] = kept
+        # the rest stay keywords as the user wrote them, even where a position already took that name here (Python
+        # then says "multiple values for argument": what the port does)
+        request[key] = {own: value for own, value in request.get(key, {}).items()
+                        if next((c for c, o in binding.names.items() if o == own), own) not in covered_common}
         if binding.kind == "class":
             request["init_args"] = values
         else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -130,11 +131,12 @@ class Adapter:
         """Lines setting `actual` (numpy, bfloat16 widened) and `actual_dtype` (as `to_numpy` names it) from `var`."""
         raise NotImplementedError
 
-    def snippet_call(self, target: str, kind: str, args: list[str], params: dict[str, str]) -> str:
-        """The call expression; class bindings are constructed with `params` and called with `args`."""
+    def snippet_call(self, target: str, kind: str, args: list[str], params: dict[str, str],
+                     init_args: Sequence[str] = ()) -> str:
+        """The call expression; class bindings are constructed with `init_args` and `params` and called with `args`."""
         given = ", ".join(f"{k}={v}" for k, v in params.items())
         if kind == "class":
-            return f"{target}({given})({', '.join(args)})"
+            return f"{target}({', '.join([*init_args, given] if given else init_args)})({', '.join(args)})"
         return f"{target}({', '.join(args + ([given] if given else []))})"
 
     def signature(self, target: str, kind: str) -> dict[str, Any]:
