@@ -99,12 +99,14 @@ def test_replayed_case_comes_back_bit_for_bit_and_leads_its_finding(tmp_path):
 
 
 def test_core_cases_do_not_depend_on_the_seed_and_explored_ones_do():
+    from harness.cases import pairwise
     from harness.run.pipeline import Config, SpecRun
 
     a, b = SpecRun(SPEC, Config(seed=1, max_examples=30)), SpecRun(SPEC, Config(seed=2, max_examples=30))
     core = lambda run: [c.fingerprint() for c in run.cases if not c.explored]  # noqa: E731
     explored = lambda run: {c.fingerprint() for c in run.cases if c.explored}  # noqa: E731
-    assert core(a) == core(b) and 20 < len(core(a)) <= 20 + len(SPEC.probes)  # the drawn core, then one case per probe
+    # the drawn core, one case per probe, and the pairwise top-up (cases/pairwise.py)
+    assert core(a) == core(b) and 20 < len(core(a)) <= 20 + len(SPEC.probes) + pairwise.MAX_ADDED
     assert explored(a) and explored(a) != explored(b)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.cases import pairwise
 from harness.cases.case import Case
 from harness.judge.reference import holds
 from harness.judge.verdicts import matching_rules
@@ -142,8 +143,10 @@ def _raises(spec: Spec, cases: list[Case]) -> list[dict[str, Any]]:
             for owner, r, cond in rules]
 
 
-def of(spec: Spec, cases: list[Case], gradients: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The coverage of `spec` by `cases` (valid ones for formula and domain, all for raise rules)."""
+def of(spec: Spec, cases: list[Case], gradients: dict[str, Any] | None = None,
+       pairs: set[pairwise.Pair] | None = None) -> dict[str, Any]:
+    """The coverage of `spec` by `cases` (valid ones for formula and domain, all for raise rules), and of the
+    demanded `pairs` of categorical features (cases/pairwise.py) by the valid ones."""
     valid = [c for c in cases if c.origin == "generated" and not matching_rules(spec.raises, c)]
     trace = Trace()
     evaluated = 0
@@ -167,6 +170,8 @@ def of(spec: Spec, cases: list[Case], gradients: dict[str, Any] | None = None) -
                            "domain": domain, "raises": raises, "reached": sum(1 for n in sides if n), "total": len(sides)}
     if gradients is not None:
         out["gradients"] = gradients
+    if pairs is not None:
+        out["pairs"] = pairwise.reached(spec, valid, pairs)
     return out
 
 
@@ -175,4 +180,5 @@ def untested(cov: dict[str, Any]) -> list[str]:
     out = [f"{b['condition']}: {s}" for b in cov["branches"] for s in b["untested"]]
     out += [f"{d['what']} {s}" for d in cov["domain"] for s in d["untested"]]
     out += [f"raises {r['error']} when {r['when']} ({r['owner']})" for r in cov["raises"] if not r["cases"]]
+    out += [f"pair {p}" for p in (cov.get("pairs") or {}).get("missed", [])]
     return out

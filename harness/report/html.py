@@ -204,7 +204,9 @@ def coverage_lines(report: Report) -> list[str]:
         grad = cov.get("gradients", {})
         grad_text = f"; gradients: skipped ({grad['skipped']})" if grad.get("skipped") else (
             f"; gradients: {grad.get('cases', 0)} cases, kinks {grad.get('kinks', {})}" if grad else "")
-        out.append(f"coverage {api}: {cov['reached']}/{cov['total']} branch sides reached{grad_text}")
+        pairs = cov.get("pairs")
+        pair_text = f"; feature pairs: {pairs['reached']}/{pairs['demanded']}" if pairs else ""
+        out.append(f"coverage {api}: {cov['reached']}/{cov['total']} branch sides reached{grad_text}{pair_text}")
         out += [f"  untested: {g}" for g in gaps]
     total = report.get("summary", {}).get("coverage")
     if total and total["total"]:

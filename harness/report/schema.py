@@ -186,6 +186,7 @@ class CoverageEntry(_CoverageFields, total=False):
     """What one spec's cases reached (judge.coverage.of)."""
 
     gradients: dict[str, Any]  # gradient cases, non-finite ones, kinks per input; or `skipped`: why
+    pairs: dict[str, Any]  # pairs of categorical features: demanded, reached, missed (names) (cases/pairwise.py)
 
 
 class Counts(TypedDict):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cases import generate
+from harness.cases import generate, pairwise
 from harness.cases.case import Case, Outcome
 from harness.cases.examples import load_examples
 from harness.checks import registry
@@ -33,6 +33,7 @@ from harness.spec import dtypes
 from harness.spec.model import ArraySpec, BindingView, Spec
 
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
+PAIR_POOL = 200  # valid draws the pairwise top-up picks from (cases/pairwise.py)
 
 
 @dataclass
@@ -92,6 +93,15 @@ class SpecRun:
         swept = [c for c in generate.sweep(spec, CORE_SEED) if c.fingerprint() not in seen]  # every probe, every run
         core += swept
         seen |= {c.fingerprint() for c in swept}
+        pool = generate.draw(generate.valid_cases(spec, elementwise=0), PAIR_POOL, CORE_SEED + 1)
+        def valid(c: Case) -> bool:
+            return not matching_rules(spec.raises, c)
+
+        self.pairs = pairwise.demanded(pairwise.features(spec), pool, valid)  # what the coverage section counts
+        paired = [c for c in pairwise.top_up(spec, [c for c in core if c.origin == "generated"], pool, valid)
+                  if c.fingerprint() not in seen]
+        core += paired
+        seen |= {c.fingerprint() for c in paired}
         explored = [c.with_(explored=True) for c in generate.draw(bulk, config.explore_examples, config.seed)
                     if c.fingerprint() not in seen]
         self.cases = core + explored

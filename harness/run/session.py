@@ -88,7 +88,7 @@ class RunSession:
         if key not in self.results:
             if spec.api not in self.spec_runs:
                 run = self.spec_runs[spec.api] = SpecRun(spec, self.config)
-                self.part.coverage[spec.api] = cast(CoverageEntry, coverage.of(spec, run.cases, run.gradients.summary()))
+                self.part.coverage[spec.api] = cast(CoverageEntry, coverage.of(spec, run.cases, run.gradients.summary(), run.pairs))
             binding = spec.binding(target)
             try:
                 result = TargetRunner(self.spec_runs[spec.api], binding, self.pool).execute()
