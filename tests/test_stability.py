@@ -111,3 +111,19 @@ def test_a_crash_rate_without_fresh_processes_is_not_measured() -> None:
     coin = _Coin([False])
     out = recheck([_crashed(_case(3))], coin, coin)
     assert out[0].verdicts[0].metrics == {"crash_rate": 0.33, "crash_runs": 3}
+
+
+def test_fresh_re_runs_go_to_the_fixed_cases_first_whatever_the_exploration_adds() -> None:
+    fresh_seen: list[Case] = []
+
+    def fresh(cases: list[Case]) -> list[Outcome | None]:
+        fresh_seen.extend(cases)
+        return [Outcome(value=np.asarray(0.0, "float32"), dtype="float32") for _ in cases]
+
+    same = lambda cases: [Outcome(value=np.asarray(0.0, "float32"), dtype="float32") for _ in cases]  # noqa: E731
+    core = [_judged(_case(k + 1), 0.0, True) for k in range(4)]
+    for explored in (0, 10):
+        fresh_seen.clear()
+        extra = [_judged(_case(k + 10).with_(explored=True), 0.0, True) for k in range(explored)]
+        recheck(core + extra, same, fresh, fresh_limit=4)
+        assert [c.size for c in fresh_seen] == [2, 4, 6, 8]  # the four core suspects, in both runs

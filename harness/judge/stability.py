@@ -103,7 +103,10 @@ def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fres
     if not order:
         return judged
     again = dict(zip(order, same([judged[i].case for i in order])))
-    spread = suspects[::max(1, -(-len(suspects) // fresh_limit))] if fresh_limit > 0 else []
+    # the core's and replays' suspects first, spread over the limit, and the explored ones only in what is left: which
+    # fixed cases run in a fresh process must not depend on how many suspects this seed's exploration adds
+    fixed = _spread([i for i in suspects if not judged[i].case.explored], fresh_limit)
+    spread = fixed + _spread([i for i in suspects if judged[i].case.explored], fresh_limit - len(fixed))
     anew = dict(zip(spread, fresh([judged[i].case for i in spread]))) if spread else {}
     churned = _after_writes(judged, suspects, same)
     rated = _rate_runs(judged, order, again, anew, alone, lead or _no_lead)
@@ -122,6 +125,11 @@ def recheck(judged: list[Judged], same: Call, fresh: Call, sample: int = 8, fres
                             [nondeterministic(judged[i], [(label, o) for label, o in runs if o is not None], reasons)],
                             judged[i].previous)
     return out
+
+
+def _spread(indices: list[int], limit: int) -> list[int]:
+    """At most `limit` of the indices, evenly spread."""
+    return indices[::max(1, -(-len(indices) // limit))] if limit > 0 else []
 
 
 def _crashed(o: Outcome | None) -> bool:
