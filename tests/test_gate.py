@@ -150,6 +150,17 @@ def test_findings_only_exploration_found_are_listed_but_do_not_fail():
     assert "EXPLORED (1, not failing" in delta.text(d)
 
 
+def test_a_changed_verdict_only_exploration_shows_is_listed_but_does_not_fail():
+    """The accepted case no longer shows the finding (memory nothing wrote came out right this time) and an explored
+    case shows another verdict under the same id: what decides the gate must not depend on the seed."""
+    old = baseline.entries(_report([_finding("same00000000", verdict="nondeterministic")]))
+    new = _report([dict(_finding("same00000000", verdict="unexpected-error"), explored=True)])
+    d = delta.compare(old, new, "old", "new")
+    assert d.changed == [] and [e.id for e in d.explored] == ["same00000000"] and d.exit_code == delta.OK
+    fixed = _report([_finding("same00000000", verdict="unexpected-error")])
+    assert [b.id for _, b in delta.compare(old, fixed, "old", "new").changed] == ["same00000000"]
+
+
 def _with_subject(finding, subject=""):
     return {**finding, "subject": subject}
 

@@ -103,7 +103,10 @@ def compare(old: dict[str, Entry], new_report: Report, old_label: str, new_label
         if before is None:
             (d.explored if e.explored else d.new).append(e)
         elif before.verdict != e.verdict:
-            (d.flipped if {before.verdict, e.verdict} <= UNSTABLE else d.changed).append((before, e))
+            if e.explored:  # only this seed's exploration shows it (the accepted case did not): it decides nothing
+                d.explored.append(e)
+            else:
+                (d.flipped if {before.verdict, e.verdict} <= UNSTABLE else d.changed).append((before, e))
         elif before.documented != e.documented:
             d.redocumented.append((before, e))
         else:
