@@ -36,11 +36,11 @@ class PositionalCheck(BindingCheck):
 
     def verdicts(self, run: TargetRunner) -> list[Verdict]:
         b = run.binding
-        source = forms.origin(b)
-        if source is None:
+        source, form = forms.origin(b), self.form(b, run.keyword)
+        if source is None or form is None:
             return []
         verdicts = []
-        build, _ = self.form(b, run.keyword) or (forms.positional_request(source, run.keyword), "")
+        build = form[0]
         for compared in pairs.compare_forms(run, _chosen(run, source, build), build):
             case, _, keyword, positional = compared
             where = forms.mismatch(b, source, case)
