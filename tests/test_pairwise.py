@@ -28,7 +28,7 @@ def test_a_top_up_meets_every_demanded_pair_that_a_few_core_cases_miss() -> None
     wanted = pairwise.demanded(feats, pool, _valid)
     have = pool[:3]
     assert wanted - set().union(*(pairwise.met(feats, c) for c in have))  # three cases meet few pairs
-    added = pairwise.top_up(CE, have, pool, _valid)
+    added = pairwise.top_up(feats, wanted, have, pool, _valid)
     assert 0 < len(added) <= pairwise.MAX_ADDED and all(_valid(c) for c in added)
     report = pairwise.reached(CE, have + added, wanted)
     assert report["missed"] == [] and report["reached"] == len(wanted)

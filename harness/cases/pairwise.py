@@ -163,10 +163,11 @@ def demanded(feats: list[Feature], pool: Iterable[Case], valid: Callable[[Case],
     return out
 
 
-def top_up(spec: Spec, have: list[Case], pool: list[Case], valid: Callable[[Case], bool]) -> list[Case]:
-    """Cases from the pool (adjusted) that meet the demanded pairs `have` does not, greedily, at most MAX_ADDED."""
-    feats = features(spec)
-    todo = demanded(feats, pool, valid) - set().union(*(met(feats, c) for c in have))
+def top_up(feats: list[Feature], wanted: set[Pair], have: list[Case], pool: list[Case],
+           valid: Callable[[Case], bool]) -> list[Case]:
+    """Cases from the pool (adjusted) that meet the `wanted` pairs (`demanded`) `have` does not, greedily, at most
+    MAX_ADDED."""
+    todo = wanted - set().union(*(met(feats, c) for c in have))
     added: list[Case] = []
     for pair in sorted(todo):
         if len(added) >= MAX_ADDED:

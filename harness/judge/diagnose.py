@@ -146,7 +146,7 @@ def _unstable(v: Verdict) -> Diagnosis | None:
     how = f"killed by {signal.group(1)}" if signal else _first_line(v.message)
     runs = v.metrics.get("crash_runs")
     rate = f" in {round(v.metrics['crash_rate'] * runs)} of {runs} runs" if runs else ""
-    if "only in a worker that had run other calls" in (v.message or ""):  # see judge/stability.crash_rate
+    if v.metrics.get("crash_history_only"):  # see judge/stability.crash_rate
         rate += ", only after other calls in the same process"
     return Diagnosis(f"crash:{signal.group(1) if signal else 'died'}{':empty' if on else ''}",
                      f"the process dies{on}{rate} ({how})")

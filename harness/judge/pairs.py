@@ -13,7 +13,6 @@ import numpy as np
 
 from harness.cases.case import Case, Outcome, brief
 from harness.judge import compare
-from harness.judge.compare import same_result
 from harness.judge.stability import describe
 from harness.judge.verdicts import Verdict, VerdictName, explain, matching_rules, unsupported_dtypes
 from harness.spec.model import BindingView
@@ -38,7 +37,7 @@ def picking(call: Callable[[list[Case]], list[Outcome | None]], cases: list[Case
 
 def same_outcome(a: Outcome, b: Outcome) -> bool:
     if a.ok and b.ok:
-        return a.dtype == b.dtype and same_result(a.value, b.value)  # type: ignore[arg-type]
+        return a.dtype == b.dtype and compare.same_result(a.value, b.value)  # type: ignore[arg-type]
     return (a.error or {}).get("type") == (b.error or {}).get("type") and a.crash == b.crash
 
 
@@ -103,9 +102,9 @@ Compared = tuple[Case, VerdictName, Outcome, Outcome]
 
 def compare_forms(run: TargetRunner, cases: list[Case], build: Build) -> list[Compared]:
     """Each case called as the spec calls it and in the form `build` makes, differences repeated (see `repeat`);
-a case whose result changes when repeated is left out (memory nothing wrote: the values check reports it)."""
+    a case whose result changes when repeated is left out (memory nothing wrote: the values check reports it)."""
     outs = list(zip(run.call(cases), run.call(cases, build=build)))
-    again = repeat(picking(run.call, cases), lambda todo: run.call([cases[i] for i in todo], build=build), outs)
+    again = repeat(picking(run.call, cases), picking(lambda some: run.call(some, build=build), cases), outs)
     out: list[Compared] = []
     for i, (a, b) in enumerate(outs):
         varies = again.get(i, (None, None, False))[2]
@@ -121,7 +120,6 @@ def contrast(first: Outcome, second: Outcome) -> str:
         cmp = compare.compare(second.value, first.value, first.dtype or "float64")  # type: ignore[arg-type]
         text += f", off by up to {cmp.max_abs:.4g}"
     return text
-
 
 
 def form_verdict(binding: BindingView, check: CheckName, compared: Compared, subject: str, labels: tuple[str, str],

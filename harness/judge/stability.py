@@ -176,10 +176,11 @@ def crash_rate(j: Judged, runs: list[tuple[str, Outcome]]) -> list[Verdict]:
     crashed = [(label, o) for label, o in every if _crashed(o)]
     rate = f"crashed in {len(crashed)} of {len(every)} runs ({', '.join(label for label, _ in crashed)})"
     fresh = [o for label, o in runs if label.startswith("fresh process")]
+    metrics: dict[str, Any] = {"crash_rate": round(len(crashed) / len(every), 2), "crash_runs": len(every)}
     if len(fresh) >= 2 and not any(_crashed(o) for o in fresh):
         rate += (f", only in a worker that had run other calls before it (0 of {len(fresh)} fresh processes): "
                  "the crash needs what ran before")
-    metrics = {"crash_rate": round(len(crashed) / len(every), 2), "crash_runs": len(every)}
+        metrics["crash_history_only"] = True
     if _crashed(j.outcome):
         for v in j.verdicts:
             v.message = f"{rate}: {v.message}" if v.message else rate

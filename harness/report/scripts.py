@@ -52,9 +52,7 @@ def decode(enc: dict[str, Any]) -> np.ndarray:
 
 def _call_json(binding: BindingView, case: Any, build: Any = None) -> dict[str, Any] | None:
     """The call `build` makes (default: the spec's keyword call), JSON-ready for a script."""
-    from harness.run.pipeline import build_request  # runner imports results' neighbours; keep the import light
-
-    request = (build or build_request)(binding, case, 0)
+    request = (build or build_request_of())(binding, case, 0)
     if request is None:
         return None
     spec = binding.spec
@@ -76,6 +74,7 @@ def _arg(name: str, a: Any) -> dict[str, Any]:
 
 
 def build_request_of() -> Any:
+    """The spec's keyword request builder; the runner imports results' neighbours, so it is imported when used."""
     from harness.run.pipeline import build_request
 
     return build_request
@@ -249,14 +248,7 @@ def _call_lines(script: _Script, adapter: Any, repro: dict[str, Any], call: dict
 
     args = [shown(arg) for arg in call["args"]]
     init_args = [shown(arg) for arg in call.get("init_args") or []]
-    params = {}
-    for name, p in call["params"].items():
-        if "array" in p:
-            var = script.var(name)
-            script.array(var, p["array"])
-            params[name] = adapter.snippet_tensor(var, p["array"]["dtype"])
-        else:
-            params[name] = _value(p["value"])
+    params = {name: shown({"name": name, **p}) for name, p in call["params"].items()}
     expr = adapter.snippet_call(repro["target"], repro["kind"], args, params, init_args)
     return expr if call.get("output") is None else f"{expr}[{call['output']}]"  # a documented tuple result
 

@@ -34,11 +34,12 @@ def dropped(binding: BindingView, case: Case) -> dict[str, tuple[Any, Any]]:
     write (that call has no argument of the name), with another value than their documented default:
     name -> (passed, default). Empty: the naive port makes the same call."""
     source = origin(binding)
-    written = set(source.extra) if source is not None else set()
+    if source is None or source.framework == binding.framework:
+        return {}
     defaults = {name: default for name, default, has in parse_signature(binding.model.signature) if has}
     out = {}
     for name, expr in binding.extra.items():
-        if name in written or source is None or source.framework == binding.framework:
+        if name in source.extra:
             continue
         try:
             passed = expr.evaluate(case.env())
@@ -59,12 +60,19 @@ class Slot:
     has_default: bool
 
 
+def common_name(binding: BindingView, own: str) -> str | None:
+    """The spec's name of the binding's parameter `own` (None: the framework's own parameter)."""
+    renamed = next((common for common, name in binding.names.items() if name == own), None)
+    if renamed is not None:
+        return renamed
+    known = own in binding.spec.model.inputs or own in binding.spec.model.params
+    return own if known and binding.name_of(own) == own else None
+
+
 def slots(binding: BindingView) -> list[Slot]:
     """The positional parameters of the binding's documented signature (a class: its constructor's)."""
-    common_of = {own: common for common, own in binding.names.items() if own is not None}
-    known = set(binding.spec.model.inputs) | set(binding.spec.model.params)
-    return [Slot(common_of.get(name, name if name in known and binding.name_of(name) == name else None), name,
-                 default, has) for name, default, has in positional_params(binding.model.signature)]
+    return [Slot(common_name(binding, name), name, default, has)
+            for name, default, has in positional_params(binding.model.signature)]
 
 
 def origin(binding: BindingView) -> BindingView | None:
@@ -116,7 +124,7 @@ def positional_request(source: BindingView, keyword: Keyword) -> Build:
         # the rest stay keywords as the user wrote them, even where a position already took that name here (Python
         # then says "multiple values for argument": what the port does)
         request[key] = {own: value for own, value in request.get(key, {}).items()
-                        if next((c for c, o in binding.names.items() if o == own), own) not in covered_common}
+                        if (common_name(binding, own) or own) not in covered_common}
         if binding.kind == "class":
             request["init_args"] = values
         else:

@@ -94,11 +94,13 @@ class SpecRun:
         core += swept
         seen |= {c.fingerprint() for c in swept}
         pool = generate.draw(generate.valid_cases(spec, elementwise=0), PAIR_POOL, CORE_SEED + 1)
+
         def valid(c: Case) -> bool:
             return not matching_rules(spec.raises, c)
 
-        self.pairs = pairwise.demanded(pairwise.features(spec), pool, valid)  # what the coverage section counts
-        paired = [c for c in pairwise.top_up(spec, [c for c in core if c.origin == "generated"], pool, valid)
+        feats = pairwise.features(spec)
+        self.pairs = pairwise.demanded(feats, pool, valid)  # what the top-up meets and the coverage section counts
+        paired = [c for c in pairwise.top_up(feats, self.pairs, [c for c in core if c.origin == "generated"], pool, valid)
                   if c.fingerprint() not in seen]
         core += paired
         seen |= {c.fingerprint() for c in paired}
