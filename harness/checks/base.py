@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from harness.judge.verdicts import CaseContext, Verdict
     from harness.run.forms import Build, Keyword
     from harness.run.pipeline import TargetRunner
+    from harness.spec.formula import Formula
     from harness.spec.model import BindingView
 
 __all__ = ["BindingCheck", "CaseCheck", "Check", "CheckName", "Reproducer", "TableRow"]
@@ -71,6 +72,14 @@ class Check:
     def form(self, binding: BindingView, keyword: Keyword) -> tuple[Build, str] | None:
         """The other form of the call this check compares with the spec's keyword call (`keyword`), and its label
         (a `forms` reproducer shows both)."""
+        return None
+
+    def call_build(self, v: Verdict, keyword: Keyword) -> Build | None:
+        """The form of the call `v` was made with, for its reproducer (None: the spec's keyword call)."""
+        return None
+
+    def reference_formula(self, v: Verdict) -> Formula | None:
+        """The formula `v`'s call was compared with, for its reproducer (None: the binding's own or the common one)."""
         return None
 
     def prober(self, run: TargetRunner) -> Callable[[list[Case]], list[Verdict]] | None:

@@ -51,7 +51,7 @@ def diagnose(v: Verdict) -> Diagnosis:
 
 def _diagnose(v: Verdict) -> Diagnosis:
     """The first hypothesis that holds; a failing hypothesis test falls through to the next."""
-    for test in (_unstable, _nondeterministic, _interface, _growth, _stale, _errors, _values, _gradient):
+    for test in (_unstable, _nondeterministic, _interface, _growth, _option, _stale, _errors, _values, _gradient):
         try:
             found = test(v)
         except Exception as exc:  # a hypothesis that cannot be tested on this case is not evidence
@@ -270,6 +270,14 @@ def _growth(v: Verdict) -> Diagnosis | None:
     if v.check != "precision-growth" or v.verdict != "value":
         return None
     return Diagnosis(f"precision-growth:{v.subject}", _first_line(v.message, 200), "precision")
+
+
+def _option(v: Verdict) -> Diagnosis | None:
+    """A framework-only parameter at another documented value computing something else than its docs say: the option
+    and what it gave (its message), whatever the common formula's hypotheses would say of the value."""
+    if v.check != "options" or v.verdict not in ("value", "shape"):
+        return None
+    return Diagnosis(f"options:{v.subject}:{v.verdict}", _first_line(v.message, 300))
 
 
 def _values(v: Verdict) -> Diagnosis | None:

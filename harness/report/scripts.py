@@ -108,7 +108,8 @@ def capture(v: Verdict) -> dict[str, Any] | None:
         return None
     if v.case.size > MAX_ELEMENTS:
         return None
-    call = _call_json(b, v.case)
+    check = registry.get(v.check)
+    call = _call_json(b, v.case, check.call_build(v, build_request_of()))
     if call is None:
         return None
     out["call"] = call
@@ -135,7 +136,7 @@ def capture(v: Verdict) -> dict[str, Any] | None:
         return {**out, "expect": "error", "error": expected["error"], "match": expected.get("match")}
     if v.verdict == "dtype" and "dtype" in expected:
         return {**out, "expect": "dtype", "dtype": expected["dtype"]}
-    own = b.formula if v.peer == "match" and b.formula is not None else None
+    own = check.reference_formula(v) or (b.formula if v.peer == "match" and b.formula is not None else None)
     ref = evaluate(own or b.spec.formula, v.case)
     if ref.value is None:
         return {**out, "expect": "value", "expected": None}
@@ -147,7 +148,7 @@ def capture(v: Verdict) -> dict[str, Any] | None:
         atol = compare.atol_for(out_dtype, e, ref.lowp, ref.accumulation, ref.scale)
     flat = atol.ravel()
     atol_json: Any = float(flat[0]) if flat.size and bool((flat == flat[0]).all()) else (0.0 if not flat.size else encode(atol))
-    what = "the binding's own documented formula" if own is not None else "the spec's common formula"
+    what = "the binding's own documented formula" if own is not None and own is not b.spec.formula else "the spec's common formula"
     return {**out, "expect": "value", "expected": {
         "array": encode(e), "atol": atol_json, "rtol": compare.RTOL_EPS * dtypes.eps(out_dtype),
         "limit": dtypes.max_value(out_dtype), "what": f"{what} in float64, tolerance for {out_dtype}"}}

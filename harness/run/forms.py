@@ -3,7 +3,8 @@ keyword call the spec makes (checks/naive_port.py, checks/positional.py):
 - a naive port: the framework-only arguments the spec passes (`extra:`, e.g. paddle's axis and soft_label) that
   the first framework's call does not write left out, so their documented defaults apply;
 - a positional call: the arguments in the documented positional order of the same kind of binding in the spec's
-  first framework (the one code is ported from), each value where that order puts it.
+  first framework (the one code is ported from), each value where that order puts it;
+- an option: a framework-only parameter at another documented value (`options:`, e.g. paddle's is_huber=False).
 """
 from __future__ import annotations
 
@@ -27,6 +28,19 @@ Keyword = Callable[..., Request]
 def naive_request(keyword: Keyword) -> Build:
     """Requests without the framework-only arguments the spec passes."""
     return lambda binding, case, rid: keyword(binding, case, rid, extras=False)
+
+
+def option_request(keyword: Keyword, param: str, value: Any) -> Build:
+    """Requests that also pass the framework-only parameter `param` at `value`."""
+
+    def build(binding: BindingView, case: Case, rid: int) -> Request:
+        request = keyword(binding, case, rid)
+        if request is not None:
+            key = "init" if binding.kind == "class" else "kwargs"
+            request[key] = {**request.get(key, {}), param: wire.encode_scalar(value)}
+        return request
+
+    return build
 
 
 def dropped(binding: BindingView, case: Case) -> dict[str, tuple[Any, Any]]:

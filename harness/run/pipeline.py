@@ -30,6 +30,7 @@ from harness.run.deadline import Ledger, key
 from harness.run.forms import Build
 from harness.run.pool import Pool, Worker, WorkerStartError
 from harness.spec import dtypes
+from harness.spec.formula import Formula
 from harness.spec.model import ArraySpec, BindingView, Spec
 
 CORE_SEED = 0x5EED  # the core cases every run draws, whatever its seed
@@ -117,9 +118,9 @@ class SpecRun:
         self._peer_guards: dict[str, _PeerGuard] = {}
         self._peer_ids = 0
 
-    def reference(self, case: Case, binding: BindingView | None = None) -> Reference | None:
-        """The common reference, or with `binding` that binding's own documented formula (if any)."""
-        formula = self.spec.formula if binding is None else binding.formula
+    def reference(self, case: Case, binding: BindingView | None = None, formula: Formula | None = None) -> Reference | None:
+        """The common reference, or with `binding` that binding's own documented formula (if any), or `formula`'s."""
+        formula = formula or (self.spec.formula if binding is None else binding.formula)
         if formula is None:
             return None
         key = (case.fingerprint(), formula.source)  # bindings documenting the same formula share its evaluation

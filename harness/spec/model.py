@@ -163,6 +163,20 @@ class Claim(_Model):
     source: str
 
 
+class Option(_Model):
+    """A framework-only parameter at a documented value other than the one the spec's call leaves it at (e.g. paddle's
+    is_huber=False): what a porting tool writes to get the common behaviour, or a documented mode of its own.
+
+    `formula`: what the framework's docs say it then computes (the spec's inputs and parameters as variables); none:
+    the docs say it computes the common formula (what the peers compute). `when`: the cases it applies to."""
+
+    value: Any
+    formula: str | None = None
+    when: str | None = None
+    source: str
+    quote: str
+
+
 class Invalid(_Model):
     """How to make a deliberately invalid case, to probe raise conditions."""
 
@@ -202,6 +216,7 @@ class Overrides(_Model):
     formula: str | None = None  # the binding's own documented formula, where it differs
     formula_quote: str | None = None  # the sentence of its docs page that states that formula, quoted
     extra: dict[str, str] = {}  # framework-only arguments: name -> expression over the case
+    options: dict[str, list[Option]] = {}  # framework-only parameters at their other documented values (checks/options.py)
     known_differences: list[Difference] = []
     grad: list[str] | None = None  # inputs whose gradients it supports (default: every differentiable input)
     subgradients: list[Subgradient] = []  # what it gives at kinks, with the doc that says so
@@ -292,6 +307,20 @@ class SpecModel(_Model):
 
 
 @dataclass(frozen=True)
+class OptionView:
+    """One documented value of a framework-only parameter, its formula and condition compiled."""
+
+    param: str
+    model: Option
+    formula: formula_mod.Formula | None  # None: the common formula
+    when: formula_mod.Formula | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.param}={self.model.value!r}"
+
+
+@dataclass(frozen=True)
 class BindingView:
     """One binding with its framework's and its own overrides merged over the common spec."""
 
@@ -305,6 +334,7 @@ class BindingView:
     raises: list[tuple[Raise, formula_mod.Formula]]
     formula: formula_mod.Formula | None
     extra: dict[str, formula_mod.Formula]
+    options: list[OptionView]
     differences: list[tuple[Difference, formula_mod.Formula | None]]
     docs: str | None
     grad: list[str] | None = None
@@ -558,6 +588,21 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
         return [(d, _compile_formula(path, located, at + ("known_differences", i, "when"), d.when, variables, True)
                  if d.when else None) for i, d in enumerate(owner.known_differences)]
 
+    def compiled_options(owner: Overrides, at: tuple[Any, ...]) -> list[OptionView]:
+        out = []
+        for name, entries in owner.options.items():
+            if name in variables:  # its source documents it, even where the API page's signature omits it
+                raise SourceError(path, located.line(at + ("options", name)),
+                                  f"options names {name!r}, a spec input or parameter: options are framework-only parameters",
+                                  "give the common parameter's values under `params:`, or name a framework-only parameter")
+            for i, o in enumerate(entries):
+                here = at + ("options", name, i)
+                out.append(OptionView(
+                    name, o,
+                    _compile_formula(path, located, here + ("formula",), o.formula, variables, False) if o.formula else None,
+                    _compile_formula(path, located, here + ("when",), o.when, variables, True) if o.when else None))
+        return out
+
     own_formula = b.formula or fw.formula
     formula_at = where if b.formula else fw_where
     for owner, at in ((fw, fw_where), (b, where)):
@@ -586,6 +631,7 @@ def _view(spec: Spec, fw_name: str, fw: Framework, b: Binding, where: tuple[Any,
         formula=_compile_formula(path, located, formula_at + ("formula",), own_formula, variables, False) if own_formula else None,
         extra={k: _compile_formula(path, located, at + ("extra", k), v, variables, True)
                for owner, at in ((fw, fw_where), (b, where)) for k, v in owner.extra.items()},
+        options=compiled_options(b, where) + compiled_options(fw, fw_where),
         differences=compiled_diffs(b, where) + compiled_diffs(fw, fw_where),
         docs=b.docs or fw.docs,
         grad=_grad_list(spec, b, where) if b.grad is not None else (_grad_list(spec, fw, fw_where) if fw.grad is not None else None),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-CheckName = Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients", "positional",
+CheckName = Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients", "positional", "options",
                     "naive-port", "warnings", "precision-growth"]
 
 INTERFACE: frozenset[CheckName] = frozenset({"signature", "defaults", "positional", "naive-port"})
