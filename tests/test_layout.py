@@ -118,7 +118,8 @@ def test_derived_lists_follow_the_registry() -> None:
     assert set(BEHAVIOUR) == set(registry.names()) - {"signature"}
     assert [c.name for c in registry.table_rows()] == ["values", "dtypes", "raises", "signature", "defaults", "examples",
                                                        "gradients", "positional", "naive-port", "warnings",
-                                                       "precision-growth", "options"]
+                                                       "precision-growth", "options", "stale-error"]
     assert registry.names() == ("signature", "defaults", "values", "dtypes", "raises", "examples", "gradients",
-                                "positional", "naive-port", "warnings", "precision-growth", "options")
+                                "positional", "naive-port", "warnings", "precision-growth", "options",
+                                "stale-error")
     assert partition.__module__ == "harness.judge.findings"

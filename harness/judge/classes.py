@@ -56,7 +56,8 @@ def classify(verdict: str, check: str, silent: str = "", implied: str | None = N
         return "interface"
     if check == "dtypes" or verdict == "dtype" or silent == DTYPES:
         return "dtype"
-    if verdict in ERRORS or verdict == "warning":  # how a call reports trouble: raising, or warning and going on
+    if verdict in ERRORS or verdict in ("warning", "stale-error"):  # how a call reports trouble: raising (on the call
+        # that caused it, or a later one), or warning and going on
         return "error"
     if implied == "precision":
         return "precision"

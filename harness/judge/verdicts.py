@@ -25,7 +25,7 @@ from harness.spec.model import BindingView, Raise
 from harness.spec.names import CheckName
 
 VerdictName = Literal["match", "value", "dtype", "shape", "signature", "subgradient", "missing-error", "unexpected-error",
-                      "wrong-error", "warning", "crash", "timeout", "memory", "nondeterministic"]
+                      "wrong-error", "warning", "stale-error", "crash", "timeout", "memory", "nondeterministic"]
 VERDICTS: tuple[str, ...] = get_args(VerdictName)
 """Every verdict, in order of precedence when findings that name the same discrepancy merge."""
 

@@ -327,6 +327,7 @@ class TargetRunner:
         self._ids = 0
         self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
         self.warned: list[tuple[Case, tuple[str, ...]]] = []  # first-pass cases whose call raised Python warnings
+        self.raised: list[tuple[Case, str]] = []  # first-pass cases whose call raised (not crashed), with the error type
         self.replayed = [c for c in run.regressions if not c.targets or binding.target in c.targets]
         config = run.config
         self._restarts_before = self._restarts()
@@ -422,6 +423,8 @@ class TargetRunner:
                 self.returned.add(case.fingerprint())
             if outcome.warnings and recheck:
                 self.warned.append((case, outcome.warnings))
+            if recheck and outcome.error and not outcome.crash:
+                self.raised.append((case, str(outcome.error.get("type"))))
             verdicts = judge(self.binding, case, outcome, self.spec_run.reference(case), self.spec_run.reference(case, self.binding))
             judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
         if recheck and self.spec_run.config.recheck:

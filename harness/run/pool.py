@@ -30,6 +30,7 @@ from harness.run.deadline import Ledger
 from harness.run.forkserver import Forked, ForkError, ForkServer
 from harness.run.frameworks import registry
 from harness.run.frameworks.base import Adapter
+from harness.run.worker import UNSYNCHRONIZED
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "HARNESS_WORKERS"  # "torch=/venv/bin/python,paddle=/other/bin/python"
@@ -121,6 +122,7 @@ class Worker:
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # per target: learned deadline, costs (shared by a pool)
     replace: Callable[[], Worker] | None = None  # a ready worker to take over from a dead one (the pool's spare)
     forks: Callable[[], ForkServer | None] | None = None  # the framework's fork server, if it has one (see forkserver.py)
+    env: dict[str, str] = field(default_factory=dict)  # added to worker_env() (a worker started the slow way only)
 
     def start(self) -> None:
         stderr: Any = subprocess.DEVNULL
@@ -138,7 +140,7 @@ class Worker:
                 self._proc = None
             if self._proc is None:
                 self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                              env=worker_env(), cwd=str(ROOT))
+                                              env=worker_env() | self.env, cwd=str(ROOT))
         except OSError as exc:
             raise WorkerStartError(f"{self.framework} worker could not start: {self.python}: {exc.strerror}; "
                                    "give the framework environment's python with --workers NAME=PYTHON") from None
@@ -343,6 +345,7 @@ class Pool:
         self.forking = forking  # start workers from a fork server per framework (see forkserver.py)
         self._forks: dict[str, ForkServer | None] = {}  # None: it could not start; workers start the slow way
         self._forks_lock = threading.Lock()
+        self.unsynchronized_workers: dict[str, Worker] = {}
 
     def get(self, framework: str) -> Worker:
         with self._lock:
@@ -357,6 +360,19 @@ class Pool:
         can depend on what its process ran before)."""
         with self._lock:
             return self._kept(self.peers, framework, lambda name: self._new(name, for_peers=True), remember=False)
+
+    def unsynchronized(self, framework: str) -> Worker:
+        """A worker whose framework keeps its default asynchronous launches (the stale-error check's), started the
+        slow way on first use (a fork server's children inherit its synchronized setup) and kept for the run."""
+        with self._lock:
+            return self._kept(self.unsynchronized_workers, framework, lambda name: self._started(Worker(
+                name, self.pythons[name], self.timeout, log_dir=self.log_dir, memory=self.memory,
+                ledgers=self.peer_ledgers, env={UNSYNCHRONIZED: "1"})), remember=False)
+
+    @staticmethod
+    def _started(worker: Worker) -> Worker:
+        worker.start()
+        return worker
 
     def _kept(self, table: dict[str, Worker], framework: str, make: Callable[[str], Worker], remember: bool) -> Worker:
         """The framework's worker in `table`, started on first use; with `remember`, a failed start is final."""
@@ -428,10 +444,11 @@ class Pool:
         return {name: str(w.info.get("version")) for name, w in sorted(self.workers.items())}
 
     def close(self) -> None:
-        for worker in [*self.workers.values(), *self.peers.values()]:
+        for worker in [*self.workers.values(), *self.peers.values(), *self.unsynchronized_workers.values()]:
             worker.close()
         self.workers.clear()
         self.peers.clear()
+        self.unsynchronized_workers.clear()
         for spare in self._spares.values():
             try:
                 spare.result(timeout=self.timeout).close()

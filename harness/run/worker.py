@@ -51,9 +51,13 @@ def limit_memory(limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
+UNSYNCHRONIZED = "HARNESS_UNSYNCHRONIZED"  # set (to 1): the framework keeps its default asynchronous launches
+
+
 def prepare(framework: str) -> tuple[Any, float]:
     """The framework's adapter, imported and set up, and the seconds that took."""
     adapter = adapter_for(framework)
+    adapter.synchronized = os.environ.get(UNSYNCHRONIZED) != "1"
     started = time.perf_counter()
     adapter.setup()
     return adapter, time.perf_counter() - started
@@ -93,6 +97,8 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
                 finally:
                     if caught:
                         reply["warnings"] = _warnings(caught)
+        elif request["op"] == "after":
+            reply.update(after(adapter, request))
         elif request["op"] == "grad":
             reply.update(adapter.grad(request))
         elif request["op"] == "floor":  # the benchmark's yardstick (harness/bench.py)
@@ -109,6 +115,25 @@ def handle(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
             reply["error"]["traceback"] = traceback.format_exc()[-4000:]
     reply["seconds"] = time.perf_counter() - started
     return reply
+
+
+def after(adapter: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """`first` called without reading its result, then each of `then` called as usual while that result is still
+    held (a program that does not read its loss), then whatever is still running waited for: where its error lands."""
+    first: dict[str, Any] = {}
+    held = None
+    try:
+        held = adapter.launch(request["first"])
+    except Exception as exc:
+        first["error"] = _error(exc)
+    replies = [handle(adapter, r) for r in request["then"]]
+    settled: dict[str, Any] = {}
+    try:
+        adapter.settle()
+    except Exception as exc:
+        settled["error"] = _error(exc)
+    del held
+    return {"first": first, "then": replies, "settled": settled}
 
 
 def main() -> None:

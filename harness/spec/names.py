@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 CheckName = Literal["signature", "defaults", "values", "dtypes", "raises", "examples", "gradients", "positional", "options",
-                    "naive-port", "warnings", "precision-growth"]
+                    "naive-port", "warnings", "precision-growth", "stale-error"]
 
 INTERFACE: frozenset[CheckName] = frozenset({"signature", "defaults", "positional", "naive-port"})
 """The checks whose findings are about how a binding is called (names, order, defaults), whatever their verdict:

@@ -20,8 +20,15 @@ class Adapter:
     #: message fragments of this framework's allocation failures (under the worker's memory limit)
     memory_messages: tuple[str, ...] = ("out of memory", "bad_alloc", "cannot allocate memory")
 
+    synchronized = True
+    """Whether `setup` makes the framework report each error on the call that caused it (a framework whose operators
+    run asynchronously by default: see the registry's `asynchronous`); the stale-error check's worker sets False."""
+
     def setup(self) -> None:
         """Import the framework and put it in a deterministic CPU mode."""
+
+    def settle(self) -> None:
+        """Wait for any work still running (raising what it raised); a no-op where calls are synchronous."""
 
     def version(self) -> str:
         return str(importlib.import_module(self.package).__version__)
@@ -74,6 +81,11 @@ class Adapter:
     def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], str]:
         fn, args, kwargs = self._prepare(request)
         return self._encode(self._pick(fn(*args, **kwargs), request))
+
+    def launch(self, request: dict[str, Any]) -> Any:
+        """The call, its result not read (nothing waits for it): what a program that does not print its loss does."""
+        fn, args, kwargs = self._prepare(request)
+        return fn(*args, **kwargs)
 
     def grad(self, request: dict[str, Any]) -> dict[str, Any]:
         """The call's output and d sum(output) / d args[i] for i in request['wrt'] (None: no gradient)."""

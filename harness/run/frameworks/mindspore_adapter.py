@@ -21,7 +21,9 @@ class Adapter(Base):
         # PyNative launches kernels asynchronously: an error could surface on a later call and be
         # charged to the wrong case (seen with 2.10: a dtype error repeated on the next calls).
         runtime = getattr(mindspore, "runtime", None)
-        if runtime is not None and hasattr(runtime, "launch_blocking"):
+        if not self.synchronized:
+            pass  # the stale-error check's worker: MindSpore's default, asynchronous launches
+        elif runtime is not None and hasattr(runtime, "launch_blocking"):
             runtime.launch_blocking()
         else:
             mindspore.set_context(pynative_synchronize=True)
@@ -29,6 +31,9 @@ class Adapter(Base):
             mindspore.set_device("CPU")
         else:
             mindspore.set_context(device_target="CPU")
+
+    def settle(self) -> None:
+        self.ms.runtime.synchronize()
 
     def to_tensor(self, a: np.ndarray, dtype: str) -> Any:
         t = self.ms.Tensor(np.array(a, order="C", copy=True))

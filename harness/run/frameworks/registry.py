@@ -21,6 +21,9 @@ class Framework:
     color: str  # its lines in the report's plots
     dashes: tuple[int | None, int | None]  # their dash pattern (on, off); (None, None) is solid
     text_color: str  # its name in the report's text (a darker shade of `color`, readable on white)
+    asynchronous: tuple[str, str] | None = None
+    """(page, sentence) where the framework documents that, by default, its operators run asynchronously, so an error
+    may surface after the call that caused it; the workers synchronize it, and the stale-error check measures it."""
 
 
 #: in display order: the report lists frameworks in this order
@@ -31,7 +34,11 @@ FRAMEWORKS: tuple[Framework, ...] = (
     Framework(name="mindspore", display="MindSpore", adapter="harness.run.frameworks.mindspore_adapter",
               package="mindspore", pip="mindspore",
               pins=("mindspore==2.10.0", "numpy<2"),  # MindSpore 2.x is built against numpy 1.x
-              color="#2e86ab", dashes=(6, 3), text_color="#1f6f95"),
+              color="#2e86ab", dashes=(6, 3), text_color="#1f6f95",
+              asynchronous=("https://www.mindspore.cn/docs/en/master/api_python/runtime/mindspore.runtime.launch_blocking.html",
+                            "In the initial state when this interface is not called, the operator executes asynchronously "
+                            "on the device. In this case, when an error occurs in the execution of the operator, it will not "
+                            "be possible to locate the position of the particular error script code.")),
     Framework(name="paddle", display="PaddlePaddle", adapter="harness.run.frameworks.paddle_adapter",
               package="paddle", pip="paddlepaddle", pins=("paddlepaddle==3.3.1", "numpy<3"),
               color="#3a9d23", dashes=(2, 2), text_color="#2d7d1b"),
