@@ -32,10 +32,19 @@ class Case:
     explored: bool = False  # drawn with the run's seed (exploration), not from the fixed core
     probe: str = ""  # an invalid case's probe (its subject, and its group when derived: see cases/probes.py)
     crashes: bool = False  # a replayed case of an accepted crash: its crash rate is measured even when it runs clean
+    unbatched: tuple[tuple[str, int], ...] = ()  # the spec's unbatched form: each array that lost the batch axis, and where
 
     def env(self) -> dict[str, Any]:
-        """The names a formula or condition sees, arrays in their own dtype."""
-        env: dict[str, Any] = {**self.params, **self.arrays, "variant": self.variant}
+        """The names a formula or condition sees, arrays in their own dtype; an unbatched case's arrays with the batch
+        axis put back (size 1): the spec's formulas and conditions are written for the batched form."""
+        arrays = self.arrays
+        if self.unbatched:
+            arrays = dict(arrays)
+            for name, axis in self.unbatched:
+                a = arrays.get(name)
+                if a is not None:
+                    arrays[name] = np.expand_dims(a, axis)
+        env: dict[str, Any] = {**self.params, **arrays, "variant": self.variant, "unbatched": bool(self.unbatched)}
         return env
 
     def with_(self, **changes: Any) -> Case:
@@ -49,6 +58,8 @@ class Case:
     def _fingerprint(self) -> str:
         h = hashlib.sha256()
         h.update(repr((self.api, self.variant, self.omit, sorted((k, repr(v)) for k, v in self.params.items()))).encode())
+        if self.unbatched:  # (only then: every other case keeps the fingerprint it had)
+            h.update(repr(self.unbatched).encode())
         for name in sorted(self.arrays):
             a = self.arrays[name]
             h.update(name.encode())
@@ -99,7 +110,7 @@ class Case:
             "inputs": {k: describe_array(v) for k, v in self.arrays.items()},
             "origin": self.origin,
             "note": self.note,
-        }
+        } | ({"unbatched": dict(self.unbatched)} if self.unbatched else {})
 
 
 def replayable(case: Case, target: str, finding: str, limit: int = 4096, crashes: bool = False) -> dict[str, Any] | None:
@@ -117,6 +128,8 @@ def replayable(case: Case, target: str, finding: str, limit: int = 4096, crashes
                               "inputs": inputs}
     if crashes:
         record["crashes"] = True
+    if case.unbatched:
+        record["unbatched"] = dict(case.unbatched)
     return record
 
 

@@ -51,6 +51,7 @@ class _CaseIn(BaseModel):
     probe: str = ""  # regression: the invalid case's probe (cases/probes.py)
     omit: list[str] = []  # regression: parameters left out of the call
     crashes: bool = False  # regression: the accepted finding is a crash (its rate is measured on every replay)
+    unbatched: dict[str, int] = {}  # the spec's unbatched form: input -> the batch axis it lacks
 
 
 class _FileIn(BaseModel):
@@ -104,10 +105,12 @@ def load_examples(root: Path | None, spec: Spec) -> list[Case]:
             targets = tuple(c.targets) if c.targets else None
             if c.kind == "regression":
                 out.append(Case(spec.api, arrays, params, c.variant, tuple(c.omit), c.origin, targets=targets,
-                                note=c.note, regression=c.name, probe=c.probe or feature_of(spec, c.note), crashes=c.crashes))
+                                note=c.note, regression=c.name, probe=c.probe or feature_of(spec, c.note), crashes=c.crashes,
+                                unbatched=tuple(c.unbatched.items())))
             else:
                 out.append(Case(spec.api, arrays, params, c.variant, origin=f"example:{c.name}", expected=c.expected,
-                                decimals=c.decimals, targets=targets, note=c.source or str(path)))
+                                decimals=c.decimals, targets=targets, note=c.source or str(path),
+                                unbatched=tuple(c.unbatched.items())))
     return out
 
 

@@ -23,7 +23,7 @@ from hypothesis.internal.conjecture.providers import Constants, HypothesisProvid
 from harness.cases import probes
 from harness.cases.case import Case
 from harness.spec import dtypes
-from harness.spec.model import MAX_CASE_ELEMENTS, ArraySpec, Param, Spec
+from harness.spec.model import MAX_CASE_ELEMENTS, ArraySpec, Param, Spec, batch_axis
 from harness.spec.probes import array_specs as declared_arrays
 
 SMALL_ELEMENTS = 64  # arrays up to this size get element-by-element hypothesis values
@@ -392,6 +392,50 @@ def sweep(spec: Spec, seed: int) -> list[Case]:
                 out.append(case)
                 break
     return out
+
+
+def unbatched(spec: Spec, cases: list[Case]) -> list[Case]:
+    """The spec's unbatched form (`unbatched:`) of up to `unbatched.cases` of `cases`, one per variant and parameter
+    values first: the batch dim dropped (its first entry kept) from every array whose declared shape has it at a
+    fixed axis. A case whose batch is empty has no unbatched form."""
+    u = spec.model.unbatched
+    if u is None:
+        return []
+    out: list[Case] = []
+    seen: set[str] = set()
+    for rank in (0, 1):  # first one per variant and parameters, then any
+        for case in cases:
+            key = f"{case.variant}|{sorted((k, repr(v)) for k, v in case.params.items())}"
+            if len(out) >= u.cases or (rank == 0 and key in seen):
+                continue
+            made = _unbatched(spec, case, u.dim)
+            if made is not None and made.fingerprint() not in {c.fingerprint() for c in out}:
+                out.append(made)
+                seen.add(key)
+    return out
+
+
+def _unbatched(spec: Spec, case: Case, dim: str) -> Case | None:
+    if spec.unbatched_when is not None and not _holds(spec.unbatched_when, case):
+        return None
+    specs = array_specs(spec, case.variant)
+    arrays, axes = dict(case.arrays), []
+    for name, a in case.arrays.items():
+        axis = batch_axis(specs[name].shape, dim, specs) if name in specs else None
+        if a is None or axis is None:
+            continue
+        if a.ndim <= axis or a.shape[axis] == 0:
+            return None
+        arrays[name] = np.take(a, 0, axis=axis)
+        axes.append((name, axis))
+    return case.with_(arrays=arrays, unbatched=tuple(axes)) if axes else None
+
+
+def _holds(condition: Any, case: Case) -> bool:
+    try:
+        return bool(condition.evaluate(case.env()))
+    except Exception:
+        return False
 
 
 def valid_form(case: Case) -> Case | None:

@@ -34,7 +34,7 @@ class Feature:
 
 def features(spec: Spec) -> list[Feature]:
     """The spec's categorical features: parameters' enum and bool values, optional tensors, variants, each array's
-    dtype where the spec lets it vary on its own, the first input's shape class, and derived facts: an index array
+    dtype where the spec lets it vary on its own, the first input's shape class (empty, 0-d, one element, other), and derived facts: an index array
     that holds the ignored index, an array that holds a value placed at a formula threshold (`ties`)."""
     out: list[Feature] = []
     for name, p in spec.model.params.items():
@@ -85,7 +85,8 @@ def _shape_of(name: str) -> Callable[[Case], str | None]:
         a = c.arrays.get(name)
         if a is None:
             return None
-        return "empty" if a.size == 0 else "0-d" if a.ndim == 0 else "other"
+        # one element: where a reduction's mean and sum agree, a kernel's special case for it shows (MindSpore's BCE)
+        return "empty" if a.size == 0 else "0-d" if a.ndim == 0 else "one element" if a.size == 1 else "other"
     return of
 
 

@@ -18,7 +18,7 @@ class RaisesCheck(CaseCheck):
     name = "raises"
     order = 20
     column = 4
-    partition = ("variant", "probe")
+    partition = ("variant", "probe", "form")
     table = TableRow(2, "errors raised")
 
     def owns(self, ctx: CaseContext) -> bool:

@@ -38,6 +38,8 @@ def features(case: Case | None) -> dict[str, str]:
             out[name] = repr(v)
         elif isinstance(v, (int, float)):
             out[name] = "0" if v == 0 else ("<0" if v < 0 else (">0"))
+    if case.unbatched:
+        out["form"] = "unbatched"
     if case.origin == "invalid":
         out["probe"] = case.probe or case.note.split("=")[0].split(" ")[0]
     return out

@@ -93,7 +93,7 @@ def _fill(ref: Reference, formula: Formula, case: Case, params: dict[str, Any] |
     ctx = Context()
     try:
         env.update(params or {})
-        ref._value = np.asarray(formula.evaluate(env, ctx), dtype=np.float64)
+        ref._value = unbatch(np.asarray(formula.evaluate(env, ctx), dtype=np.float64), case)
         ref._accumulation = ctx.accumulation
     except Exception as exc:  # a formula that cannot evaluate a case says so in the report
         ref._error = f"{type(exc).__name__}: {exc}"
@@ -108,9 +108,17 @@ def _lowp(formula: Formula, case: Case, params: dict[str, Any] | None) -> np.nda
     try:
         env = _env(case, wide=False)
         env.update(params or {})
-        return np.asarray(formula.evaluate(env, Context()), dtype=np.float64)
+        return unbatch(np.asarray(formula.evaluate(env, Context()), dtype=np.float64), case)
     except Exception:
         return None
+
+
+def unbatch(value: np.ndarray, case: Case) -> np.ndarray:
+    """The formula's result (of the batched form, with a batch of 1) for an unbatched case: without the batch axis
+    where the result kept it (reduction 'none': a loss's first axis)."""
+    if case.unbatched and value.ndim and value.shape[0] == 1:
+        return value[0]
+    return value
 
 
 def input_scale(case: Case, wide: dict[str, Any] | None = None) -> float:

@@ -105,6 +105,9 @@ class SpecRun:
                   if c.fingerprint() not in seen]
         core += paired
         seen |= {c.fingerprint() for c in paired}
+        flat = [c for c in generate.unbatched(spec, [c for c in core if c.origin == "generated"]) if valid(c)]
+        core += [c for c in flat if c.fingerprint() not in seen]  # the documented form without the batch dim
+        seen |= {c.fingerprint() for c in flat}
         explored = [c.with_(explored=True) for c in generate.draw(bulk, config.explore_examples, config.seed)
                     if c.fingerprint() not in seen]
         self.cases = core + explored
@@ -113,7 +116,7 @@ class SpecRun:
         self.regressions = [c for c in checked_in if c.regression]  # replayed every run: see harness/replay.py
         self._refs: dict[tuple[str, str], Reference] = {}
         self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
-        self.gradients = GradientCheck(spec, self.cases)
+        self.gradients = GradientCheck(spec, [c for c in self.cases if not c.unbatched])  # gradref: batched formulas
         self._heard: dict[tuple[str, str, str], dict[str, Any] | None] = {}  # (target, case, request fields) -> its reply
         self._peer_guards: dict[str, _PeerGuard] = {}
         self._peer_ids = 0

@@ -177,6 +177,19 @@ class Option(_Model):
     quote: str
 
 
+class Unbatched(_Model):
+    """The documented form without the batch dimension (torch's "(C) for unbatched input"): `dim` dropped from every
+    array whose shape has it (a class-index target of shape (N) becomes 0-d). The formula and every condition
+    still see the batched form (the dim put back with size 1), and the reference of 'none' loses it again from the
+    output's first axis, where a loss keeps its batch."""
+
+    dim: str
+    when: str | None = None  # the batched cases that have the form (a condition on them), e.g. "ndim(input) == 2"
+    source: str
+    quote: str
+    cases: int = Field(8, ge=1, le=64)  # core cases drawn in this form
+
+
 class Invalid(_Model):
     """How to make a deliberately invalid case, to probe raise conditions."""
 
@@ -285,6 +298,7 @@ class SpecModel(_Model):
     formula: str
     raises: list[Raise] = []
     invalid: list[Invalid] = []  # probes no declaration implies (the derived ones: harness/spec/probes.py)
+    unbatched: Unbatched | None = None  # the form without the batch dim, where the docs state one
     exclude_probes: list[str] = []  # derived probes (their keys) or probe groups this spec does not run
     gradients: Gradients = Gradients()
     plots: list[Plot] = []
@@ -367,6 +381,7 @@ class Spec:
     bindings: list[BindingView] = field(default_factory=list)
     subgradients: list[tuple[Subgradient, formula_mod.Formula | None]] = field(default_factory=list)
     plot_inputs: list[dict[str, formula_mod.Formula]] = field(default_factory=list)  # per plot: input -> expression
+    unbatched_when: formula_mod.Formula | None = None
     probes: list[probes.Probe] = field(default_factory=list)  # invalid-input probes, written and derived
 
     @property
@@ -471,7 +486,7 @@ def _check_value_refs(path: Path, located: Located, model: SpecModel, name: str,
 
 
 def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
-    variables = set(model.inputs) | set(model.params) | {"variant"}
+    variables = set(model.inputs) | set(model.params) | {"variant", "unbatched"}
     for variant in model.variants.values():
         variables |= set(variant.inputs)
     arrays = {**model.inputs, **{k: v for k, v in model.params.items() if isinstance(v, ArraySpec)}}
@@ -490,6 +505,8 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
                                       f"add it under `dims:` or use one of {sorted(model.dims)}")
         _check_value_refs(path, located, model, name, arr, arrays)
     _check_smallest_case(path, located, model, arrays)
+    if model.unbatched is not None:
+        _check_unbatched(path, located, model, arrays)
     spec_formula = _compile_formula(path, located, ("formula",), model.formula, variables, False)
     raises = [(r, _compile_formula(path, located, ("raises", i, "when"), r.when, variables, True))
               for i, r in enumerate(model.raises)]
@@ -504,6 +521,8 @@ def _compile(path: Path, located: Located, model: SpecModel) -> Spec:
              for i, p in enumerate(model.invalid) if p.fill}
     spec = Spec(path, located, model, spec_formula, raises, output, ties, fills)
     spec.subgradients = _subgradients(path, located, ("gradients",), model.gradients.subgradients, model, variables)
+    if model.unbatched is not None and model.unbatched.when:
+        spec.unbatched_when = _compile_formula(path, located, ("unbatched", "when"), model.unbatched.when, variables, True)
     for i, plot in enumerate(model.plots):
         known = variables | {plot.x.name} | PLOT_HELPERS
         spec.plot_inputs.append({name: _compile_formula(path, located, ("plots", i, "inputs", name), expr, known, True)
@@ -556,6 +575,36 @@ def _check_contradictions(path: Path, located: Located, at: tuple[Any, ...],
                               f"raise rule {i} ({rule.error} when {rule.when!r}) contradicts rule {j} ({other.error} "
                               "under the same condition)", "keep the rule the documentation states, or tell the conditions apart")
         seen.setdefault(key, (i, rule))
+
+
+def batch_axis(shape: Any, dim: str, arrays: dict[str, ArraySpec]) -> int | None:
+    """Where `dim` sits in a declared shape (`like X` followed); None when it is not there, or after a dim of
+    variable rank (its axis would vary)."""
+    seen: set[int] = set()
+    while isinstance(shape, str) and id(shape) not in seen:
+        seen.add(id(shape))
+        ref = arrays.get(shape.split(" ", 1)[1])
+        shape = ref.shape if ref is not None else None
+    if not isinstance(shape, list):
+        return None
+    for k, d in enumerate(shape):
+        if d == dim:
+            return k
+        if isinstance(d, str) and d.endswith("..."):
+            return None
+    return None
+
+
+def _check_unbatched(path: Path, located: Located, model: SpecModel, arrays: dict[str, ArraySpec]) -> None:
+    u = model.unbatched
+    assert u is not None
+    dim = model.dims.get(u.dim)
+    if dim is None or dim.rank is not None:
+        raise SourceError(path, located.line(("unbatched", "dim")), f"unbatched.dim {u.dim!r} is no fixed-rank dim of `dims`",
+                          f"name the batch dim, one of {sorted(k for k, d in model.dims.items() if d.rank is None)}")
+    if all(batch_axis(a.shape, u.dim, arrays) is None for a in model.inputs.values()):
+        raise SourceError(path, located.line(("unbatched", "dim")), f"no input's shape has {u.dim!r} at a fixed axis",
+                          "name the dim the inputs' shapes start their batch with")
 
 
 def _check_smallest_case(path: Path, located: Located, model: SpecModel, arrays: dict[str, ArraySpec]) -> None:
