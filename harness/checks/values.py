@@ -17,7 +17,7 @@ class ValuesCheck(CaseCheck):
     name = "values"
     order = 30  # claims what no other case check does
     column = 2
-    partition = ("variant", "values", "form")
+    partition = ("variant", "values", "form", "elements")
     table = TableRow(0, "formula (values)")
 
     def owns(self, ctx: CaseContext) -> bool:

@@ -23,7 +23,7 @@ UNSTABLE = frozenset({"crash", "timeout", "memory", "nondeterministic"})
 """Verdicts of calls that gave no stable answer (died, hung, ran out of memory, or answered differently when
 re-run). A flip among them on the same finding is one behaviour for the gate: a heap corruption shows as a
 crash in one run, a hang in the next, and a crash that comes and goes as nondeterministic."""
-PARTITION_KEYS = ("variant", "values", "probe", "form")
+PARTITION_KEYS = ("variant", "values", "probe", "form", "elements")
 """Region keys that split findings into separate causes (every check's `partition`, harness/checks/); the
 other keys are where region probes found the finding to hold, which can move from run to run."""
 

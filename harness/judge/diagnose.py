@@ -481,6 +481,10 @@ class ValueTests:
             return Diagnosis("ratio:-1", "has the opposite sign of the reference")
         if r.size > 1:
             return Diagnosis("ratio", f"equals the reference × {_num(r0)} (a constant ratio over {r.size} elements)")
+        for k in (2, 3, 4):  # one element: only a whole multiple (or part) of it is worth naming
+            for factor, shown in ((k, str(k)), (1 / k, f"1/{k}")):
+                if abs(r0 - factor) <= tol * factor:
+                    return Diagnosis(f"ratio:{shown}", f"is {shown} times the reference (its one element)")
         return None
 
     def ignored_counts(self) -> tuple[int, int] | None:

@@ -40,6 +40,8 @@ def features(case: Case | None) -> dict[str, str]:
             out[name] = "0" if v == 0 else ("<0" if v < 0 else (">0"))
     if case.unbatched:
         out["form"] = "unbatched"
+    if case.empty:  # a reduction over nothing: memory nothing wrote lands it in any verdict, so it is its own finding
+        out["elements"] = "none"
     if case.origin == "invalid":
         out["probe"] = case.probe or case.note.split("=")[0].split(" ")[0]
     return out
