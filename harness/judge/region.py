@@ -103,13 +103,13 @@ def _try_finite_twin(head: Verdict, judge_cases: Judge) -> None:
 
 
 def _holding(head: Verdict, cases: list[Case], judge_cases: Callable[[list[Case]], list[Verdict]]) -> list[bool]:
-    """For each case: does it show the head's discrepancy (same check, verdict, documentation, partition)?"""
-    want = (head.check, head.verdict, head.documented, partition(head))
+    """For each case: does it show the head's discrepancy (same check, verdict, subject, documentation, partition)?"""
+    want = (head.check, head.verdict, head.subject, head.documented, partition(head))
     verdicts = judge_cases(cases)
     by_case: dict[str, list[Verdict]] = {}
     for v in verdicts:
         if v.case is not None:
             by_case.setdefault(v.case.fingerprint(), []).append(v)
-    return [any((v.check, v.verdict, v.documented, partition(v)) == want for v in by_case.get(c.fingerprint(), []))
+    return [any((v.check, v.verdict, v.subject, v.documented, partition(v)) == want for v in by_case.get(c.fingerprint(), []))
             for c in cases]
 

@@ -215,6 +215,8 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     # a case the binding documents to accept is judged by what it returns: its docs, not the common raise rule
     by_peers = peer != "match" and not (ctx.accepting is not None and peer == "missing-error")
     v = Verdict(ctx.binding, ctx.case, check, peer if by_peers else doc, peer, doc)
+    if check == "values" and peer == "match" and doc != "match":
+        v.subject = OWN_DOCS  # what its peers compute, not what its own docs say: another claim than a peer mismatch
     if not v.is_match:  # only discrepancies are ever shown: describing every match cost a third of judging
         v.expected, v.actual, v.message = _show(ctx.common_rule if by_peers else ctx.own_rule,
                                                 ctx.common if by_peers else (ctx.own or ctx.common), ctx.outcome)
@@ -233,6 +235,10 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     v.raw = Result.of_outcome(ctx.outcome) if v.silent else None
     return v
 
+
+OWN_DOCS = "its own docs"
+"""The subject of a values verdict that matches the common spec but not the binding's own documentation: its own
+finding, never merged with the binding's discrepancies from its peers in the same region."""
 
 LESS_COMMON = ("float16", "bfloat16", "int32", "int16", "int8", "uint8")
 """The dtypes kernels most often lack: half precision on CPU, and narrow integers where an index is a long."""

@@ -608,13 +608,13 @@ class TargetRunner:
         spec = self.spec_run.spec
         strategy = generate.all_cases(spec) if check.shrink_space() == "all" else generate.valid_cases(spec)
         found: dict[str, Verdict] = {}
-        want = (head.check, head.verdict, head.documented, head.why, partition(head))
+        want = (head.check, head.verdict, head.subject, head.documented, head.why, partition(head))
 
         def holds(case: Case) -> bool:
             if not _may_reproduce(head, case):
                 return False  # decided without a framework call: most draws of a search end here
             for v in self.judge_cases([case]):
-                if (v.check, v.verdict, v.documented, v.why, partition(v)) == want:
+                if (v.check, v.verdict, v.subject, v.documented, v.why, partition(v)) == want:
                     found[case.fingerprint()] = v
                     return True
             return False
