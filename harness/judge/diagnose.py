@@ -643,9 +643,11 @@ def _float32_level(act: np.ndarray, ref: np.ndarray | None) -> float | None:
             return None
         scale = max(float(np.abs(r[finite]).max()), dtypes.tiny("float64"))
         rel = float((np.abs(act - r)[finite]).max()) / scale
-    return rel if 16 * dtypes.eps("float64") < rel <= ULPS32 * dtypes.eps("float32") else None
+    # below a thousandth of float32's eps it is float64 rounding spread over steps, never a float32 step
+    return rel if FLOAT32_FLOOR * dtypes.eps("float32") < rel <= ULPS32 * dtypes.eps("float32") else None
 
 
+FLOAT32_FLOOR = 1e-3  # a float32 step leaves at least this fraction of float32's eps (a thousand float64 ulps)
 INPUT_SCALE = 1e-10  # a float64 error below this fraction of the inputs' magnitude is a precision matter
 ULPS32 = 16  # a gradient computed in float32 matches the float32-rounded case's within this many float32 eps
 

@@ -65,6 +65,8 @@ def locate(findings: list[Finding], spec: Spec, prober: Callable[[Finding], Judg
             continue
         if head.documented and head.case.origin == "invalid":
             continue  # a probe its docs predict the outcome of (a dtype they do not list): no claim to locate
+        if partition(head).get("elements"):
+            continue  # a reduction over nothing, its check's own partition: what moving it shows is memory, not a region
         judge_cases = prober(f)
         if judge_cases is None:
             continue

@@ -188,7 +188,13 @@ class CaseContext:
 
     @property
     def out_dtype(self) -> str:
-        return (self.outcome.dtype or "float64") if self.outcome.ok else "float64"
+        """The precision the result is judged at: its dtype's, or a float input's where that is coarser (float16
+        inputs returned as float32 carry float16's rounding: MindSpore's huber_loss computes in float16 and widens)."""
+        out = (self.outcome.dtype or "float64") if self.outcome.ok else "float64"
+        if not dtypes.is_float(out):
+            return out
+        floats = [dtypes.name(a) for a in self.case.arrays.values() if a is not None and dtypes.is_float(dtypes.name(a))]
+        return max([out, *floats], key=dtypes.eps)
 
     def against_peers(self) -> tuple[VerdictName, compare.Comparison | None]:
         """The verdict against the common spec (its raise rules, then its formula)."""

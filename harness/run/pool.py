@@ -346,12 +346,14 @@ class Pool:
         self._forks: dict[str, ForkServer | None] = {}  # None: it could not start; workers start the slow way
         self._forks_lock = threading.Lock()
         self.unsynchronized_workers: dict[str, Worker] = {}
+        self._unsynchronized_pending: dict[str, Future[Worker]] = {}
 
     def get(self, framework: str) -> Worker:
         with self._lock:
             worker = self._kept(self.workers, framework, self._new, remember=True)
             if self.spares and framework not in self._spares:
                 self._spares[framework] = self._in_background(framework)
+            self._prefetch_unsynchronized(framework)
             return worker
 
     def peer(self, framework: str) -> Worker:
@@ -363,16 +365,42 @@ class Pool:
 
     def unsynchronized(self, framework: str) -> Worker:
         """A worker whose framework keeps its default asynchronous launches (the stale-error check's), started the
-        slow way on first use (a fork server's children inherit its synchronized setup) and kept for the run."""
+        slow way (a fork server's children inherit its synchronized setup) in the background when the framework's
+        first worker is asked for (`get`), and kept for the run."""
         with self._lock:
-            return self._kept(self.unsynchronized_workers, framework, lambda name: self._started(Worker(
-                name, self.pythons[name], self.timeout, log_dir=self.log_dir, memory=self.memory,
-                ledgers=self.peer_ledgers, env={UNSYNCHRONIZED: "1"})), remember=False)
+            pending = self._unsynchronized_pending.pop(framework, None)
+        if pending is not None:
+            try:
+                worker = pending.result()
+            except WorkerStartError:
+                pass  # started again below: its error is the one to report
+            else:
+                with self._lock:
+                    self.unsynchronized_workers[framework] = worker
+        with self._lock:
+            return self._kept(self.unsynchronized_workers, framework, self._unsynchronized_new, remember=False)
 
-    @staticmethod
-    def _started(worker: Worker) -> Worker:
+    def _unsynchronized_new(self, framework: str) -> Worker:
+        worker = Worker(framework, self.pythons[framework], self.timeout, log_dir=self.log_dir, memory=self.memory,
+                        ledgers=self.peer_ledgers, env={UNSYNCHRONIZED: "1"})
         worker.start()
         return worker
+
+    def _prefetch_unsynchronized(self, framework: str) -> None:
+        """Start the framework's unsynchronized worker in the background, if its launches are asynchronous."""
+        known = framework in registry.names() and registry.get(framework).asynchronous is not None
+        if not known or framework in self._unsynchronized_pending or framework in self.unsynchronized_workers:
+            return
+        future: Future[Worker] = Future()
+
+        def start() -> None:
+            try:
+                future.set_result(self._unsynchronized_new(framework))
+            except BaseException as exc:  # handed to whoever asks for it
+                future.set_exception(exc)
+
+        self._unsynchronized_pending[framework] = future
+        threading.Thread(target=start, daemon=True).start()
 
     def _kept(self, table: dict[str, Worker], framework: str, make: Callable[[str], Worker], remember: bool) -> Worker:
         """The framework's worker in `table`, started on first use; with `remember`, a failed start is final."""
@@ -449,6 +477,12 @@ class Pool:
         self.workers.clear()
         self.peers.clear()
         self.unsynchronized_workers.clear()
+        for pending in self._unsynchronized_pending.values():
+            try:
+                pending.result(timeout=self.timeout).close()
+            except Exception:
+                pass  # one that never started has nothing to close
+        self._unsynchronized_pending.clear()
         for spare in self._spares.values():
             try:
                 spare.result(timeout=self.timeout).close()
