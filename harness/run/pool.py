@@ -391,16 +391,7 @@ class Pool:
         known = framework in registry.names() and registry.get(framework).asynchronous is not None
         if not known or framework in self._unsynchronized_pending or framework in self.unsynchronized_workers:
             return
-        future: Future[Worker] = Future()
-
-        def start() -> None:
-            try:
-                future.set_result(self._unsynchronized_new(framework))
-            except BaseException as exc:  # handed to whoever asks for it
-                future.set_exception(exc)
-
-        self._unsynchronized_pending[framework] = future
-        threading.Thread(target=start, daemon=True).start()
+        self._unsynchronized_pending[framework] = self._in_background(framework, self._unsynchronized_new)
 
     def _kept(self, table: dict[str, Worker], framework: str, make: Callable[[str], Worker], remember: bool) -> Worker:
         """The framework's worker in `table`, started on first use; with `remember`, a failed start is final."""
@@ -456,13 +447,14 @@ class Pool:
                 self._forks[framework] = server
             return server
 
-    def _in_background(self, framework: str) -> Future[Worker]:
+    def _in_background(self, framework: str, make: Callable[[str], Worker] | None = None) -> Future[Worker]:
+        """A worker (a spare, by default) started on a thread of its own; its start error goes to whoever takes it."""
         future: Future[Worker] = Future()
 
         def start() -> None:
             try:
-                future.set_result(self._new(framework))
-            except BaseException as exc:  # handed to whoever takes the spare
+                future.set_result((make or self._new)(framework))
+            except BaseException as exc:  # handed to whoever takes the worker
                 future.set_exception(exc)
 
         threading.Thread(target=start, daemon=True).start()
