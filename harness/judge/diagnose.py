@@ -170,12 +170,13 @@ def _stale(v: Verdict) -> Diagnosis | None:
     ref = evaluate(v.binding.spec.formula, v.case).value
     allowed = [0.0] + ([float(x) for x in ref.ravel() if not np.isnan(x)] if ref is not None else [])
     mean_like = ref is None or not ref.size or bool(np.isnan(ref).any())
-    # a sum over nothing is 0 and a mean nan (0/0); ±inf needs a nonzero sum, so it too is memory nothing wrote
+    # a sum over nothing is exactly 0 (1e-33 is memory, not rounding) and a mean nan (0/0); ±inf needs a nonzero
+    # sum, so it too is memory nothing wrote
     # (unless the reference itself is infinite there), and so is nan where the reference is a sum's 0 (memory a
     # framework fills with nan before use: torch's deterministic mode)
     odd = sorted({float(x) for a in _outputs(v.actual) for x in a.ravel()
-                  if not (np.isnan(x) and mean_like) and not any(x == y or (np.isfinite(x) and np.isfinite(y) and
-                                                            abs(x - y) <= 1e-6 * max(1.0, abs(y))) for y in allowed)})
+                  if not (np.isnan(x) and mean_like) and not any(x == y or (y != 0 and np.isfinite(x) and np.isfinite(y) and
+                                                            abs(x - y) <= 1e-6 * abs(y)) for y in allowed)})
     if not odd:
         return None
     shown = "nan" if ref is None or not ref.size else _num(float(ref.ravel()[0]))
