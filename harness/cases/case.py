@@ -4,12 +4,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from harness.spec import dtypes
 from harness.spec.probes import shown
+
+if TYPE_CHECKING:
+    from harness.spec.formula import Formula
 
 SUMMARY_ELEMENTS = 16  # arrays larger than this are summarized in reports
 
@@ -96,6 +99,11 @@ class Case:
                 a = dtypes.cast(np.where(np.isfinite(wide), wide, TWIN_VALUE), dtypes.name(a))
             arrays[name] = a
         return self.with_(arrays=arrays)
+
+    @property
+    def setting(self) -> str:
+        """Its variant and parameter values as one key: what spreading cases over a spec's settings compares."""
+        return f"{self.variant}|{sorted((k, repr(v)) for k, v in self.params.items())}"
 
     def fingerprint(self) -> str:
         """Identity of the case's content (computed once: every binding of a spec asks)."""
@@ -224,3 +232,13 @@ def brief(o: Outcome, kind: bool = True) -> dict[str, Any]:
     err = o.error or {}
     shown = {"error": err.get("type"), "message": err.get("message", "")[:500]}
     return jsonable({**shown, "kind": o.crash}) if kind else shown
+
+
+def holds(condition: Formula, case: Case, params: dict[str, Any] | None = None) -> bool:
+    """A spec condition on a case; a condition that cannot be evaluated does not hold."""
+    env = case.env()
+    env.update(params or {})
+    try:
+        return bool(condition.evaluate(env))
+    except Exception:
+        return False

@@ -21,7 +21,7 @@ from hypothesis.internal.conjecture.data import ConjectureData
 from hypothesis.internal.conjecture.providers import Constants, HypothesisProvider
 
 from harness.cases import probes
-from harness.cases.case import Case
+from harness.cases.case import Case, holds
 from harness.spec import dtypes
 from harness.spec.model import MAX_CASE_ELEMENTS, ArraySpec, Param, Spec, batch_axis
 from harness.spec.probes import array_specs as declared_arrays
@@ -402,21 +402,22 @@ def unbatched(spec: Spec, cases: list[Case]) -> list[Case]:
     if u is None:
         return []
     out: list[Case] = []
-    seen: set[str] = set()
+    settings: set[str] = set()
+    made_already: set[str] = set()
     for rank in (0, 1):  # first one per variant and parameters, then any
         for case in cases:
-            key = f"{case.variant}|{sorted((k, repr(v)) for k, v in case.params.items())}"
-            if len(out) >= u.cases or (rank == 0 and key in seen):
+            if len(out) >= u.cases or (rank == 0 and case.setting in settings):
                 continue
             made = _unbatched(spec, case, u.dim)
-            if made is not None and made.fingerprint() not in {c.fingerprint() for c in out}:
+            if made is not None and made.fingerprint() not in made_already:
                 out.append(made)
-                seen.add(key)
+                settings.add(case.setting)
+                made_already.add(made.fingerprint())
     return out
 
 
 def _unbatched(spec: Spec, case: Case, dim: str) -> Case | None:
-    if spec.unbatched_when is not None and not _holds(spec.unbatched_when, case):
+    if spec.unbatched_when is not None and not holds(spec.unbatched_when, case):
         return None
     specs = array_specs(spec, case.variant)
     arrays, axes = dict(case.arrays), []
@@ -429,13 +430,6 @@ def _unbatched(spec: Spec, case: Case, dim: str) -> Case | None:
         arrays[name] = np.take(a, 0, axis=axis)
         axes.append((name, axis))
     return case.with_(arrays=arrays, unbatched=tuple(axes)) if axes else None
-
-
-def _holds(condition: Any, case: Case) -> bool:
-    try:
-        return bool(condition.evaluate(case.env()))
-    except Exception:
-        return False
 
 
 def valid_form(case: Case) -> Case | None:

@@ -98,7 +98,7 @@ def _chosen(run: TargetRunner, option: OptionView) -> list[Case]:
     def form(case: Case) -> str | None:
         if case.nonfinite or (option.when is not None and not holds_once(option.when, case)):
             return None
-        return f"{case.variant}|{sorted((k, repr(v)) for k, v in case.params.items())}"
+        return case.setting
 
     return pairs.spread(pairs.valid_core(run), form, 2, CASES)
 

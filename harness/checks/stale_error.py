@@ -38,8 +38,9 @@ class StaleErrorCheck(BindingCheck):
         control = _control(run)
         if documented is None or control is None or not run.raised:
             return []
-        types = {c.fingerprint(): kind for c, kind in run.raised if not c.explored}  # the seed's exploration: not gated
-        chosen = pairs.spread([c for c, _ in run.raised if not c.explored], lambda c: types[c.fingerprint()], PER_ERROR, CASES)
+        core = [(c, kind) for c, kind in run.raised if not c.explored]  # the seed's exploration: not gated
+        types = {c.fingerprint(): kind for c, kind in core}
+        chosen = pairs.spread([c for c, _ in core], lambda c: types[c.fingerprint()], PER_ERROR, CASES)
         requests: list[dict[str, Any]] = []
         kept: list[Case] = []
         for case in chosen:

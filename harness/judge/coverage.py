@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.cases import pairwise
-from harness.cases.case import Case
-from harness.judge.reference import holds
+from harness.cases.case import Case, holds
 from harness.judge.verdicts import matching_rules
 from harness.spec import dtypes
 from harness.spec.model import ArraySpec, Param, Spec

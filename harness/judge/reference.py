@@ -136,12 +136,3 @@ def input_scale(case: Case, wide: dict[str, Any] | None = None) -> float:
             scale = max(scale, top)
     return scale
 
-
-def holds(condition: Formula, case: Case, params: dict[str, Any] | None = None) -> bool:
-    """A spec condition on a case; a condition that cannot be evaluated does not hold."""
-    env = case.env()
-    env.update(params or {})
-    try:
-        return bool(condition.evaluate(env))
-    except Exception:
-        return False

@@ -14,10 +14,10 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from harness.cases.case import Case, Outcome, describe_array, jsonable
+from harness.cases.case import Case, Outcome, describe_array, holds, jsonable
 from harness.judge import compare
 from harness.judge.peers import ARBITRATED, DTYPES, NONFINITE_FORMULA, NONFINITE_INPUT, NONFINITE_RESULT, OUTSIDE, RAISE, Result
-from harness.judge.reference import Reference, holds
+from harness.judge.reference import Reference
 from harness.spec import dtypes
 from harness.spec import formula as formula_mod
 from harness.spec.formula import Formula

@@ -580,9 +580,9 @@ def _check_contradictions(path: Path, located: Located, at: tuple[Any, ...],
 def batch_axis(shape: Any, dim: str, arrays: dict[str, ArraySpec]) -> int | None:
     """Where `dim` sits in a declared shape (`like X` followed); None when it is not there, or after a dim of
     variable rank (its axis would vary)."""
-    seen: set[int] = set()
-    while isinstance(shape, str) and id(shape) not in seen:
-        seen.add(id(shape))
+    followed: set[str] = set()
+    while isinstance(shape, str) and shape not in followed:
+        followed.add(shape)
         ref = arrays.get(shape.split(" ", 1)[1])
         shape = ref.shape if ref is not None else None
     if not isinstance(shape, list):
