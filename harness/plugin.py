@@ -58,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "a binding runs only every 4th further case of it and never repeats a call that crashed; 0: run all")
     g.addoption("--no-recheck", action="store_true",
                 help="do not re-run cases to detect nondeterministic results (faster, less trustworthy)")
+    g.addoption("--no-lanes", action="store_true",
+                help="run a spec's bindings one after another, not one lane per framework side by side (slower; a "
+                     "binding's own framework processes get the same calls in the same order either way)")
     g.addoption("--report-dir", default=str(ROOT / "reports"), help="where report.json and index.html go")
     g.addoption("--cases-dir", default=str(ROOT / "cases"), help="checked-in cases (doc examples, regressions)")
     g.addoption("--shard", type=_shard, default=None, metavar="I/N",
@@ -98,6 +101,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(keep) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run in one process knows every binding it will run: each spec's then run side by side (RunSession.plan).
+    Under xdist a worker learns its bindings one at a time, and --no-lanes runs them one after another."""
+    config = session.config
+    if _is_worker(config) or getattr(config.option, "numprocesses", None) or config.option.no_lanes:
+        return
+    items = [(item.spec, item.target) for item in session.items if isinstance(item, CheckItem)]
+    if items:
+        _session(config).plan(items)
 
 
 def _workers(config: pytest.Config) -> dict[str, str]:

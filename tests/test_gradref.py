@@ -196,3 +196,43 @@ def test_exact_ties_are_still_kinks_at_every_magnitude():
     k = big.inputs["x"]
     assert k.kinks.tolist() == [True, False, False], "x == 1 is on the threshold; 1 + 2^-30 is close to it but not on it"
     assert (k.left[0], k.right[0]) == (0.0, 1.0)
+
+
+def test_references_derived_side_by_side_in_threads_equal_those_derived_alone():
+    """Lanes judge bindings in threads (RunSession): the forward-mode state (`magnitudes`, `margins`) is each
+    thread's own, so a reference derived beside another is the one derived alone (kinks, slack and terms too)."""
+    import sys
+    import threading
+
+    rng = np.random.default_rng(7)
+    cases = [Case("smooth_l1_loss", {"input": rng.choice([-1.0, 0.0, 0.5, 1.0, 2.0], 6),
+                                     "target": rng.choice([-1.0, 0.0, 0.5, 1.0], 6)},
+                  {"beta": 0.5, "reduction": reduction}) for reduction in ("sum", "mean", "none") for _ in range(8)]
+
+    def fields(ref):
+        return [(g.value, g.kinks, g.left, g.right, g.slack, g.terms) for g in ref.inputs.values()]
+
+    alone = [fields(gradref.derive(SMOOTH.formula, c, ["input", "target"])) for c in cases]
+    got: dict[int, list] = {}
+
+    def derive_all(k: int) -> None:
+        got[k] = [fields(gradref.derive(SMOOTH.formula, c, ["input", "target"])) for c in cases]
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns within every derivation
+    try:
+        threads = [threading.Thread(target=derive_all, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    for k in range(4):
+        for mine, theirs in zip(got[k], alone):
+            for a, b in zip(mine, theirs):
+                for x, y in zip(a, b):
+                    if x is None or y is None:
+                        assert x is None and y is None
+                    else:
+                        np.testing.assert_array_equal(x, y)

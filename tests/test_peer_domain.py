@@ -50,14 +50,14 @@ def test_what_one_binding_of_a_framework_cannot_answer_is_asked_of_the_next() ->
     asked: list[tuple[str, int]] = []
 
     class _Run:  # a stand-in for SpecRun.ask: the first binding answers only the first call
-        def ask(self, peer, items, pool, check, cast=True):
+        def ask(self, peer, items, pool, check, cast=True, lane=""):
             asked.append((peer.target, len(items)))
             if peer is first:
                 return [Result("error", error="ValueError")] + [None] * (len(items) - 1)
             return [Result("error", error="TypeError")] * len(items)
 
     runner = object.__new__(TargetRunner)
-    runner.spec_run, runner.pool = _Run(), None  # type: ignore[assignment]
+    runner.spec_run, runner.pool, runner.lane = _Run(), None, ""  # type: ignore[assignment]
     v = Verdict(HUBER.binding("torch.nn.HuberLoss"), _case("float32"), "values", "value", "value", "value")
     got = runner._ask([first, second], [(v, {}), (v, {})], "values")
     assert [(b.target, r.error if r else None) for b, r in got] == [

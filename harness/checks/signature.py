@@ -21,7 +21,7 @@ class SignatureCheck(BindingCheck):
 
     def verdicts(self, run: TargetRunner) -> list[Verdict]:
         b = run.binding
-        sig = run.pool.get(b.framework).run([{"op": "signature", "id": 0, "target": b.target, "kind": b.kind}])[0]
+        sig = run.pool.get(b.framework, run.lane).run([{"op": "signature", "id": 0, "target": b.target, "kind": b.kind}])[0]
         if sig.get("error") or sig.get("crash"):
             err = sig.get("error") or {}
             return [Verdict(b, None, "signature", "unexpected-error", "unexpected-error", "unexpected-error",

@@ -55,7 +55,9 @@ class StaleErrorCheck(BindingCheck):
             worker = run.pool.unsynchronized(b.framework)
         except WorkerStartError:
             return []
-        return [v for case, reply in zip(kept, worker.run(requests))
+        with run.pool.unsynchronized_lock:  # one worker for the run: lanes take turns
+            replies = worker.run(requests)
+        return [v for case, reply in zip(kept, replies)
                 if (v := _judged(b, case, types[case.fingerprint()], control, reply, documented))]
 
     def table_text(self, api: dict[str, object], binding: dict[str, object]) -> str:

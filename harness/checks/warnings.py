@@ -56,7 +56,7 @@ class WarningsCheck(BindingCheck):
             answers: dict[str, list[Result | None]] = {}  # peer target -> its result per case (None: no answer)
             for bindings in others:
                 for peer in bindings:  # the first binding of a framework that answers speaks for it
-                    results = run.spec_run.ask(peer, [(c, {}) for c in cases], run.pool, self.name, cast=False)
+                    results = run.spec_run.ask(peer, [(c, {}) for c in cases], run.pool, self.name, cast=False, lane=run.lane)
                     if any(r is not None for r in results):
                         answers[peer.target] = results
                         break

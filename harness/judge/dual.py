@@ -18,6 +18,7 @@ uses one is reported as not differentiable here rather than silently wrong.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -89,7 +90,7 @@ class Dual:
         raise NoRule("a power whose exponent depends on the differentiated input")
 
     def __neg__(self) -> Dual:
-        return Dual(-self.v, self.t if _MAGNITUDES[0] else -self.t)
+        return Dual(-self.v, self.t if _magnitudes() else -self.t)
 
     def __pos__(self) -> Dual:
         return self
@@ -160,7 +161,19 @@ def _lift(x: Any, shape: tuple[int, ...], n: int) -> np.ndarray:
     return np.broadcast_to(t, (n,) + shape)
 
 
-_MAGNITUDES = [False]  # set by `magnitudes()`: tangents carry |terms| (a running error bound), not values
+_STATE = threading.local()  # per thread (bindings are judged side by side in lanes: see RunSession):
+# `magnitudes` (set by `magnitudes()`: tangents carry |terms|, a running error bound, not values) and `margins`
+
+
+def _magnitudes() -> bool:
+    return bool(getattr(_STATE, "magnitudes", False))
+
+
+def _margins() -> list[margins]:
+    listening: list[margins] | None = getattr(_STATE, "margins", None)
+    if listening is None:
+        listening = _STATE.margins = []
+    return listening
 
 
 class magnitudes:
@@ -169,10 +182,10 @@ class magnitudes:
     summed from, so rounding can be judged against them, not against their (possibly cancelled) sum."""
 
     def __enter__(self) -> None:
-        _MAGNITUDES[0] = True
+        _STATE.magnitudes = True
 
     def __exit__(self, *exc: Any) -> None:
-        _MAGNITUDES[0] = False
+        _STATE.magnitudes = False
 
 
 class margins:
@@ -188,19 +201,17 @@ class margins:
         self.recorded: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __enter__(self) -> margins:
-        _MARGINS.append(self)
+        _margins().append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _MARGINS.remove(self)
-
-
-_MARGINS: list[margins] = []
+        _margins().remove(self)
 
 
 def _threshold(a: Any, b: Any) -> None:
     """Record the threshold a == b, if some `margins` block is listening and either side is differentiated."""
-    if not _MARGINS or not (isinstance(a, Dual) or isinstance(b, Dual)):
+    listening = _margins()
+    if not listening or not (isinstance(a, Dual) or isinstance(b, Dual)):
         return
     with np.errstate(all="ignore"):
         va, vb = np.asarray(value(a), dtype=np.float64), np.asarray(value(b), dtype=np.float64)
@@ -208,14 +219,14 @@ def _threshold(a: Any, b: Any) -> None:
         n = _seeds(a, b)
         shape = np.broadcast_shapes(va.shape, vb.shape)
         rate = np.abs(_lift(a, shape, n).astype(np.float64)) + np.abs(_lift(b, shape, n).astype(np.float64))
-    _MARGINS[-1].recorded.append((np.broadcast_to(gap, shape), rate))
+    listening[-1].recorded.append((np.broadcast_to(gap, shape), rate))
 
 
 def times(d: Any, t: np.ndarray) -> np.ndarray:
     """d * t with strong zeros: where the tangent is exactly zero, the product is zero."""
     with np.errstate(all="ignore"):
         out = np.where(t == 0, np.zeros((), t.dtype), d * t)
-        return np.abs(out) if _MAGNITUDES[0] else out
+        return np.abs(out) if _magnitudes() else out
 
 
 def _binary(a: Any, b: Any, f: Callable[[Any, Any], Any], df: Callable[[Any, Any], tuple[Any, Any]]) -> Dual:
@@ -335,7 +346,7 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
 
     def _abs(x: Dual) -> Dual:
         _threshold(x, 0.0)
-        if _MARGINS and _MAGNITUDES[0]:  # a bound on how fast |x| moves: 1 at the kink too
+        if _margins() and _magnitudes():  # a bound on how fast |x| moves: 1 at the kink too
             return _unary(x, np.abs, np.ones_like)
         return _unary(x, np.abs, np.sign)
 
@@ -351,7 +362,7 @@ def rules(ctx: Context) -> dict[str, Callable[..., Any]]:
         v = np.asarray(plain["log_softmax"](x.v, axis))
         s = np.exp(v)
         ax = _fix(axis)
-        t = (np.abs(x.t) if _MAGNITUDES[0] else x.t) + times(-1, np.sum(times(s, x.t), axis=ax, keepdims=True))
+        t = (np.abs(x.t) if _magnitudes() else x.t) + times(-1, np.sum(times(s, x.t), axis=ax, keepdims=True))
         _record(ctx.accumulation, x.t, np.sum(v, axis=axis))
         return Dual(v, t.astype(v.dtype))
 

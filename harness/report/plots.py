@@ -59,7 +59,7 @@ def reference(spec: Spec, seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def measure(spec: Spec, binding: BindingView, pool: Any, seed: int) -> list[dict[str, Any]]:
+def measure(spec: Spec, binding: BindingView, pool: Any, seed: int, lane: str = "") -> list[dict[str, Any]]:
     """Per plot and panel, this binding's curve (y: value) or relative errors (y: error), through its worker."""
     from harness.run.pipeline import build_request, outcome_of
 
@@ -71,7 +71,7 @@ def measure(spec: Spec, binding: BindingView, pool: Any, seed: int) -> list[dict
             flat = [c for row in rows for c in row]
             requests = [build_request(binding, c, k) for k, c in enumerate(flat)]
             sent = [r for r in requests if r is not None]
-            replies = iter(pool.get(binding.framework).run(sent) if sent else [])
+            replies = iter(pool.get(binding.framework, lane).run(sent) if sent else [])
             outcomes = [outcome_of(next(replies)) if r is not None else None for r in requests]
             k = 0
             for row in rows:

@@ -133,11 +133,25 @@ class PartWriter:
         self.frameworks: dict[str, str] = {}
         self.apis: dict[str, ApiEntry] = {}  # api -> what the report shows of its spec (tables.api_json)
         self.coverage: dict[str, CoverageEntry] = {}  # api -> what its cases reached (the same in every process)
+        self._cache: dict[int, tuple[Any, str]] = {}  # id -> (entry, its JSON): see `flush`
 
     def flush(self) -> None:
+        """The whole part, as `json.dumps(body, sort_keys=True)` writes it; each target, api and coverage entry is
+        encoded once (they are not changed once added), so writing after every binding is not quadratic."""
         body: Part = {"meta": self.meta, "frameworks": self.frameworks, "targets": self.targets,
                 "spec_errors": self.spec_errors, "missing": self.missing, "apis": self.apis, "coverage": self.coverage}
-        write_atomic(self.path, json.dumps(body, sort_keys=True))
+        fields = {k: json.dumps(v, sort_keys=True) for k, v in body.items() if k not in ("targets", "apis", "coverage")}
+        fields["targets"] = "[" + ", ".join(self._encoded(t) for t in self.targets) + "]"
+        for k in ("apis", "coverage"):
+            entries: dict[str, Any] = body[k]
+            fields[k] = "{" + ", ".join(f"{json.dumps(name)}: {self._encoded(v)}" for name, v in sorted(entries.items())) + "}"
+        write_atomic(self.path, "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in sorted(fields.items())) + "}")
+
+    def _encoded(self, entry: Any) -> str:
+        found = self._cache.get(id(entry))
+        if found is None or found[0] is not entry:
+            found = self._cache[id(entry)] = (entry, json.dumps(entry, sort_keys=True))
+        return found[1]
 
 
 def merge(parts: Iterable[Path], meta: RunMeta) -> Report:

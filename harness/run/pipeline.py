@@ -117,9 +117,7 @@ class SpecRun:
         self._refs: dict[tuple[str, str], Reference] = {}
         self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
         self.gradients = GradientCheck(spec, [c for c in self.cases if not c.unbatched])  # gradref: batched formulas
-        self._heard: dict[tuple[str, str, str], dict[str, Any] | None] = {}  # (target, case, request fields) -> its reply
-        self._peer_guards: dict[str, _PeerGuard] = {}
-        self._peer_ids = 0
+        self._lanes: dict[str, _Lane] = {}  # lane -> what its bindings heard and asked of peers (see `lane`)
 
     def reference(self, case: Case, binding: BindingView | None = None, formula: Formula | None = None) -> Reference | None:
         """The common reference, or with `binding` that binding's own documented formula (if any), or `formula`'s."""
@@ -134,11 +132,19 @@ class SpecRun:
     def _spent(self, seconds: float) -> None:
         self.reference_seconds += seconds
 
-    def heard(self, target: str, case: Case, extra: dict[str, Any], reply: dict[str, Any]) -> None:
+    def lane(self, name: str) -> _Lane:
+        """A lane's peer state. Bindings that run one after another share a lane (""); bindings run side by side
+        (RunSession's lanes, one per framework) each keep their own, so what a peer is asked, in which process and
+        order, and which answers are already known never depends on how far another lane has come."""
+        if name not in self._lanes:
+            self._lanes.setdefault(name, _Lane())
+        return self._lanes[name]
+
+    def heard(self, target: str, case: Case, extra: dict[str, Any], reply: dict[str, Any], lane: str = "") -> None:
         """Keep what a binding's own call gave: when it is asked as a peer, the answer is already known. Kept as
         received (decoded only if a peer is ever asked: most never are)."""
         if math.prod((reply.get("value") or {}).get("shape") or ()) <= HEARD_ELEMENTS:
-            self._heard[(target, case.fingerprint(), _fields(extra))] = reply
+            self.lane(lane).heard[(target, case.fingerprint(), _fields(extra))] = reply
 
     def peers_of(self, binding: BindingView, pool: Pool) -> list[list[BindingView]]:
         """The bindings of each other framework that can run here, the same kind first: the first answers; the
@@ -153,7 +159,7 @@ class SpecRun:
         return out
 
     def ask(self, peer: BindingView, items: list[tuple[Case, dict[str, Any]]], pool: Pool,
-            check: str = "values", cast: bool = True) -> list[peers.Result | None]:
+            check: str = "values", cast: bool = True, lane: str = "") -> list[peers.Result | None]:
         """What `peer` gives for each (case, request fields) of `check`: known answers, else calls in the pool's
         peer worker. None where the case is outside its documented domain (with `cast`, asked in a float dtype it
         documents where only that is outside: see `within`), it cannot express the case, crashed, hung or was not
@@ -161,26 +167,27 @@ class SpecRun:
         cases = [within(peer, case, check) if cast else None if _outside(peer, case, check) else case for case, _extra in items]
         keys: list[tuple[str, str, str] | None] = [
             None if case is None else (peer.target, case.fingerprint(), _fields(extra)) for case, (_, extra) in zip(cases, items)]
+        state = self.lane(lane)
         requests, asked = [], []
         for k, case, (_, extra) in zip(keys, cases, items):
-            if k is None or case is None or k in self._heard or k in asked:
+            if k is None or case is None or k in state.heard or k in asked:
                 continue
-            self._peer_ids += 1
-            request = build_request(peer, case, self._peer_ids)
+            state.ids += 1
+            request = build_request(peer, case, state.ids)
             if request is None:
-                self._heard[k] = None
+                state.heard[k] = None
                 continue
             requests.append({**request, **extra})
             asked.append(k)
         if requests:
             try:
-                worker = pool.peer(peer.framework)
+                worker = pool.peer(peer.framework, lane)
             except WorkerStartError:
-                return [None if k is None else peers.Result.of_reply(self._heard.get(k)) for k in keys]
-            guard = self._peer_guards.setdefault(peer.target, _PeerGuard())
+                return [None if k is None else peers.Result.of_reply(state.heard.get(k)) for k in keys]
+            guard = state.guards.setdefault(peer.target, _PeerGuard())
             for k, reply in zip(asked, worker.run(requests, guard)):
-                self._heard[k] = None if reply.get("skipped") else reply
-        return [None if k is None else peers.Result.of_reply(self._heard.get(k)) for k in keys]
+                state.heard[k] = None if reply.get("skipped") else reply
+        return [None if k is None else peers.Result.of_reply(state.heard.get(k)) for k in keys]
 
 
 def _outside(peer: BindingView, case: Case, check: str) -> bool:
@@ -229,6 +236,15 @@ def _same_formula(a: BindingView, b: BindingView) -> bool:
 
 
 HEARD_ELEMENTS = 4096  # larger results are not kept: asked again if ever needed
+
+
+@dataclass
+class _Lane:
+    """What the bindings of one lane heard (their own replies, and their peers' answers), and their peer guards."""
+
+    heard: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)  # (target, case, fields) -> reply
+    guards: dict[str, _PeerGuard] = field(default_factory=dict)  # per peer target
+    ids: int = 0  # of the peer requests sent
 
 
 def _fields(extra: dict[str, Any]) -> str:
@@ -325,8 +341,9 @@ class TargetRunner:
 
     keyword = staticmethod(build_request)
 
-    def __init__(self, run: SpecRun, binding: BindingView, pool: Pool) -> None:
+    def __init__(self, run: SpecRun, binding: BindingView, pool: Pool, lane: str = "") -> None:
         self.spec_run, self.binding, self.pool = run, binding, pool
+        self.lane = lane  # bindings run side by side each have workers and peer workers of their own (Pool.get, SpecRun.lane)
         self._ids = 0
         self.returned: set[str] = set()  # cases the binding returned a value for (gradients are taken of those)
         self.warned: list[tuple[Case, tuple[str, ...]]] = []  # first-pass cases whose call raised Python warnings
@@ -346,10 +363,19 @@ class TargetRunner:
         ledger = self.pool.ledgers.get(self.binding.target)
         return ledger.restarts if ledger else 0
 
-    def call(self, cases: list[Case], worker: Worker | None = None, build: Build = build_request) -> list[Outcome | None]:
+    def call(self, cases: list[Case], worker: Worker | None = None, build: Build = build_request,
+             each: Callable[[int, Outcome], None] | None = None) -> list[Outcome | None]:
         """Each case's outcome (None where the binding cannot express the case); `build` makes its request (another
-        form of the call: see run/forms.py)."""
-        return [None if reply is None else outcome_of(reply) for reply in self.send([(c, {}) for c in cases], worker, build)]
+        form of the call: see run/forms.py); `each` is handed each outcome, with its case's index, as it comes."""
+        outcomes: dict[int, Outcome] = {}
+
+        def got(i: int, reply: dict[str, Any]) -> None:
+            outcomes[i] = outcome_of(reply)
+            if each is not None:
+                each(i, outcomes[i])
+
+        replies = self.send([(c, {}) for c in cases], worker, build, got)
+        return [None if reply is None else outcomes[i] if i in outcomes else outcome_of(reply) for i, reply in enumerate(replies)]
 
     def _isolated(self, judge: Callable[[list[Case]], list[Verdict]]) -> Callable[[list[Case]], list[Verdict]]:
         """`judge`, its calls sent to a worker process of this binding's own that only region probes use
@@ -373,8 +399,10 @@ class TargetRunner:
             self._probe_worker = None
 
     def send(self, items: list[tuple[Case, dict[str, Any]]], worker: Worker | None = None,
-             build: Build = build_request) -> list[dict[str, Any] | None]:
-        """Each case's call, with extra request fields (e.g. a gradient's `op` and `wrt`), answered in one batch."""
+             build: Build = build_request,
+             each: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any] | None]:
+        """Each case's call, with extra request fields (e.g. a gradient's `op` and `wrt`), answered in one batch;
+        `each` is handed each reply (but a call the budget did not send), with its item's index, as it comes."""
         requests, index = [], []
         for i, (case, extra) in enumerate(items):
             self._ids += 1
@@ -385,11 +413,16 @@ class TargetRunner:
                 self.budget.label(self._ids, self._checking, case)
         out: list[dict[str, Any] | None] = [None] * len(items)
         if requests:
-            worker = worker or self._worker or self.pool.get(self.binding.framework)
-            for i, reply in zip(index, worker.run(requests, self.budget)):
+            worker = worker or self._worker or self.pool.get(self.binding.framework, self.lane)
+
+            def stands(k: int, reply: dict[str, Any]) -> None:
+                if each is not None and not reply.get("skipped"):
+                    each(index[k], reply)
+
+            for i, reply in zip(index, worker.run(requests, self.budget, stands)):
                 out[i] = None if reply.get("skipped") else reply  # not run: no verdict (the budget's notes say why)
                 if out[i] is not None and build is build_request:  # peers reuse the spec's own call only
-                    self.spec_run.heard(self.binding.target, items[i][0], items[i][1], reply)
+                    self.spec_run.heard(self.binding.target, items[i][0], items[i][1], reply, self.lane)
         return out
 
     def _call_fresh(self, cases: list[Case]) -> list[Outcome | None]:
@@ -414,12 +447,19 @@ class TargetRunner:
     def judge_cases(self, cases: list[Case], recheck: bool = False) -> list[Verdict]:
         """The case checks' verdicts of `cases`, one call each (with `recheck`, re-run for stability)."""
         judged: list[stability.Judged] = []
+        verdicts_of: dict[int, list[Verdict]] = {}
+
+        def judge_one(i: int, outcome: Outcome) -> None:  # while the worker runs the next call
+            case = cases[i]
+            verdicts_of[i] = judge(self.binding, case, outcome, self.spec_run.reference(case),
+                                   self.spec_run.reference(case, self.binding))
+
         self.budget.first_pass = recheck  # the binding's own pass over its cases: a region that keeps crashing is sampled
         try:
-            outcomes = self.call(cases)
+            outcomes = self.call(cases, each=judge_one)
         finally:
             self.budget.first_pass = False
-        for case, outcome in zip(cases, outcomes):
+        for i, (case, outcome) in enumerate(zip(cases, outcomes)):
             if outcome is None:
                 continue
             if outcome.ok:
@@ -428,8 +468,9 @@ class TargetRunner:
                 self.warned.append((case, outcome.warnings))
             if recheck and outcome.error and not outcome.crash:
                 self.raised.append((case, str(outcome.error.get("type"))))
-            verdicts = judge(self.binding, case, outcome, self.spec_run.reference(case), self.spec_run.reference(case, self.binding))
-            judged.append(stability.Judged(case, outcome, verdicts, judged[-1].case if judged else None))
+            if i not in verdicts_of:
+                judge_one(i, outcome)
+            judged.append(stability.Judged(case, outcome, verdicts_of[i], judged[-1].case if judged else None))
         if recheck and self.spec_run.config.recheck:
             config = self.spec_run.config
             judged = stability.recheck(judged, self.call, self._call_fresh, config.recheck_sample, config.recheck_fresh,
@@ -474,7 +515,7 @@ class TargetRunner:
             if not todo:
                 break
             results = self.spec_run.ask(b, [(mine[i][0].case, mine[i][1]) for i in todo], self.pool, check,  # type: ignore[misc]
-                                        cast)
+                                        cast, self.lane)
             for i, r in zip(todo, results):
                 if r is not None:
                     got[i] = (b, r)
@@ -499,7 +540,7 @@ class TargetRunner:
                     todo.setdefault(b.target, []).append((i, valid, extra))
                     bindings[b.target] = b
             for target, items in todo.items():
-                again = self.spec_run.ask(bindings[target], [(c, e) for _, c, e in items], self.pool, check, cast)
+                again = self.spec_run.ask(bindings[target], [(c, e) for _, c, e in items], self.pool, check, cast, self.lane)
                 out |= {(i, j) for (i, _, _), r in zip(items, again) if r is not None and r.kind == "error"}
         return out
 

@@ -10,6 +10,7 @@ full time limit or a framework import again and again.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import queue
@@ -211,9 +212,13 @@ class Worker:
     def ledger(self, target: str) -> Ledger:
         return self.ledgers.setdefault(target, Ledger())
 
-    def run(self, requests: list[dict[str, Any]], guard: Guard | None = None) -> list[dict[str, Any]]:
+    def run(self, requests: list[dict[str, Any]], guard: Guard | None = None,
+            each: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
         """One reply per request, in order; crashes and hangs become replies too (and with `guard`,
-        `{"id", "skipped": True}` for a call it did not admit).
+        `{"id", "skipped": True}` for a call it did not admit). With `each`, every reply is also handed over as it
+        stands, in request order, with its request's index: the caller judges one call while the worker runs the
+        next (two cores, one each). The time `each` takes is not counted against any deadline; an exception it
+        raises is raised once every reply is in (the worker's stream must be read to its end).
 
         Calls go in batches (a round trip per call cost more than a small call); the worker sends each
         call's reply as soon as it is done. When a batch stops answering, because the worker died or hung
@@ -223,6 +228,7 @@ class Worker:
         does then is its answer. The calls after it are sent again.
         """
         replies: list[dict[str, Any] | None] = [None] * len(requests)
+        told = _Teller(each)
         pending = list(enumerate(requests))
         alone = 0  # calls still to send one at a time, after a batch that failed
         while pending:
@@ -232,7 +238,8 @@ class Worker:
             if guard is not None:
                 for i, r in batch:
                     if not guard.admit(r):
-                        replies[i] = {"id": r.get("id"), "skipped": True}
+                        replies[i] = skipped = {"id": r.get("id"), "skipped": True}
+                        told(i, skipped)
                 batch = [(i, r) for i, r in batch if replies[i] is None]
                 if not batch:
                     continue
@@ -248,7 +255,7 @@ class Worker:
                 wire.send(self._proc.stdin, {"op": "batch", "calls": calls})  # type: ignore[arg-type,union-attr]
             except (BrokenPipeError, OSError):
                 pass  # the reply below sees the dead worker
-            got, answer, started = self._replies_of(calls, limit)
+            got, answer, started = self._replies_of(calls, limit, functools.partial(_tell_batch, told, batch))
             ledger.learn(got)
             for (i, r), reply in zip(batch, got):
                 replies[i] = reply
@@ -269,17 +276,21 @@ class Worker:
                 replies[i] = self._failure(r, answer, own, own_why)  # alone: `own` is the batch's deadline
                 if guard is not None:
                     guard.observe(r, replies[i])  # type: ignore[arg-type]
+                told(i, replies[i])  # type: ignore[arg-type]
                 pending = rest + pending
             else:
                 pending, alone = [(i, r)] + rest + pending, 1
             self.restarts += 1
             ledger.restarts += 1
             self._stop()
+        told.reraise()
         return [r for r in replies if r is not None]
 
-    def _replies_of(self, calls: list[dict[str, Any]], limit: float) -> tuple[list[dict[str, Any]], Any, float]:
-        """The replies of a batch's calls, in order, until the batch's deadline; with what ended the wait when
-        one is missing (TimeoutError, or the dead worker's None) and when the first unanswered call started."""
+    def _replies_of(self, calls: list[dict[str, Any]], limit: float,
+                    each: Callable[[int, dict[str, Any]], None]) -> tuple[list[dict[str, Any]], Any, float]:
+        """The replies of a batch's calls, in order, until the batch's deadline (each handed to `each` as it
+        comes, the clock stopped meanwhile); with what ended the wait when one is missing (TimeoutError, or the
+        dead worker's None) and when the first unanswered call started."""
         got: list[dict[str, Any]] = []
         deadline = time.perf_counter() + limit
         started = time.perf_counter()
@@ -290,7 +301,10 @@ class Worker:
             if not isinstance(reply, dict) or reply.get("id") != calls[len(got)].get("id"):
                 break
             got.append(reply)
+            handed = time.perf_counter()
+            each(len(got) - 1, reply)
             started = time.perf_counter()
+            deadline += started - handed  # the caller's time: the worker's next call was not waited for meanwhile
         return got, answer, started
 
     def _revive(self, ledger: Ledger) -> None:
@@ -328,6 +342,30 @@ class Worker:
                 "error": {"type": "WorkerDied", "mro": [], "message": message}}
 
 
+def _tell_batch(told: _Teller, batch: list[tuple[int, dict[str, Any]]], k: int, reply: dict[str, Any]) -> None:
+    told(batch[k][0], reply)  # the k-th call of the batch is request batch[k][0]
+
+
+class _Teller:
+    """Hands each standing reply to `Worker.run`'s `each`; what `each` raises waits until the stream is read."""
+
+    def __init__(self, each: Callable[[int, dict[str, Any]], None] | None) -> None:
+        self.each = each
+        self.raised: BaseException | None = None
+
+    def __call__(self, index: int, reply: dict[str, Any]) -> None:
+        if self.each is None or self.raised is not None:
+            return
+        try:
+            self.each(index, reply)
+        except Exception as exc:
+            self.raised = exc
+
+    def reraise(self) -> None:
+        if self.raised is not None:
+            raise self.raised
+
+
 class Pool:
     """One worker per framework, started on first use and closed at the end."""
 
@@ -347,21 +385,53 @@ class Pool:
         self._forks_lock = threading.Lock()
         self.unsynchronized_workers: dict[str, Worker] = {}
         self._unsynchronized_pending: dict[str, Future[Worker]] = {}
+        self.unsynchronized_lock = threading.Lock()  # lanes share the unsynchronized worker: one caller at a time
+        self.lane_workers: dict[str, Worker] = {}  # "lane>framework" -> that lane's own worker (see `get`)
+        self.versions_seen: dict[str, str] = {}  # framework -> the version its workers reported
 
-    def get(self, framework: str) -> Worker:
+    def get(self, framework: str, lane: str = "") -> Worker:
+        """The framework's worker; in a lane (a binding run beside others: see RunSession), that lane's own, so
+        what each worker process is sent, and in which order, never depends on how far another lane has come."""
         with self._lock:
-            worker = self._kept(self.workers, framework, self._new, remember=True)
+            if lane:
+                if framework in self.failed:
+                    raise WorkerStartError(self.failed[framework])
+                key = f"{lane}>{framework}"
+                if key not in self.lane_workers:
+                    try:
+                        self.lane_workers[key] = self._new(framework)
+                    except WorkerStartError as exc:
+                        self.failed[framework] = str(exc)
+                        raise
+                worker = self.lane_workers[key]
+            else:
+                worker = self._kept(self.workers, framework, self._new, remember=True)
+            self.versions_seen[framework] = str(worker.info.get("version"))
             if self.spares and framework not in self._spares:
                 self._spares[framework] = self._in_background(framework)
             self._prefetch_unsynchronized(framework)
             return worker
 
-    def peer(self, framework: str) -> Worker:
+    def release(self, lane: str) -> None:
+        """Close a finished lane's workers (its own and its peer workers)."""
+        with self._lock:
+            workers = [table.pop(k) for table in (self.lane_workers, self.peers) for k in list(table)
+                       if k.startswith(f"{lane}>")]
+        for worker in workers:
+            worker.close()
+
+    def peer(self, framework: str, lane: str = "") -> Worker:
         """The worker that answers peer arbitration's calls, apart from the bindings' own: a binding's own
         worker sees the same calls in the same order whatever its peers were asked (MindSpore's results
-        can depend on what its process ran before)."""
+        can depend on what its process ran before). Bindings run side by side ask in lanes (SpecRun.lane),
+        each with its own peer workers, so no peer process sees two lanes' calls in an order of the moment."""
         with self._lock:
-            return self._kept(self.peers, framework, lambda name: self._new(name, for_peers=True), remember=False)
+            if framework in self.failed:
+                raise WorkerStartError(self.failed[framework])
+            key = f"{lane}>{framework}" if lane else framework
+            if key not in self.peers:
+                self.peers[key] = self._new(framework, for_peers=True)
+            return self.peers[key]
 
     def unsynchronized(self, framework: str) -> Worker:
         """A worker whose framework keeps its default asynchronous launches (the stale-error check's), started the
@@ -461,12 +531,14 @@ class Pool:
         return future
 
     def versions(self) -> dict[str, str]:
-        return {name: str(w.info.get("version")) for name, w in sorted(self.workers.items())}
+        return dict(sorted(self.versions_seen.items()))
 
     def close(self) -> None:
-        for worker in [*self.workers.values(), *self.peers.values(), *self.unsynchronized_workers.values()]:
+        for worker in [*self.workers.values(), *self.lane_workers.values(), *self.peers.values(),
+                       *self.unsynchronized_workers.values()]:
             worker.close()
         self.workers.clear()
+        self.lane_workers.clear()
         self.peers.clear()
         self.unsynchronized_workers.clear()
         for pending in self._unsynchronized_pending.values():

@@ -6,10 +6,16 @@ plugin only maps it onto pytest (collection, items passing or failing, xdist, sh
 """
 from __future__ import annotations
 
+import ast
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from harness.judge import coverage
 from harness.report import plots
@@ -19,7 +25,7 @@ from harness.report.results import (
     spec_error_json,
     target_json,
 )
-from harness.report.schema import CoverageEntry, PartMeta, RunMeta
+from harness.report.schema import CoverageEntry, PartMeta, PartTarget, RunMeta
 from harness.report.tables import api_json
 from harness.run.pipeline import Config, SpecRun, TargetResult, TargetRunner
 from harness.run.pool import Pool, WorkerStartError, discover
@@ -27,6 +33,7 @@ from harness.spec.model import Spec, claim_api, load_spec
 from harness.spec.source import SourceError
 
 ROOT = Path(__file__).resolve().parents[2]
+LANE_SWITCH = 0.0005  # seconds: the interpreter's switch interval while lanes run (Python's default is 0.005)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class RunSession:
         self.apis: dict[str, Path] = {}  # api name -> the spec file that defines it
         self.spec_runs: dict[str, SpecRun] = {}
         self.results: dict[tuple[str, str], TargetResult] = {}
+        self._raised: dict[tuple[str, str], BaseException] = {}  # a binding whose run raised: each of its items fails
+        self._planned: dict[str, list[str]] = {}  # api -> its bindings this process runs, in order (see `plan`)
+        self._order: list[Spec] = []  # the planned specs, in order
         started: PartMeta = {**meta, "started": round(time.time(), 3)}  # what a killed run's report keeps
         self.part = PartWriter(part, started)
 
@@ -81,27 +91,106 @@ class RunSession:
             self.part.flush()
         return spec
 
+    def plan(self, bindings: list[tuple[Spec, str]]) -> None:
+        """The bindings this process is going to run, in order: known before the first starts in a run of one
+        process (not under xdist, which hands out bindings as it goes). Each spec's bindings then run side by side
+        in lanes, one per binding, and the next spec's cases are drawn meanwhile (see `_run_lanes`)."""
+        self._planned.clear()
+        self._order.clear()
+        for spec, target in bindings:
+            if spec.binding(target).framework not in self.pythons:
+                continue  # its items skip
+            if spec.api not in self._planned:
+                self._planned[spec.api] = []
+                self._order.append(spec)
+            if target not in self._planned[spec.api]:
+                self._planned[spec.api].append(target)
+
     def result(self, spec: Spec, target: str) -> TargetResult:
         """The binding's result, run on first request (the spec's cases drawn on its first binding)
         and written to the part file with its plots; a framework that cannot start is its `error`."""
         key = (spec.api, target)
-        if key not in self.results:
-            if spec.api not in self.spec_runs:
-                run = self.spec_runs[spec.api] = SpecRun(spec, self.config)
-                self.part.coverage[spec.api] = cast(CoverageEntry, coverage.of(spec, run.cases, run.gradients.summary(), run.pairs))
-            binding = spec.binding(target)
+        if key not in self.results and key not in self._raised:
+            planned = self._planned.get(spec.api, [])
+            if target in planned and len(planned) > 1:
+                self._run_lanes(spec, planned)
+            else:
+                self._record(spec, target, self._execute(spec, target))
+        if key in self._raised:
+            raise self._raised[key]
+        return self.results[key]
+
+    def _spec_run(self, spec: Spec) -> SpecRun:
+        """The spec's cases, drawn on first use."""
+        if spec.api not in self.spec_runs:
+            run = SpecRun(spec, self.config)
+            self.part.coverage[spec.api] = cast(CoverageEntry, coverage.of(spec, run.cases, run.gradients.summary(), run.pairs))
+            self.spec_runs[spec.api] = run
+        return self.spec_runs[spec.api]
+
+    def _execute(self, spec: Spec, target: str, lane: str = "") -> tuple[TargetResult, PartTarget]:
+        """One binding run, with its plots: the part entry it adds. In a lane, its workers are closed after it."""
+        binding = spec.binding(target)
+        try:
             try:
-                result = TargetRunner(self.spec_runs[spec.api], binding, self.pool).execute()
+                result = TargetRunner(self._spec_run(spec), binding, self.pool, lane).execute()
             except WorkerStartError as exc:
                 result = TargetResult(binding, error=str(exc))
-            self.results[key] = result
-            self.part.frameworks.update(self.pool.versions())
             entry = target_json(spec, result)
             if spec.model.plots and not result.error:
-                entry["plots"] = plots.measure(spec, binding, self.pool, self.options.seed)
-            self.part.targets.append(entry)
-            self.part.flush()
-        return self.results[key]
+                entry["plots"] = plots.measure(spec, binding, self.pool, self.options.seed, lane)
+        finally:
+            if lane:
+                self.pool.release(lane)
+        return result, entry
+
+    def _record(self, spec: Spec, target: str, done: tuple[TargetResult, PartTarget] | BaseException) -> None:
+        if isinstance(done, BaseException):
+            self._raised[(spec.api, target)] = done  # each item of the binding fails with it
+            return
+        self.results[(spec.api, target)] = done[0]
+        self.part.frameworks.update(self.pool.versions())
+        self.part.targets.append(done[1])
+        self.part.flush()
+
+    def _run_lanes(self, spec: Spec, targets: list[str]) -> None:
+        """The spec's bindings side by side, one lane (thread) per binding.
+
+        Why: calls run in the frameworks' processes, so while one lane waits on MindSpore's slow calls, another
+        judges torch's, and two of MindSpore's bindings use both cores; one binding at a time, a run waits on its
+        workers most of the time. Each lane has worker processes of its own, for its calls and for its peers'
+        answers (Pool.get, SpecRun.lane), started from the framework's fork server and closed when it ends: what
+        each process is sent, and in which order, is fixed by the lane's own binding, never by how far another
+        lane has come. Results go to the part file in plan order, from this thread."""
+        self._spec_run(spec)  # drawn before the lanes start: they share it
+
+        def lane(target: str) -> tuple[TargetResult, PartTarget] | BaseException:
+            try:
+                return self._execute(spec, target, target)
+            except Exception as exc:  # the binding's items fail with it; the other lanes go on
+                return exc
+
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(LANE_SWITCH)  # a lane woken by its worker's reply gets the interpreter soon
+        try:
+            with _serial_ast(), ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix=f"lane-{spec.api}") as pool:
+                futures = {target: pool.submit(lane, target) for target in targets}
+                self._draw_next(spec)
+                done = {target: future.result() for target, future in futures.items()}
+        finally:
+            sys.setswitchinterval(switch)
+        for target in targets:
+            self._record(spec, target, done[target])
+
+    def _draw_next(self, spec: Spec) -> None:
+        """Draw the cases of the planned spec after `spec` (while the lanes wait on their workers); a spec that
+        fails to draw does so again, in its own turn."""
+        later = self._order[self._order.index(spec) + 1:] if spec in self._order else []
+        if later:
+            try:
+                self._spec_run(later[0])
+            except Exception:
+                pass
 
     def close(self, finished: bool) -> None:
         """Mark the part `finished` unless the run was cut short (a part without it makes the report
@@ -111,3 +200,24 @@ class RunSession:
         if self.part.targets or self.part.spec_errors or self.part.missing:
             self.part.flush()
         self.pool.close()
+
+
+_AST_LOCK = threading.Lock()
+
+
+@contextmanager
+def _serial_ast() -> Iterator[None]:
+    """`ast.parse` one thread at a time meanwhile: CPython 3.11 builds AST objects with state shared by the whole
+    interpreter, and two threads parsing at once can fail with "SystemError: AST constructor recursion depth
+    mismatch" (python/cpython#106905; hypothesis and pytest parse source too)."""
+    original = ast.parse
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        with _AST_LOCK:
+            return original(*args, **kwargs)
+
+    ast.parse = parse
+    try:
+        yield
+    finally:
+        ast.parse = original

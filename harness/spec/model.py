@@ -7,6 +7,7 @@ specs from loading (see `load_all`).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,6 +401,19 @@ class Spec:
 
 def parse_signature(text: str) -> list[tuple[str, Any, bool]]:
     """`(a, b=1)` -> [(name, default, has_default)]; only literal defaults are accepted."""
+    return list(_signature(text)[0])
+
+
+def positional_params(text: str) -> list[tuple[str, Any, bool]]:
+    """The parameters of a documented signature that can be passed by position (those before `*` or `*args`)."""
+    params, count = _signature(text)
+    return list(params[:count])
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature(text: str) -> tuple[tuple[tuple[str, Any, bool], ...], int]:
+    """The signature's parameters and how many can be passed by position, parsed once per text (the positional
+    and naive-port checks ask for every case they try)."""
     tree = ast.parse(f"def f{text.strip()}: pass")
     fn = tree.body[0]
     assert isinstance(fn, ast.FunctionDef)
@@ -411,15 +425,8 @@ def parse_signature(text: str) -> list[tuple[str, Any, bool]]:
         if arg.arg == "self":
             continue
         out.append((arg.arg, ast.literal_eval(default) if default is not None else None, default is not None))
-    return out
-
-
-def positional_params(text: str) -> list[tuple[str, Any, bool]]:
-    """The parameters of a documented signature that can be passed by position (those before `*` or `*args`)."""
-    fn = ast.parse(f"def f{text.strip()}: pass").body[0]
-    assert isinstance(fn, ast.FunctionDef)
     count = len(fn.args.posonlyargs + fn.args.args) - any(a.arg == "self" for a in fn.args.posonlyargs + fn.args.args)
-    return parse_signature(text)[:count]
+    return tuple(out), count
 
 
 def load_spec(path: str | Path, text: str | None = None) -> Spec:
