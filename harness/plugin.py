@@ -69,8 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _by_binding(config: pytest.Config) -> None:
-    """`-n N` alone distributes by binding (xdist's loadgroup): the items of one binding share one run,
-    and plain `load` would split them across processes that each run the binding again. Done at
+    """`-n N` alone distributes by spec (xdist's loadgroup): the items of one spec share one process, which runs
+    its bindings side by side, and plain `load` would split a binding's items across processes that each run the
+    binding again. Done at
     configure time, whatever xdist's own `pytest_cmdline_main` made of `-n` (`load`) before this
     plugin could act; an explicit `--dist` is left alone."""
     explicit = any(str(a) == "--dist" or str(a).startswith("--dist=") or str(a) == "-d"
@@ -104,14 +105,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """A run in one process knows every binding it will run: each spec's then run side by side (RunSession.plan).
-    Under xdist a worker learns its bindings one at a time, and --no-lanes runs them one after another."""
+    """Each spec's bindings run side by side (RunSession.plan): a run in one process knows every binding it will
+    run, and under xdist's loadgroup a worker gets each spec whole (its items share one group), so it runs all of a
+    spec's bindings once its first item comes (without drawing ahead: which spec comes next is xdist's choice).
+    --no-lanes runs them one after another."""
     config = session.config
-    if _is_worker(config) or getattr(config.option, "numprocesses", None) or config.option.no_lanes:
+    if config.option.no_lanes:
         return
+    if _is_worker(config):
+        if not getattr(config.option, "loadgroup", False) and getattr(config.option, "dist", None) != "loadgroup":
+            return  # another distribution may split a spec's bindings over processes
+    elif getattr(config.option, "numprocesses", None):
+        return  # the xdist controller runs no item
     items = [(item.spec, item.target) for item in session.items if isinstance(item, CheckItem)]
     if items:
-        _session(config).plan(items)
+        _session(config).plan(items, draw_ahead=not _is_worker(config))
 
 
 def _workers(config: pytest.Config) -> dict[str, str]:
@@ -196,7 +204,7 @@ class SpecFile(pytest.File):
         for b in spec.bindings:
             for check in registry.names():
                 item = CheckItem.from_parent(self, name=f"{b.target}::{check}", spec=spec, target=b.target, check=check)
-                item.add_marker(pytest.mark.xdist_group(f"{spec.api}:{b.target}"))
+                item.add_marker(pytest.mark.xdist_group(spec.api))  # a spec's bindings run side by side: see `plan`
                 item.add_marker(pytest.mark.conformance)
                 yield item
 

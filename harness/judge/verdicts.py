@@ -55,6 +55,26 @@ class Verdict:
     def is_match(self) -> bool:
         return self.verdict == "match"
 
+    def expect_later(self, describe: Callable[[], Any]) -> None:
+        """`expected` is `describe()`, worked out when first read: describing the reference of a call that raised
+        would evaluate a formula nothing else needs, and only the verdicts that lead findings are ever shown."""
+        self.__dict__["_expected"], self.__dict__["_later"] = None, describe
+
+
+def _get_expected(v: Verdict) -> Any:
+    later = v.__dict__.pop("_later", None)
+    if later is not None:
+        v.__dict__["_expected"] = later()
+    return v.__dict__.get("_expected")
+
+
+def _set_expected(v: Verdict, value: Any) -> None:
+    v.__dict__.pop("_later", None)
+    v.__dict__["_expected"] = value
+
+
+Verdict.expected = property(_get_expected, _set_expected)
+
 
 def matching_rules(rules: list[tuple[Raise, Any]], case: Case) -> list[Raise]:
     """Every raise rule whose condition holds: a case that breaks two rules may raise either error."""
@@ -224,8 +244,12 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     if check == "values" and peer == "match" and doc != "match":
         v.subject = OWN_DOCS  # what its peers compute, not what its own docs say: another claim than a peer mismatch
     if not v.is_match:  # only discrepancies are ever shown: describing every match cost a third of judging
-        v.expected, v.actual, v.message = _show(ctx.common_rule if by_peers else ctx.own_rule,
-                                                ctx.common if by_peers else (ctx.own or ctx.common), ctx.outcome)
+        expected, v.actual, v.message = _show(ctx.common_rule if by_peers else ctx.own_rule,
+                                              ctx.common if by_peers else (ctx.own or ctx.common), ctx.outcome)
+        if callable(expected):
+            v.expect_later(expected)
+        else:
+            v.expected = expected
         if cmp is not None:
             v.metrics = cmp.metrics()
             if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
@@ -286,12 +310,16 @@ def silence(ctx: CaseContext, verdict: VerdictName, cmp: compare.Comparison | No
 
 
 def _show(rule: Raise | None, ref: Reference | None, outcome: Outcome) -> tuple[Any, Any, str]:
+    """What was expected (or how to describe it, where that needs a reference value: see `Verdict.expect_later`),
+    what the call gave, and its message."""
+    expected: Any
     if rule is not None:
-        expected: Any = {"error": rule.error, "match": rule.match}
-    elif ref is not None and ref.value is not None:
-        expected = {"value": describe_array(ref.value)}
+        expected = jsonable({"error": rule.error, "match": rule.match})
     else:
-        expected = {"note": ref.error if ref else None}
+        def expected() -> Any:
+            if ref is not None and ref.value is not None:
+                return jsonable({"value": describe_array(ref.value)})
+            return jsonable({"note": ref.error if ref else None})
     if outcome.ok:
         actual: Any = {"value": describe_array(outcome.value), "dtype": outcome.dtype}
         message = ""
@@ -299,7 +327,7 @@ def _show(rule: Raise | None, ref: Reference | None, outcome: Outcome) -> tuple[
         err = outcome.error or {}
         actual = {"error": err.get("type"), "message": err.get("message", "")[:2000], "kind": outcome.crash}
         message = f"{err.get('type')}: {err.get('message', '')}"[:500]
-    return jsonable(expected), jsonable(actual), message
+    return expected, jsonable(actual), message
 
 
 def explain(v: Verdict, own_rule: Raise | None, own: Reference | None, unsupported: list[str]) -> None:

@@ -35,7 +35,7 @@ from harness.run.worker import UNSYNCHRONIZED
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "HARNESS_WORKERS"  # "torch=/venv/bin/python,paddle=/other/bin/python"
-BATCH = 32
+BATCH = 128
 _MEMORY_DEATH = Adapter.memory_messages + ("memoryerror",)  # in a dead worker's stderr
 
 

@@ -71,6 +71,7 @@ class RunSession:
         self._raised: dict[tuple[str, str], BaseException] = {}  # a binding whose run raised: each of its items fails
         self._planned: dict[str, list[str]] = {}  # api -> its bindings this process runs, in order (see `plan`)
         self._order: list[Spec] = []  # the planned specs, in order
+        self._draw_ahead = False  # draw the next planned spec's cases while the lanes run (`plan`)
         started: PartMeta = {**meta, "started": round(time.time(), 3)}  # what a killed run's report keeps
         self.part = PartWriter(part, started)
 
@@ -91,12 +92,13 @@ class RunSession:
             self.part.flush()
         return spec
 
-    def plan(self, bindings: list[tuple[Spec, str]]) -> None:
-        """The bindings this process is going to run, in order: known before the first starts in a run of one
-        process (not under xdist, which hands out bindings as it goes). Each spec's bindings then run side by side
-        in lanes, one per binding, and the next spec's cases are drawn meanwhile (see `_run_lanes`)."""
+    def plan(self, bindings: list[tuple[Spec, str]], draw_ahead: bool = True) -> None:
+        """The bindings this process may run, in order (in a run of one process, all of them; under xdist, every
+        binding collected, of which it runs the specs it is handed). Each spec's bindings then run side by side in
+        lanes, one per binding, and with `draw_ahead` the next spec's cases are drawn meanwhile (see `_run_lanes`)."""
         self._planned.clear()
         self._order.clear()
+        self._draw_ahead = draw_ahead
         for spec, target in bindings:
             if spec.binding(target).framework not in self.pythons:
                 continue  # its items skip
@@ -185,7 +187,7 @@ class RunSession:
     def _draw_next(self, spec: Spec) -> None:
         """Draw the cases of the planned spec after `spec` (while the lanes wait on their workers); a spec that
         fails to draw does so again, in its own turn."""
-        later = self._order[self._order.index(spec) + 1:] if spec in self._order else []
+        later = self._order[self._order.index(spec) + 1:] if spec in self._order and self._draw_ahead else []
         if later:
             try:
                 self._spec_run(later[0])

@@ -35,18 +35,23 @@ def is_float(name_: str) -> bool:
     return name_ in _INFO
 
 
+_EPS = {k: float(v.eps) for k, v in _INFO.items()}
+_TINY = {k: float(v.tiny) for k, v in _INFO.items()}
+_MAX = {k: float(v.max) for k, v in _INFO.items()}
+
+
 def eps(name_: str) -> float:
     """Machine epsilon of a float dtype (float64's for anything else)."""
-    return float(_INFO.get(name_, _INFO["float64"]).eps)
+    return _EPS.get(name_, _EPS["float64"])
 
 
 def tiny(name_: str) -> float:
     """Smallest positive normal of a float dtype."""
-    return float(_INFO.get(name_, _INFO["float64"]).tiny)
+    return _TINY.get(name_, _TINY["float64"])
 
 
 def max_value(name_: str) -> float:
-    return float(_INFO.get(name_, _INFO["float64"]).max)
+    return _MAX.get(name_, _MAX["float64"])
 
 
 def to_float64(a: Any) -> np.ndarray:

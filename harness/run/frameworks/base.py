@@ -49,8 +49,19 @@ class Adapter:
 
     # calls -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Any:
-        module, _, attr = target.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
+        """The target's object, looked up once per worker process (every call of a binding names it)."""
+        found = self._resolved.get(target)
+        if found is None:
+            module, _, attr = target.rpartition(".")
+            found = self._resolved[target] = getattr(importlib.import_module(module), attr)
+        return found
+
+    @property
+    def _resolved(self) -> dict[str, Any]:
+        table: dict[str, Any] | None = self.__dict__.get("_resolved_table")
+        if table is None:
+            table = self.__dict__["_resolved_table"] = {}
+        return table
 
     def convert(self, v: Any) -> Any:
         if wire.is_array(v):
