@@ -157,8 +157,10 @@ def test_a_changed_verdict_only_exploration_shows_is_listed_but_does_not_fail():
     new = _report([dict(_finding("same00000000", verdict="unexpected-error"), explored=True)])
     d = delta.compare(old, new, "old", "new")
     assert d.changed == [] and [e.id for e in d.explored] == ["same00000000"] and d.exit_code == delta.OK
-    fixed = _report([_finding("same00000000", verdict="unexpected-error")])
-    assert [b.id for _, b in delta.compare(old, fixed, "old", "new").changed] == ["same00000000"]
+    fixed = _report([_finding("same00000000", verdict="unexpected-error")])  # the accepted case, answering one way
+    assert [b.id for _, b in delta.compare(old, fixed, "old", "new").flipped] == ["same00000000"]
+    stable = baseline.entries(_report([_finding("same00000000", verdict="value")]))
+    assert [b.id for _, b in delta.compare(stable, fixed, "old", "new").changed] == ["same00000000"]
 
 
 def _with_subject(finding, subject=""):
@@ -194,6 +196,15 @@ def test_a_flip_between_crash_timeout_and_nondeterministic_does_not_fail_but_a_v
     assert [(a.verdict, b.verdict) for a, b in d.flipped] == [("crash", "timeout")]
     assert [(a.verdict, b.verdict) for a, b in d.changed] == [("value", "crash")] and d.exit_code == delta.FINDINGS
     assert "FLIPPED (1" in delta.text(d)
+
+
+def test_a_call_accepted_as_nondeterministic_that_answers_one_way_in_a_run_is_flipped_but_not_the_reverse():
+    old = baseline.entries(_report([_finding("vary00000000", verdict="nondeterministic"),
+                                     _finding("calc00000000", verdict="value")]))
+    d = delta.compare(old, _report([_finding("vary00000000", verdict="unexpected-error"),
+                                    _finding("calc00000000", verdict="nondeterministic")]), "a", "b")
+    assert [(a.verdict, b.verdict) for a, b in d.flipped] == [("nondeterministic", "unexpected-error")]
+    assert [(a.verdict, b.verdict) for a, b in d.changed] == [("value", "nondeterministic")] and d.exit_code == delta.FINDINGS
 
 
 def test_baseline_lines_carry_the_subject_and_old_seven_column_files_still_read(tmp_path):
