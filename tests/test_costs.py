@@ -17,3 +17,9 @@ def test_the_story_puts_wall_time_beside_its_floor_and_splits_the_slowest_bindin
     assert s["slowest"][0]["other_seconds"] == 50.0 - 0.2 - 3.0 - 40.0
     text = "\n".join(costs.lines(s))
     assert "wall 60.0 s, floor 5.2 s" in text and "restarts 7" in text and "timeouts 4" in text and "hangs" in text
+    assert "side by side" not in text  # one binding after another: the floor bounds the wall time
+
+
+def test_the_story_says_when_bindings_overlapped():
+    s = costs.story([_target("a", 40.0, call_seconds=30.0), _target("b", 40.0, call_seconds=30.0)], wall=50.0, imports={})
+    assert "side by side" in "\n".join(costs.lines(s))
