@@ -59,8 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--no-recheck", action="store_true",
                 help="do not re-run cases to detect nondeterministic results (faster, less trustworthy)")
     g.addoption("--no-lanes", action="store_true",
-                help="run a spec's bindings one after another, not one lane per framework side by side (slower; a "
-                     "binding's own framework processes get the same calls in the same order either way)")
+                help="run a spec's bindings one after another in shared framework processes, not side by side in lanes "
+                     "of their own (slower; the report is the same where results do not depend on what a process ran "
+                     "before: torch and paddle, not MindSpore)")
     g.addoption("--report-dir", default=str(ROOT / "reports"), help="where report.json and index.html go")
     g.addoption("--cases-dir", default=str(ROOT / "cases"), help="checked-in cases (doc examples, regressions)")
     g.addoption("--shard", type=_shard, default=None, metavar="I/N",
