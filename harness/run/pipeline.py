@@ -134,10 +134,10 @@ class SpecRun:
 
     def lane(self, name: str) -> _Lane:
         """A lane's peer state. Bindings that run one after another share a lane (""); bindings run side by side
-        (RunSession's lanes, one per framework) each keep their own, so what a peer is asked, in which process and
+        (RunSession's lanes, one per binding) each keep their own, so what a peer is asked, in which process and
         order, and which answers are already known never depends on how far another lane has come."""
         if name not in self._lanes:
-            self._lanes.setdefault(name, _Lane())
+            self._lanes[name] = _Lane()
         return self._lanes[name]
 
     def heard(self, target: str, case: Case, extra: dict[str, Any], reply: dict[str, Any], lane: str = "") -> None:
@@ -375,7 +375,7 @@ class TargetRunner:
                 each(i, outcomes[i])
 
         replies = self.send([(c, {}) for c in cases], worker, build, got)
-        return [None if reply is None else outcomes[i] if i in outcomes else outcome_of(reply) for i, reply in enumerate(replies)]
+        return [None if reply is None else outcomes[i] for i, reply in enumerate(replies)]  # every reply went through `got`
 
     def _isolated(self, judge: Callable[[list[Case]], list[Verdict]]) -> Callable[[list[Case]], list[Verdict]]:
         """`judge`, its calls sent to a worker process of this binding's own that only region probes use
@@ -468,8 +468,6 @@ class TargetRunner:
                 self.warned.append((case, outcome.warnings))
             if recheck and outcome.error and not outcome.crash:
                 self.raised.append((case, str(outcome.error.get("type"))))
-            if i not in verdicts_of:
-                judge_one(i, outcome)
             judged.append(stability.Judged(case, outcome, verdicts_of[i], judged[-1].case if judged else None))
         if recheck and self.spec_run.config.recheck:
             config = self.spec_run.config

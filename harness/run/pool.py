@@ -10,7 +10,6 @@ full time limit or a framework import again and again.
 """
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import queue
@@ -255,7 +254,7 @@ class Worker:
                 wire.send(self._proc.stdin, {"op": "batch", "calls": calls})  # type: ignore[arg-type,union-attr]
             except (BrokenPipeError, OSError):
                 pass  # the reply below sees the dead worker
-            got, answer, started = self._replies_of(calls, limit, functools.partial(_tell_batch, told, batch))
+            got, answer, started = self._replies_of(calls, limit, told, [i for i, _ in batch])
             ledger.learn(got)
             for (i, r), reply in zip(batch, got):
                 replies[i] = reply
@@ -286,11 +285,11 @@ class Worker:
         told.reraise()
         return [r for r in replies if r is not None]
 
-    def _replies_of(self, calls: list[dict[str, Any]], limit: float,
-                    each: Callable[[int, dict[str, Any]], None]) -> tuple[list[dict[str, Any]], Any, float]:
-        """The replies of a batch's calls, in order, until the batch's deadline (each handed to `each` as it
-        comes, the clock stopped meanwhile); with what ended the wait when one is missing (TimeoutError, or the
-        dead worker's None) and when the first unanswered call started."""
+    def _replies_of(self, calls: list[dict[str, Any]], limit: float, told: _Teller,
+                    indices: list[int]) -> tuple[list[dict[str, Any]], Any, float]:
+        """The replies of a batch's calls, in order, until the batch's deadline (each handed to `told` with its
+        request's index in `indices` as it comes, the clock stopped meanwhile); with what ended the wait when one is
+        missing (TimeoutError, or the dead worker's None) and when the first unanswered call started."""
         got: list[dict[str, Any]] = []
         deadline = time.perf_counter() + limit
         started = time.perf_counter()
@@ -302,7 +301,7 @@ class Worker:
                 break
             got.append(reply)
             handed = time.perf_counter()
-            each(len(got) - 1, reply)
+            told(indices[len(got) - 1], reply)
             started = time.perf_counter()
             deadline += started - handed  # the caller's time: the worker's next call was not waited for meanwhile
         return got, answer, started
@@ -340,10 +339,6 @@ class Worker:
         message = f"the {self.framework} worker died ({why})" + (f"; its last stderr output:\n{tail}" if tail else "")
         return {"id": request.get("id"), "crash": kind, "seconds": 0.0,
                 "error": {"type": "WorkerDied", "mro": [], "message": message}}
-
-
-def _tell_batch(told: _Teller, batch: list[tuple[int, dict[str, Any]]], k: int, reply: dict[str, Any]) -> None:
-    told(batch[k][0], reply)  # the k-th call of the batch is request batch[k][0]
 
 
 class _Teller:
@@ -393,19 +388,7 @@ class Pool:
         """The framework's worker; in a lane (a binding run beside others: see RunSession), that lane's own, so
         what each worker process is sent, and in which order, never depends on how far another lane has come."""
         with self._lock:
-            if lane:
-                if framework in self.failed:
-                    raise WorkerStartError(self.failed[framework])
-                key = f"{lane}>{framework}"
-                if key not in self.lane_workers:
-                    try:
-                        self.lane_workers[key] = self._new(framework)
-                    except WorkerStartError as exc:
-                        self.failed[framework] = str(exc)
-                        raise
-                worker = self.lane_workers[key]
-            else:
-                worker = self._kept(self.workers, framework, self._new, remember=True)
+            worker = self._kept(self.lane_workers if lane else self.workers, framework, self._new, True, lane)
             self.versions_seen[framework] = str(worker.info.get("version"))
             if self.spares and framework not in self._spares:
                 self._spares[framework] = self._in_background(framework)
@@ -426,12 +409,7 @@ class Pool:
         can depend on what its process ran before). Bindings run side by side ask in lanes (SpecRun.lane),
         each with its own peer workers, so no peer process sees two lanes' calls in an order of the moment."""
         with self._lock:
-            if framework in self.failed:
-                raise WorkerStartError(self.failed[framework])
-            key = f"{lane}>{framework}" if lane else framework
-            if key not in self.peers:
-                self.peers[key] = self._new(framework, for_peers=True)
-            return self.peers[key]
+            return self._kept(self.peers, framework, lambda name: self._new(name, for_peers=True), False, lane)
 
     def unsynchronized(self, framework: str) -> Worker:
         """A worker whose framework keeps its default asynchronous launches (the stale-error check's), started the
@@ -463,18 +441,21 @@ class Pool:
             return
         self._unsynchronized_pending[framework] = self._in_background(framework, self._unsynchronized_new)
 
-    def _kept(self, table: dict[str, Worker], framework: str, make: Callable[[str], Worker], remember: bool) -> Worker:
-        """The framework's worker in `table`, started on first use; with `remember`, a failed start is final."""
+    def _kept(self, table: dict[str, Worker], framework: str, make: Callable[[str], Worker], remember: bool,
+              lane: str = "") -> Worker:
+        """The framework's worker in `table` (a lane's own under `lane>framework`), started on first use; with
+        `remember`, a failed start is final for the framework."""
         if framework in self.failed:
             raise WorkerStartError(self.failed[framework])
-        if framework not in table:
+        key = f"{lane}>{framework}" if lane else framework
+        if key not in table:
             try:
-                table[framework] = make(framework)
+                table[key] = make(framework)
             except WorkerStartError as exc:
                 if remember:
                     self.failed[framework] = str(exc)
                 raise
-        return table[framework]
+        return table[key]
 
     def fresh(self, framework: str) -> Worker:
         """A worker process that has answered no call yet, for the caller alone (who closes it).

@@ -50,18 +50,11 @@ class Adapter:
     # calls -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Any:
         """The target's object, looked up once per worker process (every call of a binding names it)."""
-        found = self._resolved.get(target)
-        if found is None:
+        resolved: dict[str, Any] = self.__dict__.setdefault("_resolved", {})
+        if target not in resolved:
             module, _, attr = target.rpartition(".")
-            found = self._resolved[target] = getattr(importlib.import_module(module), attr)
-        return found
-
-    @property
-    def _resolved(self) -> dict[str, Any]:
-        table: dict[str, Any] | None = self.__dict__.get("_resolved_table")
-        if table is None:
-            table = self.__dict__["_resolved_table"] = {}
-        return table
+            resolved[target] = getattr(importlib.import_module(module), attr)
+        return resolved[target]
 
     def convert(self, v: Any) -> Any:
         if wire.is_array(v):
