@@ -1,5 +1,10 @@
 """Fault injection through a FAKE framework adapter (tests/fake_framework.py), never a real one."""
+import os
+import pickle
 import sys
+import threading
+import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -125,3 +130,43 @@ def test_a_calls_python_warnings_come_back_with_its_reply_once_each_and_with_its
         assert reply["warnings"] == ["UserWarning: a target of size (3, 1) is broadcast"]
         assert ("error" in reply) is fails
     assert kind("UserWarning: a target of size (3, 1) is broadcast") == "UserWarning: a target of size (…) is broadcast"
+
+
+def _pipe() -> tuple[wire.Reader, Any]:
+    read, write = os.pipe()
+    return wire.Reader(os.fdopen(read, "rb")), os.fdopen(write, "wb")
+
+
+def test_the_reader_gives_each_message_in_order_and_waits_for_a_message_split_across_writes():
+    reader, out = _pipe()
+    for i in range(3):
+        wire.send(out, {"n": i})  # several messages in the pipe: one read takes them all
+    assert [reader.next(1.0) for _ in range(3)] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    pickled = pickle.dumps({"n": 3})
+    body = wire._HEADER.pack(len(pickled)) + pickled
+
+    def halves() -> None:
+        out.write(body[:5])
+        out.flush()
+        time.sleep(0.05)  # past the reader's naps: it blocks, and the second half wakes it
+        out.write(body[5:])
+        out.flush()
+
+    threading.Thread(target=halves).start()
+    assert reader.next(5.0) == {"n": 3}
+
+
+def test_the_reader_times_out_without_a_whole_message_and_ends_on_eof_or_garbage():
+    reader, out = _pipe()
+    started = time.monotonic()
+    assert reader.next(0.2) is TimeoutError
+    assert 0.2 <= time.monotonic() - started < 2.0  # never before the deadline
+    assert reader.next(0) is TimeoutError
+    out.write(wire._HEADER.pack(10) + b"abc")  # a partial message, then the end: no message
+    out.close()
+    assert reader.next(1.0) is None
+    garbled, out2 = _pipe()
+    out2.write(wire._HEADER.pack(4) + b"\x00\x01\x02\x03")
+    out2.flush()
+    assert garbled.next(1.0) is None  # not a pickle: a dead worker, not an exception in the caller
+    assert garbled.next(0) is None

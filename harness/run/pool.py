@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -117,7 +116,7 @@ class Worker:
     info: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
     _proc: subprocess.Popen | Forked | None = None
-    _replies: queue.Queue[Any] = field(default_factory=queue.Queue)
+    _reader: wire.Reader | None = None  # the process's replies
     _log_start: int = 0  # where this process's stderr begins in the (appended) log
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # per target: learned deadline, costs (shared by a pool)
     replace: Callable[[], Worker] | None = None  # a ready worker to take over from a dead one (the pool's spare)
@@ -130,7 +129,6 @@ class Worker:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             stderr = open(self.log_path, "ab")
             self._log_start = stderr.tell()
-        self._replies = queue.Queue()
         command = [self.python, "-m", "harness.run.worker", self.framework] + ([str(self.memory)] if self.memory else [])
         try:
             forks = self.forks() if self.forks else None
@@ -147,7 +145,7 @@ class Worker:
         finally:
             if stderr is not subprocess.DEVNULL:
                 stderr.close()  # the child holds its own copy; restarts must not leak descriptors
-        threading.Thread(target=self._read, args=(self._proc, self._replies), daemon=True).start()
+        self._reader = wire.Reader(self._proc.stdout)  # type: ignore[arg-type]
         hello = self._next(self.start_timeout)
         if not isinstance(hello, dict) or hello.get("op") != "hello":
             code = self._stop()
@@ -170,23 +168,9 @@ class Worker:
             f.seek(max(self._log_start, path.stat().st_size - size))
             return wire.clean_text(f.read().decode("utf-8", "replace"))[0]
 
-    @staticmethod
-    def _read(proc: subprocess.Popen, replies: queue.Queue[Any]) -> None:
-        try:
-            while True:
-                message = wire.receive(proc.stdout)  # type: ignore[arg-type]
-                replies.put(message)
-                if message is None:
-                    return
-        except Exception as exc:  # a garbled stream is a dead worker
-            replies.put(None)
-            replies.put(exc)
-
     def _next(self, timeout: float) -> Any:
-        try:
-            return self._replies.get(timeout=timeout)
-        except queue.Empty:
-            return TimeoutError
+        """The process's next message; None when it has ended; TimeoutError when none came in time."""
+        return self._reader.next(timeout) if self._reader is not None else None
 
     def _stop(self) -> int | None:
         proc, self._proc = self._proc, None
@@ -317,7 +301,7 @@ class Worker:
             except WorkerStartError:
                 spare = None  # start one here: its error, if any, is the one to report
         if spare is not None and spare._proc is not None and spare._proc.poll() is None:
-            self._proc, self._replies, self.info = spare._proc, spare._replies, spare.info
+            self._proc, self._reader, self.info = spare._proc, spare._reader, spare.info
             spare._proc = None  # now this worker's process
             # its stderr from here on: what the dead worker wrote last must not read as this one's
             path = self.log_path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -419,9 +420,23 @@ _SCRATCH = Context()  # where the reductions of an evaluation without a context 
 _BASE: dict[str, Any] = {**CONSTANTS, **make_vocabulary(_SCRATCH)}
 
 
+class _Slot(Context):
+    """Stands in for the evaluation's context in one thread's reductions, made once per thread: making the
+    reductions anew for every evaluation cost more than a small formula's numpy work."""
+
+
+_LOCAL = threading.local()
+
+
 def scope(ctx: Context | None) -> dict[str, Any]:
-    """A fresh evaluation scope: the constants and the vocabulary, reductions bound to `ctx`."""
+    """A fresh evaluation scope: the constants and the vocabulary, reductions recording into `ctx` (until the next
+    scope of this thread is made: an evaluation runs to its end before another starts)."""
     out = dict(_BASE)
     if ctx is not None:
-        out.update(_reductions(ctx))
+        slot: _Slot | None = getattr(_LOCAL, "slot", None)
+        if slot is None:
+            slot = _LOCAL.slot = _Slot()
+            _LOCAL.reductions = _reductions(slot)
+        slot.accumulation = ctx.accumulation
+        out.update(_LOCAL.reductions)
     return out

@@ -31,6 +31,11 @@ class Adapter(Base):
             mindspore.set_device("CPU")
         else:
             mindspore.set_context(device_target="CPU")
+        # one CPU kernel thread (the default is 25): as torch's set_num_threads(1), a result never depends on how
+        # its work was split between threads, and a worker takes one core, not both, beside the others running
+        op_tuning = getattr(getattr(getattr(mindspore, "device_context", None), "cpu", None), "op_tuning", None)
+        if op_tuning is not None:
+            op_tuning.threads_num(1)
 
     def settle(self) -> None:
         self.ms.runtime.synchronize()
@@ -58,7 +63,7 @@ class Adapter(Base):
     def snippet_setup(self) -> list[str]:
         return ["import mindspore", "", "mindspore.set_context(mode=mindspore.PYNATIVE_MODE)",
                 "mindspore.runtime.launch_blocking()  # errors surface on the call that caused them",
-                'mindspore.set_device("CPU")']
+                'mindspore.set_device("CPU")', "mindspore.device_context.cpu.op_tuning.threads_num(1)"]
 
     def snippet_tensor(self, var: str, dtype: str) -> str:
         return f"mindspore.Tensor({var}).astype(mindspore.bfloat16)" if dtype == "bfloat16" else f"mindspore.Tensor({var})"
