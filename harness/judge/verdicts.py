@@ -246,10 +246,7 @@ def verdict_of(ctx: CaseContext, check: CheckName, peer: VerdictName, doc: Verdi
     if not v.is_match:  # only discrepancies are ever shown: describing every match cost a third of judging
         expected, v.actual, v.message = _show(ctx.common_rule if by_peers else ctx.own_rule,
                                               ctx.common if by_peers else (ctx.own or ctx.common), ctx.outcome)
-        if callable(expected):
-            v.expect_later(expected)
-        else:
-            v.expected = expected
+        v.expect_later(expected)
         if cmp is not None:
             v.metrics = cmp.metrics()
             if cmp.mask is not None and cmp.mask.any() and cmp.mask.size <= 4096:
@@ -309,17 +306,15 @@ def silence(ctx: CaseContext, verdict: VerdictName, cmp: compare.Comparison | No
     return ""
 
 
-def _show(rule: Raise | None, ref: Reference | None, outcome: Outcome) -> tuple[Any, Any, str]:
-    """What was expected (or how to describe it, where that needs a reference value: see `Verdict.expect_later`),
-    what the call gave, and its message."""
-    expected: Any
-    if rule is not None:
-        expected = jsonable({"error": rule.error, "match": rule.match})
-    else:
-        def expected() -> Any:
-            if ref is not None and ref.value is not None:
-                return jsonable({"value": describe_array(ref.value)})
-            return jsonable({"note": ref.error if ref else None})
+def _show(rule: Raise | None, ref: Reference | None, outcome: Outcome) -> tuple[Callable[[], Any], Any, str]:
+    """How to describe what was expected (worked out when first read: it may need the reference's value, see
+    `Verdict.expect_later`), what the call gave, and its message."""
+    def expected() -> Any:
+        if rule is not None:
+            return jsonable({"error": rule.error, "match": rule.match})
+        if ref is not None and ref.value is not None:
+            return jsonable({"value": describe_array(ref.value)})
+        return jsonable({"note": ref.error if ref else None})
     if outcome.ok:
         actual: Any = {"value": describe_array(outcome.value), "dtype": outcome.dtype}
         message = ""

@@ -79,13 +79,19 @@ def receive(stream: BinaryIO) -> Any:
     head = _read_exact(stream, _HEADER.size)
     if head is None:
         return None
-    (size,) = _HEADER.unpack(head)
-    if size > MAX_MESSAGE:
-        raise ValueError(f"message of {size} bytes exceeds the protocol limit")
+    size = _size(head)
     body = _read_exact(stream, size)
     if body is None:
         return None
     return pickle.loads(body)
+
+
+def _size(head: bytes | bytearray, at: int = 0) -> int:
+    """The length a message's header (at `at`) announces; past the protocol's limit, the stream is garbled."""
+    (size,) = _HEADER.unpack_from(head, at)
+    if size > MAX_MESSAGE:
+        raise ValueError(f"message of {size} bytes exceeds the protocol limit")
+    return int(size)
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
@@ -163,9 +169,7 @@ class Reader:
         start = self._at + _HEADER.size
         if len(self._buffer) < start:
             return _PARTIAL
-        (size,) = _HEADER.unpack_from(self._buffer, self._at)
-        if size > MAX_MESSAGE:
-            raise ValueError(f"message of {size} bytes exceeds the protocol limit")
+        size = _size(self._buffer, self._at)
         if len(self._buffer) < start + size:
             return _PARTIAL
         with memoryview(self._buffer) as view:
