@@ -170,3 +170,46 @@ def test_the_reader_times_out_without_a_whole_message_and_ends_on_eof_or_garbage
     out2.flush()
     assert garbled.next(1.0) is None  # not a pickle: a dead worker, not an exception in the caller
     assert garbled.next(0) is None
+
+
+class _Recorder:
+    """A guard that admits every call and writes down when it was asked, beside the replies handed over."""
+
+    def __init__(self, open_: bool) -> None:
+        self.open_, self.events = open_, []
+
+    def admit(self, request):
+        self.events.append(("admit", request["id"]))
+        return True
+
+    def open(self):
+        return self.open_
+
+    def observe(self, request, reply):
+        pass
+
+
+@pytest.mark.parametrize("open_", [True, False])
+def test_the_next_batch_is_sent_once_the_first_reply_is_in_and_only_when_the_guard_cannot_change_its_mind(worker, open_):
+    from harness.run.pool import BATCH
+
+    guard = _Recorder(open_)
+    calls = [_call("ok", i) for i in range(2 * BATCH)]
+    replies = worker.run(calls, guard, lambda i, reply: guard.events.append(("told", i)))
+    assert [r["id"] for r in replies] == list(range(2 * BATCH))
+    second = guard.events.index(("admit", BATCH))  # the second batch's first call put to the guard
+    told_before = [e for e in guard.events[:second] if e[0] == "told"]
+    # sent ahead: after the first batch's first reply, before the rest of it was judged; else after all of it
+    assert len(told_before) == (0 if open_ else BATCH)
+
+
+def test_a_crash_with_a_batch_sent_ahead_sends_that_batch_again_to_the_new_worker(worker):
+    from harness.run.pool import BATCH
+
+    calls = [_call("ok", i) for i in range(3 * BATCH)]
+    calls[BATCH + 5] = _call("abort_always", BATCH + 5)  # in the second batch, while the third is sent ahead
+    replies = worker.run(calls, _Recorder(True))
+    assert [r["id"] for r in replies] == list(range(3 * BATCH))
+    assert [r["id"] for r in replies if "error" in r] == [BATCH + 5] and replies[BATCH + 5]["crash"] == "crash"
+    assert all(wire.decode_array(r["value"]).tolist() == [2.0, 4.0] for r in replies if "error" not in r)
+    assert worker.restarts == 1

@@ -95,6 +95,10 @@ class Budget:
             self.skipped[(region, why)] += 1
         return not why
 
+    def open(self) -> bool:
+        """Nothing crashed or hung yet (or sampling is off): every call is admitted, whatever comes next."""
+        return not self.events or self.limit <= 0
+
     def observe(self, request: dict[str, Any], reply: dict[str, Any]) -> None:
         family = reply.get("crash")
         call = self._calls.get(request.get("id"))

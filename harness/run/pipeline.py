@@ -267,6 +267,9 @@ class _PeerGuard:
         return (self.hangs < self.HANG_LIMIT and len(self.failed) < self.CRASH_LIMIT
                 and key(request) not in self.failed)
 
+    def open(self) -> bool:
+        return not self.failed and not self.hangs
+
     def observe(self, request: dict[str, Any], reply: dict[str, Any]) -> None:
         if reply.get("crash"):
             self.failed.add(key(request))

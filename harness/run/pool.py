@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ from harness.run.worker import UNSYNCHRONIZED
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "HARNESS_WORKERS"  # "torch=/venv/bin/python,paddle=/other/bin/python"
-BATCH = 128
+BATCH = 128  # calls per batch at most
+BATCH_BYTES = 1 << 18  # and about this many bytes of arrays: a batch then fits the pipe to send it ahead (Worker.run)
 _MEMORY_DEATH = Adapter.memory_messages + ("memoryerror",)  # in a dead worker's stderr
 
 
@@ -45,6 +47,10 @@ class Guard(Protocol):
     """Decides, call by call, whether a call is sent at all (see run/budget.py), and sees every reply."""
 
     def admit(self, request: dict[str, Any]) -> bool: ...
+
+    def open(self) -> bool:
+        """Whether `admit` admits every call whatever the replies still to come (calls may then be sent early)."""
+        ...
 
     def observe(self, request: dict[str, Any], reply: dict[str, Any]) -> None: ...
 
@@ -117,6 +123,7 @@ class Worker:
     restarts: int = 0
     _proc: subprocess.Popen | Forked | None = None
     _reader: wire.Reader | None = None  # the process's replies
+    _stdin_room: int = 0  # bytes the process's stdin pipe holds: a message no bigger is written without waiting
     _log_start: int = 0  # where this process's stderr begins in the (appended) log
     ledgers: dict[str, Ledger] = field(default_factory=dict)  # per target: learned deadline, costs (shared by a pool)
     replace: Callable[[], Worker] | None = None  # a ready worker to take over from a dead one (the pool's spare)
@@ -146,6 +153,7 @@ class Worker:
             if stderr is not subprocess.DEVNULL:
                 stderr.close()  # the child holds its own copy; restarts must not leak descriptors
         self._reader = wire.Reader(self._proc.stdout)  # type: ignore[arg-type]
+        self._stdin_room = wire.widen(self._proc.stdin.fileno())  # type: ignore[union-attr]
         hello = self._next(self.start_timeout)
         if not isinstance(hello, dict) or hello.get("op") != "hello":
             code = self._stop()
@@ -204,41 +212,48 @@ class Worker:
         raises is raised once every reply is in (the worker's stream must be read to its end).
 
         Calls go in batches (a round trip per call cost more than a small call); the worker sends each
-        call's reply as soon as it is done. When a batch stops answering, because the worker died or hung
-        past the batch's deadline, the replies already in stand and the first call without one is the one
-        that failed: a death is charged to it, and so is a hang that had its own call's deadline (a hang
+        call's reply as soon as it is done. Once a batch's first reply is in, the next batch is sent too (when the
+        guard's answer cannot depend on the replies still to come, and it fits in the pipe the worker has emptied):
+        the worker never waits for the caller to finish judging. When a batch stops answering, because the worker
+        died or hung past the batch's deadline, the replies already in stand and the first call without one is the
+        one that failed: a death is charged to it, and so is a hang that had its own call's deadline (a hang
         costs one deadline, not two); a call that had less runs again alone on a new worker, and what it
-        does then is its answer. The calls after it are sent again.
+        does then is its answer. The calls after it, and a batch sent ahead, are sent again.
         """
         replies: list[dict[str, Any] | None] = [None] * len(requests)
         told = _Teller(each)
-        pending = list(enumerate(requests))
-        alone = 0  # calls still to send one at a time, after a batch that failed
-        while pending:
-            size = 1 if alone else BATCH
-            batch, pending = pending[:size], pending[size:]
-            alone = max(0, alone - len(batch))
-            if guard is not None:
-                for i, r in batch:
-                    if not guard.admit(r):
-                        replies[i] = skipped = {"id": r.get("id"), "skipped": True}
-                        told(i, skipped)
-                batch = [(i, r) for i, r in batch if replies[i] is None]
+        queue = _Queue(list(enumerate(requests)), guard, replies, told)
+        ahead: list[tuple[int, dict[str, Any]]] = []  # sent before the batch being read had all its replies
+
+        def send_ahead() -> None:  # the worker has read the batch before (it answered): its stdin pipe is empty
+            nonlocal ahead
+            if queue.alone or not queue.pending or (guard is not None and not guard.open()):
+                return
+            batch = queue.take(BATCH)
+            packed = wire.pack({"op": "batch", "calls": [r for _, r in batch]})
+            if len(packed) > self._stdin_room or self._proc is None:
+                queue.put_back(batch)  # the write could wait for the worker, which waits for us to read
+                return
+            self._write(packed)
+            ahead = batch
+
+        while queue.pending or ahead:
+            if ahead:
+                batch, ahead = ahead, []
+            else:
+                batch = queue.take(1 if queue.alone else BATCH)
                 if not batch:
                     continue
+                if self._proc is None or self._proc.poll() is not None:
+                    if self._proc is not None:
+                        self.restarts += 1
+                        self.ledger(str(batch[0][1].get("target"))).restarts += 1
+                    self._revive(self.ledger(str(batch[0][1].get("target"))))
+                self._write(wire.pack({"op": "batch", "calls": [r for _, r in batch]}))
             calls = [r for _, r in batch]
             ledger = self.ledger(str(calls[0].get("target")))
-            if self._proc is None or self._proc.poll() is not None:
-                if self._proc is not None:
-                    self.restarts += 1
-                    ledger.restarts += 1
-                self._revive(ledger)
             limit, why = ledger.deadline(calls, self.timeout)
-            try:
-                wire.send(self._proc.stdin, {"op": "batch", "calls": calls})  # type: ignore[arg-type,union-attr]
-            except (BrokenPipeError, OSError):
-                pass  # the reply below sees the dead worker
-            got, answer, started = self._replies_of(calls, limit, told, [i for i, _ in batch])
+            got, answer, started = self._replies_of(calls, limit, told, [i for i, _ in batch], send_ahead)
             ledger.learn(got)
             for (i, r), reply in zip(batch, got):
                 replies[i] = reply
@@ -246,10 +261,13 @@ class Worker:
                     guard.observe(r, reply)
             if got and got[-1].get("retired"):
                 self._stop()  # it served its last call (see Adapter.retires): no fault, no restart counted
-                pending = batch[len(got):] + pending
+                queue.put_back(batch[len(got):] + ahead)
+                ahead = []
                 continue
             if len(got) == len(calls):
                 continue
+            queue.put_back(ahead)  # the worker never reached it
+            ahead = []
             (i, r), rest = batch[len(got)], batch[len(got) + 1:]
             own, own_why = ledger.deadline([r], self.timeout)
             waited = time.perf_counter() - started
@@ -260,20 +278,28 @@ class Worker:
                 if guard is not None:
                     guard.observe(r, replies[i])  # type: ignore[arg-type]
                 told(i, replies[i])  # type: ignore[arg-type]
-                pending = rest + pending
+                queue.put_back(rest)
             else:
-                pending, alone = [(i, r)] + rest + pending, 1
+                queue.put_back([(i, r)] + rest)
+                queue.alone = 1
             self.restarts += 1
             ledger.restarts += 1
             self._stop()
         told.reraise()
         return [r for r in replies if r is not None]
 
-    def _replies_of(self, calls: list[dict[str, Any]], limit: float, told: _Teller,
-                    indices: list[int]) -> tuple[list[dict[str, Any]], Any, float]:
+    def _write(self, packed: bytes) -> None:
+        try:
+            wire.write(self._proc.stdin, packed)  # type: ignore[arg-type,union-attr]
+        except (BrokenPipeError, OSError):
+            pass  # the reply below sees the dead worker
+
+    def _replies_of(self, calls: list[dict[str, Any]], limit: float, told: _Teller, indices: list[int],
+                    first: Callable[[], None] = lambda: None) -> tuple[list[dict[str, Any]], Any, float]:
         """The replies of a batch's calls, in order, until the batch's deadline (each handed to `told` with its
-        request's index in `indices` as it comes, the clock stopped meanwhile); with what ended the wait when one is
-        missing (TimeoutError, or the dead worker's None) and when the first unanswered call started."""
+        request's index in `indices` as it comes, the clock stopped meanwhile; `first` called once the first is in);
+        with what ended the wait when one is missing (TimeoutError, or the dead worker's None) and when the first
+        unanswered call started."""
         got: list[dict[str, Any]] = []
         deadline = time.perf_counter() + limit
         started = time.perf_counter()
@@ -285,6 +311,8 @@ class Worker:
                 break
             got.append(reply)
             handed = time.perf_counter()
+            if len(got) == 1:
+                first()
             told(indices[len(got) - 1], reply)
             started = time.perf_counter()
             deadline += started - handed  # the caller's time: the worker's next call was not waited for meanwhile
@@ -302,6 +330,7 @@ class Worker:
                 spare = None  # start one here: its error, if any, is the one to report
         if spare is not None and spare._proc is not None and spare._proc.poll() is None:
             self._proc, self._reader, self.info = spare._proc, spare._reader, spare.info
+            self._stdin_room = spare._stdin_room
             spare._proc = None  # now this worker's process
             # its stderr from here on: what the dead worker wrote last must not read as this one's
             path = self.log_path
@@ -323,6 +352,46 @@ class Worker:
         message = f"the {self.framework} worker died ({why})" + (f"; its last stderr output:\n{tail}" if tail else "")
         return {"id": request.get("id"), "crash": kind, "seconds": 0.0,
                 "error": {"type": "WorkerDied", "mro": [], "message": message}}
+
+
+class _Queue:
+    """The calls of a `Worker.run` still to send, in order; each batch taken is put to the guard first (a call it does
+    not admit gets its `skipped` reply at once)."""
+
+    def __init__(self, pending: list[tuple[int, dict[str, Any]]], guard: Guard | None,
+                 replies: list[dict[str, Any] | None], told: _Teller) -> None:
+        self.pending = deque(pending)
+        self.guard, self.replies, self.told = guard, replies, told
+        self.alone = 0  # calls still to send one at a time, after a batch that failed
+
+    def take(self, size: int) -> list[tuple[int, dict[str, Any]]]:
+        """The next `size` calls (fewer when their arrays pass BATCH_BYTES), less those the guard does not admit."""
+        taken: list[tuple[int, dict[str, Any]]] = []
+        weight = 0
+        while self.pending and len(taken) < size and weight < BATCH_BYTES:
+            taken.append(self.pending.popleft())
+            weight += _weight(taken[-1][1])
+        self.alone = max(0, self.alone - len(taken))
+        if self.guard is None:
+            return taken
+        batch = []
+        for i, r in taken:
+            if self.guard.admit(r):
+                batch.append((i, r))
+            else:
+                self.replies[i] = skipped = {"id": r.get("id"), "skipped": True}
+                self.told(i, skipped)
+        return batch
+
+    def put_back(self, calls: list[tuple[int, dict[str, Any]]]) -> None:
+        """Calls to send again, first."""
+        self.pending.extendleft(reversed(calls))
+
+
+def _weight(request: dict[str, Any]) -> int:
+    """The bytes of a call's arrays."""
+    values = [*request.get("args", ()), *request.get("kwargs", {}).values(), *request.get("init", {}).values()]
+    return sum(len(v["data"]) for v in values if wire.is_array(v))
 
 
 class _Teller:

@@ -33,6 +33,7 @@ from harness.spec.model import Spec, claim_api, load_spec
 from harness.spec.source import SourceError
 
 ROOT = Path(__file__).resolve().parents[2]
+MAX_LANES = 64  # threads at most; one per binding of the spec being run is made, and kept for the next spec
 LANE_SWITCH = 0.0005  # seconds: the interpreter's switch interval while lanes run (Python's default is 0.005)
 
 
@@ -74,6 +75,9 @@ class RunSession:
         self._draw_ahead = False  # draw the next planned spec's cases while the lanes run (`plan`)
         started: PartMeta = {**meta, "started": round(time.time(), 3)}  # what a killed run's report keeps
         self.part = PartWriter(part, started)
+        # the lanes' threads, kept from spec to spec: hypothesis sets up each new thread that shrinks with a full
+        # garbage collection and a search of the heap (its per-thread PRNG registration), seconds per run
+        self._threads = ThreadPoolExecutor(max_workers=MAX_LANES, thread_name_prefix="lane")
 
     def load(self, path: Path) -> Spec:
         """The spec in `path`, its api claimed for this file; raises SourceError (recorded in the part
@@ -175,8 +179,8 @@ class RunSession:
         switch = sys.getswitchinterval()
         sys.setswitchinterval(LANE_SWITCH)  # a lane woken by its worker's reply gets the interpreter soon
         try:
-            with _serial_ast(), ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix=f"lane-{spec.api}") as pool:
-                futures = {target: pool.submit(lane, target) for target in targets}
+            with _serial_ast():
+                futures = {target: self._threads.submit(lane, target) for target in targets}
                 self._draw_next(spec)
                 done = {target: future.result() for target, future in futures.items()}
         finally:
@@ -201,6 +205,7 @@ class RunSession:
             self.part.meta["finished"] = True
         if self.part.targets or self.part.spec_errors or self.part.missing:
             self.part.flush()
+        self._threads.shutdown(cancel_futures=True)
         self.pool.close()
 
 

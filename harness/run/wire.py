@@ -68,9 +68,19 @@ def decode_value(v: Any) -> Any:
     return v
 
 
-def send(stream: BinaryIO, message: Any) -> None:
+def pack(message: Any) -> bytes:
+    """The message as it goes down the pipe: its length, then its pickle."""
     body = pickle.dumps(message, protocol=4)
-    stream.write(_HEADER.pack(len(body)) + body)
+    return _HEADER.pack(len(body)) + body
+
+
+def send(stream: BinaryIO, message: Any) -> None:
+    write(stream, pack(message))
+
+
+def write(stream: BinaryIO, packed: bytes) -> None:
+    """A message `pack` made, written and flushed."""
+    stream.write(packed)
     stream.flush()
 
 
@@ -105,6 +115,25 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
+PIPE_SIZE = 1 << 20
+_DEFAULT_PIPE = 1 << 16  # Linux's default capacity, assumed where it cannot be asked
+
+
+def widen(fd: int) -> int:
+    """The pipe `fd` (either end) grown to PIPE_SIZE where the system allows (Linux), and the bytes it now holds before
+    a writer waits."""
+    try:
+        import fcntl
+
+        try:
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+        except OSError:
+            pass  # above /proc/sys/fs/pipe-max-size: keep what it has
+        return int(fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032)))
+    except (ImportError, OSError):
+        return _DEFAULT_PIPE
+
+
 class Reader:
     """Messages from a pipe's read end, read by the thread that waits for them, in bulk (one system call takes every
     message that is in) and with a timeout. A reader thread handing each message over cost two thread switches per
@@ -114,7 +143,6 @@ class Reader:
     #: seconds slept before blocking on the pipe: a reader blocked on it is woken by every message, which cost both
     #: processes more than the call (a small torch call: ~25 us a reply); asleep, it reads what came meanwhile at once
     NAPS = (0.0002, 0.0005, 0.001, 0.002)
-    PIPE_SIZE = 1 << 20  # the worker writes this far ahead of the caller before it waits (Linux; else the default)
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream  # kept (open) as long as the reader
@@ -124,12 +152,7 @@ class Reader:
         self._ended = False
         self._poll = select.poll()
         self._poll.register(self.fd, select.POLLIN)
-        try:
-            import fcntl
-
-            fcntl.fcntl(self.fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), self.PIPE_SIZE)
-        except (ImportError, OSError):
-            pass
+        widen(self.fd)  # the worker writes this far ahead of the caller before it waits
 
     def next(self, timeout: float) -> Any:
         """The next message; None at the end of the stream (or where it is garbled); TimeoutError (the class) when
