@@ -20,6 +20,7 @@ not run everything (bad spec, a framework that failed to install or start).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -101,6 +102,18 @@ def framework_pythons(session: nox.Session, pins: dict[str, list[str]] | None = 
     return ",".join(pythons)
 
 
+def _install(session: nox.Session, project: str) -> None:
+    """`pip install -e PROJECT` into the session's env, skipped when this env already has it from the same
+    pyproject.toml: the install is editable, so changed code needs none, and pip takes 3-5 s to say so."""
+    stamp = Path(session.virtualenv.location) / "harness-install.json"  # type: ignore[union-attr]
+    wanted = {"project": project, "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()}
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted and (Path(session.bin) / "harness").exists():
+        session.log(f"{project} is installed (editable) from this pyproject.toml")
+        return
+    session.install("--quiet", "-e", project)
+    stamp.write_text(json.dumps(wanted))
+
+
 def _harness(session: nox.Session, *args: str) -> int:
     """Run the `harness` command of the session's env and return its exit status (nox would flatten it)."""
     return subprocess.call([str(Path(session.bin) / "harness"), *args], cwd=ROOT)
@@ -118,7 +131,7 @@ def _conformance(session: nox.Session, pins: dict[str, list[str]], args: list[st
 
 def _run_then(session: nox.Session, *command: str) -> None:
     """Run conformance, then a harness command on its report; exit with the documented status."""
-    session.install("--quiet", "-e", ".")
+    _install(session, ".")
     pins, args = parse_posargs(session.posargs)
     run_code = _conformance(session, pins, args, REPORTS)
     code = _harness(session, *command, "--report", str(REPORTS / "report.json"))
@@ -142,7 +155,7 @@ def baseline(session: nox.Session) -> None:
 @nox.session(python=PYTHON, reuse_venv=True)
 def upgrade(session: nox.Session) -> None:
     """`-- PACKAGE==OLD ...`: run the old and the default pins of those frameworks and diff the two runs."""
-    session.install("--quiet", "-e", ".")
+    _install(session, ".")
     old_pins, args = parse_posargs(session.posargs)
     changed = sorted(n for n in old_pins if old_pins[n] != FRAMEWORKS[n])
     if not changed:
@@ -161,7 +174,7 @@ def upgrade(session: nox.Session) -> None:
 def stability(session: nox.Session) -> None:
     """`-- --runs N`: run seeds 1..N against the baselines and count per framework what appeared, disappeared,
     moved, flipped or changed (reports/stability.txt); exit as the gate, worst run. Other args go to `harness run`."""
-    session.install("--quiet", "-e", ".")
+    _install(session, ".")
     pins, args = parse_posargs(session.posargs)
     runs, rest = 10, []
     it = iter(args)
@@ -204,7 +217,7 @@ def _lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON, reuse_venv=True)
 def lint(session: nox.Session) -> None:
     """ruff and mypy as configured in pyproject.toml (`nox -s tests` runs them first)."""
-    session.install("--quiet", "-e", ".[lint]")
+    _install(session, ".[lint]")
     _lint(session)
 
 
@@ -212,7 +225,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Lint, then the harness's own tests, including integration tests against the real frameworks and browser tests."""
     system_chromium(session)
-    session.install("--quiet", "-e", ".[test]")
+    _install(session, ".[test]")
     _lint(session)
     workers = framework_pythons(session)
     session.run("pytest", "tests", "-q", *session.posargs, env={"HARNESS_WORKERS": workers})
@@ -224,7 +237,7 @@ def bench(session: nox.Session) -> None:
 
     Also times a whole default conformance run; `nox -s bench -- --quick` is a smoke run without it.
     """
-    session.install("--quiet", "-e", ".")
+    _install(session, ".")
     workers = framework_pythons(session)
     args = list(session.posargs)
     if "--quick" not in args:
