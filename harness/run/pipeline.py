@@ -120,7 +120,9 @@ class SpecRun:
         self.gradients = GradientCheck(spec, [c for c in self.cases if not c.unbatched])  # gradref: batched formulas
         self._lanes: dict[str, _Lane] = {}  # lane -> what its bindings heard and asked of peers (see `lane`)
         # what the draw left lives as long as the run: out of the cyclic collector's way from now on, or every full
-        # collection walks it again (they took a fifth of the orchestrator's time: 8 s of gen-2 passes in a serial run)
+        # collection walks it again (10 s of gen-2 passes in a serial run). Its garbage is collected first: a frozen
+        # cycle is never freed, and hypothesis leaves tens of MB of them per spec
+        gc.collect()
         gc.freeze()
 
     def reference(self, case: Case, binding: BindingView | None = None, formula: Formula | None = None) -> Reference | None:
@@ -291,7 +293,7 @@ def build_request(binding: BindingView, case: Case, rid: int, extras: bool = Tru
         a = case.arrays.get(name)
         if binding.name_of(name) is None:
             return None
-        args.append(None if a is None else _encoded(case, name, a))
+        args.append(None if a is None else wire.encode_array(a))
     params: dict[str, Any] = {}
     for name, value in case.params.items():
         if name in case.omit:
@@ -310,7 +312,7 @@ def build_request(binding: BindingView, case: Case, rid: int, extras: bool = Tru
                 if a is not None:
                     return None
                 continue
-            params[fw_name] = None if a is None else _encoded(case, name, a)
+            params[fw_name] = None if a is None else wire.encode_array(a)
     for name, expr in binding.extra.items() if extras else ():
         try:
             params[name] = expr.evaluate(case.env())
@@ -321,16 +323,6 @@ def build_request(binding: BindingView, case: Case, rid: int, extras: bool = Tru
     if binding.model.output_index is not None:
         request["output"] = binding.model.output_index
     return request
-
-
-def _encoded(case: Case, name: str, a: np.ndarray) -> dict[str, Any]:
-    """The case's array as it goes down the pipe, encoded once for every binding and re-run that sends it (read-only
-    from then on: requests share it)."""
-    key = ("wire", name)
-    found = case.memo.get(key)
-    if found is None or found[0] is not a:
-        found = case.memo[key] = (a, wire.encode_array(a))
-    return found[1]
 
 
 def outcome_of(reply: dict[str, Any]) -> Outcome:
