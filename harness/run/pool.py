@@ -230,7 +230,7 @@ class Worker:
             if queue.alone or not queue.pending or (guard is not None and not guard.open()):
                 return
             batch = queue.take(BATCH)
-            packed = wire.pack({"op": "batch", "calls": [r for _, r in batch]})
+            packed = _packed(batch)
             if len(packed) > self._stdin_room or self._proc is None:
                 queue.put_back(batch)  # the write could wait for the worker, which waits for us to read
                 return
@@ -238,20 +238,20 @@ class Worker:
             ahead = batch
 
         while queue.pending or ahead:
-            if ahead:
-                batch, ahead = ahead, []
-            else:
-                batch = queue.take(1 if queue.alone else BATCH)
-                if not batch:
-                    continue
+            written = bool(ahead)  # sent ahead, while the batch before was read
+            batch = ahead if written else queue.take(1 if queue.alone else BATCH)
+            ahead = []
+            if not batch:
+                continue
+            calls = [r for _, r in batch]
+            ledger = self.ledger(str(calls[0].get("target")))
+            if not written:
                 if self._proc is None or self._proc.poll() is not None:
                     if self._proc is not None:
                         self.restarts += 1
-                        self.ledger(str(batch[0][1].get("target"))).restarts += 1
-                    self._revive(self.ledger(str(batch[0][1].get("target"))))
-                self._write(wire.pack({"op": "batch", "calls": [r for _, r in batch]}))
-            calls = [r for _, r in batch]
-            ledger = self.ledger(str(calls[0].get("target")))
+                        ledger.restarts += 1
+                    self._revive(ledger)
+                self._write(_packed(batch))
             limit, why = ledger.deadline(calls, self.timeout)
             got, answer, started = self._replies_of(calls, limit, told, [i for i, _ in batch], send_ahead)
             ledger.learn(got)
@@ -386,6 +386,10 @@ class _Queue:
     def put_back(self, calls: list[tuple[int, dict[str, Any]]]) -> None:
         """Calls to send again, first."""
         self.pending.extendleft(reversed(calls))
+
+
+def _packed(batch: list[tuple[int, dict[str, Any]]]) -> bytes:
+    return wire.pack({"op": "batch", "calls": [r for _, r in batch]})
 
 
 def _weight(request: dict[str, Any]) -> int:
