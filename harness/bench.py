@@ -35,7 +35,7 @@ from harness.cases import generate
 from harness.cases.case import Case
 from harness.files import write_atomic
 from harness.report import costs
-from harness.run.pipeline import Config, SpecRun, TargetRunner, build_request
+from harness.run.pipeline import Config, SpecRun, TargetRunner, build_request, settle_heap
 from harness.run.pool import ENV_VAR, Pool, discover, parse_pythons
 from harness.spec.model import BindingView, Spec, load_all
 
@@ -109,6 +109,7 @@ class Bench:
             run, seconds = _timed(lambda: SpecRun(spec, config))
             runs.append(run)
             self.out["generation"].append({"api": spec.api, "cases": len(run.cases), "seconds": seconds})
+        settle_heap()  # as a run does between specs
         for fw in self.pythons:
             calls, raw, harness, left_out = 0, 0.0, 0.0, []
             for run in runs:

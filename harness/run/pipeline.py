@@ -119,11 +119,6 @@ class SpecRun:
         self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
         self.gradients = GradientCheck(spec, [c for c in self.cases if not c.unbatched])  # gradref: batched formulas
         self._lanes: dict[str, _Lane] = {}  # lane -> what its bindings heard and asked of peers (see `lane`)
-        # what the draw left lives as long as the run: out of the cyclic collector's way from now on, or every full
-        # collection walks it again (10 s of gen-2 passes in a serial run). Its garbage is collected first: a frozen
-        # cycle is never freed, and hypothesis leaves tens of MB of them per spec
-        gc.collect()
-        gc.freeze()
 
     def reference(self, case: Case, binding: BindingView | None = None, formula: Formula | None = None) -> Reference | None:
         """The common reference, or with `binding` that binding's own documented formula (if any), or `formula`'s."""
@@ -194,6 +189,14 @@ class SpecRun:
             for k, reply in zip(asked, worker.run(requests, guard)):
                 state.heard[k] = None if reply.get("skipped") else reply
         return [None if k is None else peers.Result.of_reply(state.heard.get(k)) for k in keys]
+
+
+def settle_heap() -> None:
+    """Put what the run holds so far out of the cyclic collector's way: the drawn cases live as long as the run, and
+    every full collection walked them again (10 s of gen-2 passes in a serial run). Called where nothing is in flight
+    (between specs): a cycle frozen while still in use would never be freed, so garbage is collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 def _outside(peer: BindingView, case: Case, check: str) -> bool:
