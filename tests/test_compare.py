@@ -59,3 +59,24 @@ def test_accumulation_scales_with_terms_and_their_magnitude():
 def test_same_result():
     assert same_result(np.array([np.nan, 1.0]), np.array([np.nan, 1.0]))
     assert not same_result(np.array([1.0]), np.array([1.0, 1.0]))
+
+
+def test_a_scalar_is_judged_as_an_array_of_its_one_element_would_be():
+    """Scalars (most losses reduce) take a shortcut in Python floats: it must decide exactly as the array path does,
+    at the edge of the tolerance, with scale and accumulation terms, and on nan, inf and overflow."""
+    rng = np.random.default_rng(0)
+    values = [0.0, -0.0, 1.0, 1e-310, 3.4e38, 65504.0, 7e4, np.inf, -np.inf, np.nan]
+    values += list(rng.standard_normal(40) * 10.0 ** rng.integers(-6, 7, 40))
+    tried = 0
+    for dtype in ("float16", "bfloat16", "float32", "float64"):
+        eps = dtypes.eps(dtype)
+        for e in values:
+            for a in (e, e * (1 + 3 * eps), e * (1 + 5 * eps), e + 1e-3, np.nan, np.inf, -e):
+                for acc, scale in ((None, 0.0), (Accumulation(count=64, magnitude=abs(e) if np.isfinite(e) else 0.0), 2.0)):
+                    scalar = compare(np.array(a), np.array(e), dtype, acc=acc, scale=scale)
+                    array = compare(np.array([a]), np.array([e]), dtype, acc=acc, scale=scale)
+                    assert (scalar.verdict, scalar.mismatched, scalar.total) == (array.verdict, array.mismatched, array.total)
+                    assert scalar.mask.shape == () and bool(scalar.mask) == bool(array.mask[0])
+                    assert str(scalar.metrics()) == str(array.metrics())
+                    tried += 1
+    assert tried == 4 * len(values) * 7 * 2

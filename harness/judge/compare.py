@@ -98,6 +98,9 @@ def atol_for(dtype: str, expected: np.ndarray, lowp: np.ndarray | None, acc: Acc
     return atol + _accumulated(dtype, acc)
 
 
+_NONE_BAD = np.zeros((), bool)  # the mask of a scalar that matches (masks are only read)
+_NONE_BAD.flags.writeable = False
+
 Lowp = np.ndarray | Callable[[], np.ndarray | None] | None
 """The rounding-noise reference, or how to compute it (it is only needed when the rest of the tolerance is not enough)."""
 
@@ -120,6 +123,11 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, lowp: Lowp = N
     def full_atol() -> np.ndarray:
         return atol_for(dtype, e, lowp() if callable(lowp) else lowp, acc, scale)
 
+    if not e.ndim:  # a scalar (most losses reduce): the same first test in Python floats, the same IEEE operations
+        fa, fe = float(a), float(e)
+        fdiff = abs(fa - fe)
+        if math.isfinite(fdiff) and fdiff <= RTOL_EPS * eps * abs(fe) + (_floor(dtype, scale) + _accumulated(dtype, acc)):
+            return Comparison("match", 0, 1, _NONE_BAD, lambda: _details(a, e, np.abs(a - e), _NONE_BAD, dtype, full_atol()))
     with np.errstate(all="ignore"):
         diff = np.abs(a - e)
         rtol = RTOL_EPS * eps * np.abs(e)

@@ -37,12 +37,12 @@ class Accumulation:
 
     def record(self, x: np.ndarray, out: np.ndarray, scale: float = 1.0) -> None:
         n = max(1, x.size // max(1, np.size(out)))
-        with np.errstate(all="ignore"):
-            terms = np.abs(np.asarray(x, dtype=np.float64))
-            total = np.add.reduce(terms, axis=None)  # what nansum sums when no term is nan (its copy adds the cost)
-            if total != total:  # a sum of |terms| is nan only when a term is
-                total = np.nansum(terms)
-            mag = float(total) * scale
+        # no errstate of its own: reductions record inside Formula.evaluate's, which ignores every float error
+        terms = np.abs(np.asarray(x, dtype=np.float64))
+        total = np.add.reduce(terms, axis=None)  # what nansum sums when no term is nan (its copy adds the cost)
+        if total != total:  # a sum of |terms| is nan only when a term is
+            total = np.nansum(terms)
+        mag = float(total) * scale
         self.count = max(self.count, n)
         if math.isfinite(mag):
             self.magnitude = max(self.magnitude, mag)
@@ -344,14 +344,16 @@ def _ctc_one(lp: np.ndarray, labels: np.ndarray, blank: int) -> Any:
     skip = np.zeros(len(ext), dtype=bool)
     skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
     neg_inf = dtype(-np.inf)
-    alpha = np.full(len(ext), neg_inf, dtype=lp.dtype)
-    alpha[0] = lp[0, ext[0]]
-    if len(ext) > 1:
-        alpha[1] = lp[0, ext[1]]
+    n = len(ext)
+    emit = lp[:, ext]  # each step's log-probability of each extended label
+    # alpha lives at the end of a buffer led by two -inf: its shifts by one and two are views, not new arrays
+    shifted = np.full(n + 2, neg_inf, dtype=lp.dtype)
+    alpha = shifted[2:]
+    alpha[:2] = emit[0, :2]
     for t in range(1, len(lp)):
-        prev1 = np.concatenate([[neg_inf], alpha[:-1]]).astype(lp.dtype)
-        prev2 = np.where(skip, np.concatenate([[neg_inf, neg_inf], alpha[:-2]])[:len(ext)], neg_inf).astype(lp.dtype)
-        alpha = (np.logaddexp(np.logaddexp(alpha, prev1), prev2) + lp[t, ext]).astype(lp.dtype)
+        step = np.logaddexp(np.logaddexp(alpha, shifted[1:n + 1]), np.where(skip, shifted[:n], neg_inf))
+        step += emit[t]
+        alpha[:] = step
     total = np.logaddexp(alpha[-1], alpha[-2]) if len(ext) > 1 else alpha[-1]
     return -total
 # --- family-a losses: logistic and log-domain helpers -------------------------------------------
