@@ -123,17 +123,18 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, lowp: Lowp = N
     def full_atol() -> np.ndarray:
         return atol_for(dtype, e, lowp() if callable(lowp) else lowp, acc, scale)
 
+    margin = _floor(dtype, scale) + _accumulated(dtype, acc)  # atol_for's terms but noise: the first test's atol
     if not e.ndim:  # a scalar (most losses reduce): the same first test in Python floats, the same IEEE operations
         fa, fe = float(a), float(e)
         fdiff = abs(fa - fe)
-        if math.isfinite(fdiff) and fdiff <= RTOL_EPS * eps * abs(fe) + (_floor(dtype, scale) + _accumulated(dtype, acc)):
+        if math.isfinite(fdiff) and fdiff <= RTOL_EPS * eps * abs(fe) + margin:
             return Comparison("match", 0, 1, _NONE_BAD, lambda: _details(a, e, np.abs(a - e), _NONE_BAD, dtype, full_atol()))
     with np.errstate(all="ignore"):
         diff = np.abs(a - e)
         rtol = RTOL_EPS * eps * np.abs(e)
         # where a - e is finite both are: the finite test alone decides (the nan, inf and overflow rules add nothing)
         if np.isfinite(diff).all():
-            if (diff <= rtol + (_floor(dtype, scale) + _accumulated(dtype, acc))).all():  # atol_for's terms but noise
+            if (diff <= rtol + margin).all():
                 bad = np.zeros(e.shape, bool)
                 return Comparison("match", 0, int(e.size), bad, lambda: _details(a, e, diff, bad, dtype, full_atol()))
         atol = full_atol()

@@ -336,15 +336,15 @@ def distance_and_sequence_ops(ctx: Context) -> dict[str, Callable[..., Any]]:
 def _ctc_one(lp: np.ndarray, labels: np.ndarray, blank: int) -> Any:
     """-log p(labels | lp) for one sample: lp (steps, C) log-probabilities, labels without blanks."""
     dtype = lp.dtype.type
-    ext = np.full(2 * len(labels) + 1, blank, dtype=np.int64)
+    n = 2 * len(labels) + 1
+    ext = np.full(n, blank, dtype=np.int64)
     ext[1::2] = labels
     if len(lp) == 0:
         return dtype(0.0) if len(labels) == 0 else dtype(np.inf)
     # a step from s-2 is allowed onto a label that differs from the label two places back
-    skip = np.zeros(len(ext), dtype=bool)
+    skip = np.zeros(n, dtype=bool)
     skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
     neg_inf = dtype(-np.inf)
-    n = len(ext)
     emit = lp[:, ext]  # each step's log-probability of each extended label
     # alpha lives at the end of a buffer led by two -inf: its shifts by one and two are views, not new arrays
     shifted = np.full(n + 2, neg_inf, dtype=lp.dtype)
@@ -354,7 +354,7 @@ def _ctc_one(lp: np.ndarray, labels: np.ndarray, blank: int) -> Any:
         step = np.logaddexp(np.logaddexp(alpha, shifted[1:n + 1]), np.where(skip, shifted[:n], neg_inf))
         step += emit[t]
         alpha[:] = step
-    total = np.logaddexp(alpha[-1], alpha[-2]) if len(ext) > 1 else alpha[-1]
+    total = np.logaddexp(alpha[-1], alpha[-2]) if n > 1 else alpha[-1]
     return -total
 # --- family-a losses: logistic and log-domain helpers -------------------------------------------
 # Written in stable forms (no exp overflow for large |x|) and dtype preserving like the rest.
