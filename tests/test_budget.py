@@ -96,6 +96,9 @@ def test_the_report_says_what_was_not_run(pool, tmp_path):
     (target,) = merged["targets"]
     assert target["notes"]["budget"] == result.notes["budget"]
     assert target["costs"]["restarts"] >= 2 and target["costs"]["calls"] > 0  # what the restarts cost is kept too
+    # the phases after the checks: the harness's own seconds there, beside what the calls in them took
+    assert target["costs"]["shrink_seconds"] >= 0 and target["costs"]["locate_seconds"] >= 0
+    assert target["costs"]["shrink_seconds"] + target["costs"]["locate_seconds"] <= target["seconds"]
     report.write_html(merged, tmp_path / "index.html")
     assert "not run: " + html.escape(result.notes["budget"]) in (tmp_path / "index.html").read_text()
     assert f"not run in torch.fake.segfault ({SPEC.api}): {result.notes['budget']}" in report.text_table(merged)

@@ -124,6 +124,10 @@ class _TargetFields(TypedDict):
     spec: str  # the spec file
 
 
+COUNTED_SECONDS = ("call_seconds", "restart_seconds", "waited_seconds", "reference_seconds")
+"""The parts of a binding's seconds counted whatever it was doing; its phases' (shrink, locate) are the rest."""
+
+
 class TargetCosts(TypedDict, total=False):
     """Where a binding's `seconds` went (timing: varies run to run, ignored when reports are compared)."""
 
@@ -134,6 +138,8 @@ class TargetCosts(TypedDict, total=False):
     timeouts: int  # deadlines that expired (a batch, or a call alone)
     waited_seconds: float  # waiting on those deadlines
     reference_seconds: float  # evaluating references
+    shrink_seconds: float  # shrinking findings, beyond the calls, restarts, deadlines and references counted above
+    locate_seconds: float  # probing findings' regions, likewise
     check_seconds: dict[str, float]  # per check: its calls, judging and probes
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
@@ -25,6 +26,7 @@ from harness.judge.findings import Finding, features, group, leading, partition,
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
 from harness.judge.verdicts import CaseContext, Verdict, explained_by_dtype, matching_rules, stated, unsupported_dtypes
+from harness.report.schema import COUNTED_SECONDS
 from harness.run import wire
 from harness.run.budget import Budget
 from harness.run.deadline import Ledger, key
@@ -116,7 +118,9 @@ class SpecRun:
         self.examples = [c for c in checked_in if not c.regression]
         self.regressions = [c for c in checked_in if c.regression]  # replayed every run: see harness/replay.py
         self._refs: dict[tuple[str, str], Reference] = {}
-        self.reference_seconds = 0.0  # spent evaluating references (each once per process, for its first binding)
+        # spent evaluating references (each once per process, for the first binding to read it), per thread: bindings
+        # run side by side in lanes of their own threads, and each is charged only what its own thread evaluated
+        self._reference_seconds: dict[int, float] = {}
         self.gradients = GradientCheck(spec, [c for c in self.cases if not c.unbatched])  # gradref: batched formulas
         self._lanes: dict[str, _Lane] = {}  # lane -> what its bindings heard and asked of peers (see `lane`)
 
@@ -131,7 +135,12 @@ class SpecRun:
         return self._refs[key]
 
     def _spent(self, seconds: float) -> None:
-        self.reference_seconds += seconds
+        thread = threading.get_ident()
+        self._reference_seconds[thread] = self._reference_seconds.get(thread, 0.0) + seconds
+
+    def reference_seconds(self) -> float:
+        """What this thread has spent evaluating references of this spec."""
+        return self._reference_seconds.get(threading.get_ident(), 0.0)
 
     def lane(self, name: str) -> _Lane:
         """A lane's peer state. Bindings that run one after another share a lane (""); bindings run side by side
@@ -591,11 +600,14 @@ class TargetRunner:
             result.counts.setdefault(v.check, {}).setdefault(v.verdict, 0)
             result.counts[v.check][v.verdict] += 1
         findings = group(verdicts)
-        for finding in findings:
-            self._shrink(finding)
+        phases: dict[str, float] = {}
+        with self._phase(phases, "shrink_seconds"):
+            for finding in findings:
+                self._shrink(finding)
         # a finding's region is probed with the check that found it (ids differ by check, so the two never merge)
         try:
-            located = locate(findings, self.spec_run.spec, lambda f: self._prober(f.head.check, result), self._isolated)
+            with self._phase(phases, "locate_seconds"):
+                located = locate(findings, self.spec_run.spec, lambda f: self._prober(f.head.check, result), self._isolated)
         finally:
             self._close_isolated()
         result.findings = sorted(located, key=lambda f: (f.head.check, f.head.verdict, f.id))
@@ -608,8 +620,21 @@ class TargetRunner:
         if said:
             result.notes["peers"] = "; ".join(said) + " (no finding)"
         result.seconds = time.perf_counter() - started
-        result.costs = {k: round(v - before[k], 3) for k, v in self.costs().items()}
+        result.costs = {k: round(v - before[k], 3) for k, v in self.costs().items()} | {
+            k: round(v, 3) for k, v in phases.items()}
         return result
+
+    @contextmanager
+    def _phase(self, phases: dict[str, float], name: str) -> Iterator[None]:
+        """The harness's own seconds in a phase of `execute` (its wall time less what `costs` already counts there:
+        calls, restarts, deadlines, references): where `seconds` goes beyond them, phase by phase."""
+        before, started = self.costs(), time.perf_counter()
+        try:
+            yield
+        finally:
+            after = self.costs()
+            counted = sum(float(after[k]) - float(before[k]) for k in COUNTED_SECONDS)
+            phases[name] = phases.get(name, 0.0) + max(0.0, time.perf_counter() - started - counted)
 
     def costs(self) -> dict[str, float | int]:
         """Running totals of where a binding's time goes: its calls inside the worker, worker restarts,
@@ -617,7 +642,7 @@ class TargetRunner:
         the pipe, shrinking). Differences of two readings are one binding's share."""
         ledger = self.pool.ledgers.get(self.binding.target)
         figures = ledger.figures() if ledger else Ledger().figures()
-        return {**figures, "reference_seconds": self.spec_run.reference_seconds}
+        return {**figures, "reference_seconds": self.spec_run.reference_seconds()}
 
     @contextmanager
     def _sending(self, check: str | None) -> Iterator[None]:
