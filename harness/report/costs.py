@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.report.schema import COUNTED_SECONDS
+from harness.run.pipeline import COUNTED_SECONDS
 
 PARTS = (*COUNTED_SECONDS, "shrink_seconds", "locate_seconds")
 

@@ -124,10 +124,6 @@ class _TargetFields(TypedDict):
     spec: str  # the spec file
 
 
-COUNTED_SECONDS = ("call_seconds", "restart_seconds", "waited_seconds", "reference_seconds")
-"""The parts of a binding's seconds counted whatever it was doing; its phases' (shrink, locate) are the rest."""
-
-
 class TargetCosts(TypedDict, total=False):
     """Where a binding's `seconds` went (timing: varies run to run, ignored when reports are compared)."""
 

@@ -26,7 +26,6 @@ from harness.judge.findings import Finding, features, group, leading, partition,
 from harness.judge.reference import Reference, evaluate
 from harness.judge.region import locate
 from harness.judge.verdicts import CaseContext, Verdict, explained_by_dtype, matching_rules, stated, unsupported_dtypes
-from harness.report.schema import COUNTED_SECONDS
 from harness.run import wire
 from harness.run.budget import Budget
 from harness.run.deadline import Ledger, key
@@ -252,6 +251,10 @@ def _same_formula(a: BindingView, b: BindingView) -> bool:
     opinion on a value no doc decides; on whether to raise it still has one."""
     return (a.formula.source if a.formula else None) == (b.formula.source if b.formula else None)
 
+
+COUNTED_SECONDS = ("call_seconds", "restart_seconds", "waited_seconds", "reference_seconds")
+"""The parts of a binding's seconds `TargetRunner.costs` counts whatever it was doing; a phase's own (shrinking,
+locating: report.json's `shrink_seconds`, `locate_seconds`) is the rest of the phase's time."""
 
 HEARD_ELEMENTS = 4096  # larger results are not kept: asked again if ever needed
 
