@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,17 @@ def test_derived_lists_follow_the_registry() -> None:
                                 "positional", "naive-port", "warnings", "precision-growth", "options",
                                 "stale-error")
     assert partition.__module__ == "harness.judge.findings"
+
+
+def test_the_published_report_schema_names_every_check_verdict_and_class():
+    """reports/report.schema.json is what machines validate report.json against: a check, verdict or class it does not
+    list makes a real report invalid (it listed 7 of the 13 checks until stop 29)."""
+    from harness.judge.classes import CLASSES
+    from harness.judge.verdicts import VERDICTS
+
+    schema = json.loads((ROOT / "reports" / "report.schema.json").read_text())
+    finding = schema["properties"]["findings"]["items"]["properties"]
+    assert sorted(finding["check"]["enum"]) == sorted(registry.names())
+    assert sorted(finding["verdict"]["enum"]) == sorted(v for v in VERDICTS if v != "match")  # a finding never matches
+    assert sorted(finding["class"]["enum"]) == sorted(CLASSES)
+    assert sorted(schema["properties"]["causes"]["items"]["properties"]["class"]["enum"]) == sorted(CLASSES)
