@@ -14,6 +14,8 @@ from typing import Any
 from harness.run.pipeline import COUNTED_SECONDS
 
 PARTS = (*COUNTED_SECONDS, "shrink_seconds", "locate_seconds")
+TOTALS = ("restarts", "timeouts", "restart_seconds", "waited_seconds", "shrink_seconds", "locate_seconds")
+"""What the story sums over every binding (the slowest ones are shown whole)."""
 
 
 def story(targets: Sequence[Mapping[str, Any]], wall: float, imports: Mapping[str, float], slowest: int = 10) -> dict[str, Any]:
@@ -31,11 +33,7 @@ def story(targets: Sequence[Mapping[str, Any]], wall: float, imports: Mapping[st
     calls = sum(r["call_seconds"] for r in rows)
     return {"wall_seconds": wall, "floor_seconds": calls + sum(imports.values()), "call_seconds": calls,
             "import_seconds": dict(imports), "bindings": len(rows), "binding_seconds": sum(r["seconds"] for r in rows),
-            "restarts": sum(r["restarts"] for r in rows), "timeouts": sum(r["timeouts"] for r in rows),
-            "restart_seconds": sum(r["restart_seconds"] for r in rows),
-            "waited_seconds": sum(r["waited_seconds"] for r in rows),
-            "shrink_seconds": sum(r["shrink_seconds"] for r in rows), "locate_seconds": sum(r["locate_seconds"] for r in rows),
-            "slowest": rows[:slowest]}
+            **{k: sum(r[k] for r in rows) for k in TOTALS}, "slowest": rows[:slowest]}
 
 
 def lines(s: Mapping[str, Any]) -> list[str]:

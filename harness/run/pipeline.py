@@ -641,8 +641,8 @@ class TargetRunner:
 
     def costs(self) -> dict[str, float | int]:
         """Running totals of where a binding's time goes: its calls inside the worker, worker restarts,
-        waiting on deadlines that expired, and references (the rest of `seconds` is the harness: judging,
-        the pipe, shrinking). Differences of two readings are one binding's share."""
+        waiting on deadlines that expired, and references (COUNTED_SECONDS; `_phase` splits the rest of shrinking and
+        locating off, what remains is judging and the pipe). Differences of two readings are one binding's share."""
         ledger = self.pool.ledgers.get(self.binding.target)
         figures = ledger.figures() if ledger else Ledger().figures()
         return {**figures, "reference_seconds": self.spec_run.reference_seconds()}
